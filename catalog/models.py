@@ -1,0 +1,564 @@
+"""The catalogue's tables.
+
+Two kinds of field live side by side on the mirrored models:
+
+* synced fields, written only by ``catalog.sync.reconcile`` from MLflow and S3. They are
+  ``editable=False`` so the admin shows them read-only, and they are listed in each
+  model's ``SYNCED_FIELDS``;
+* curated fields (a human description, a category override, notes), written only by
+  people through the admin. The sync never touches them; ``CURATED_FIELDS`` lists them.
+
+Nothing here talks to MLflow or S3 and nothing here has logic in ``save()``.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.urls import reverse
+
+# S3 allows keys of up to 1,024 bytes of UTF-8. A UTF-8 character takes at least one
+# byte, so 1,024 characters always hold such a key; PostgreSQL's varchar counts
+# characters, SQLite does not enforce lengths at all.
+S3_KEY_MAX_LENGTH = 1024
+S3_BUCKET_MAX_LENGTH = 63
+MLFLOW_ID_MAX_LENGTH = 64
+NAME_MAX_LENGTH = 500
+
+
+class Category(models.TextChoices):
+    """What a registered model is for, as the seed page groups them."""
+
+    ANOMALY_DETECTION = "anomaly_detection", "Anomaly detection"
+    CLASSIFICATION = "classification", "Classification"
+    FORECASTING = "forecasting", "Forecasting"
+    PREPROCESSING = "preprocessing", "Preprocessing / utility"
+    OTHER = "other", "Other"
+
+
+class SyncedModel(models.Model):
+    """Bookkeeping shared by every mirrored row.
+
+    ``fingerprint`` is a digest of the row's synced fields as last written: reconcile
+    compares a fresh record's digest against it and skips the write when they match.
+    ``missing_since`` is null while the row is present in its source; nothing is
+    hard-deleted by a normal sync.
+    """
+
+    first_seen = models.DateTimeField(editable=False)
+    last_seen = models.DateTimeField(editable=False)
+    missing_since = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
+    fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+
+    BOOKKEEPING_FIELDS = ("first_seen", "last_seen", "missing_since", "fingerprint")
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_missing(self) -> bool:
+        return self.missing_since is not None
+
+
+class Experiment(SyncedModel):
+    """An MLflow experiment (active or deleted), from ``search_experiments``.
+
+    Its artifact location (``s3://bucket/<experiment_id>``) is the S3 folder the seed
+    page maps; the run and artifact totals are recomputed by each sync.
+    """
+
+    experiment_id = models.CharField(max_length=MLFLOW_ID_MAX_LENGTH, editable=False)
+    name = models.CharField(max_length=NAME_MAX_LENGTH, editable=False)
+    artifact_location = models.TextField(blank=True, editable=False)
+    lifecycle_stage = models.CharField(max_length=32, default="active", editable=False)
+    mlflow_description = models.TextField(blank=True, editable=False)
+    tags = models.JSONField(default=dict, blank=True, editable=False)
+    creation_time = models.DateTimeField(null=True, blank=True, editable=False)
+    last_update_time = models.DateTimeField(null=True, blank=True, editable=False)
+    run_count = models.PositiveIntegerField(default=0, editable=False)
+    artifact_count = models.PositiveBigIntegerField(default=0, editable=False)
+    artifact_bytes = models.PositiveBigIntegerField(default=0, editable=False)
+
+    description = models.TextField(
+        blank=True, help_text="Curated purpose, in Markdown. Shown instead of MLflow's."
+    )
+    notes = models.TextField(blank=True, help_text="Curated notes for the team.")
+
+    SYNCED_FIELDS = (
+        "experiment_id",
+        "name",
+        "artifact_location",
+        "lifecycle_stage",
+        "mlflow_description",
+        "tags",
+        "creation_time",
+        "last_update_time",
+        "run_count",
+        "artifact_count",
+        "artifact_bytes",
+    )
+    CURATED_FIELDS = ("description", "notes")
+
+    class Meta:
+        ordering = ("experiment_id",)
+        constraints = [
+            models.UniqueConstraint(fields=["experiment_id"], name="experiment_natural_key"),
+        ]
+        indexes = [models.Index(fields=["name"], name="experiment_name")]
+
+    def __str__(self) -> str:
+        return f"{self.experiment_id}: {self.name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:experiment_detail", args=[self.experiment_id])
+
+    @property
+    def purpose(self) -> str:
+        """The curated description when set, else MLflow's (Markdown source)."""
+        return self.description or self.mlflow_description
+
+
+class Run(SyncedModel):
+    """An MLflow run of any lifecycle stage, from ``search_runs``.
+
+    ``metrics`` holds the latest value of each metric; ``metrics_signature`` is a digest
+    of (key, value, step, timestamp) of those latest values, so the sync refetches the
+    metric history only when it changed.
+    """
+
+    run_id = models.CharField(max_length=MLFLOW_ID_MAX_LENGTH, editable=False)
+    experiment = models.ForeignKey(
+        Experiment, on_delete=models.CASCADE, related_name="runs", editable=False
+    )
+    name = models.CharField(max_length=NAME_MAX_LENGTH, blank=True, editable=False)
+    status = models.CharField(max_length=32, blank=True, editable=False)
+    lifecycle_stage = models.CharField(max_length=32, default="active", editable=False)
+    user_id = models.CharField(max_length=NAME_MAX_LENGTH, blank=True, editable=False)
+    start_time = models.DateTimeField(null=True, blank=True, editable=False)
+    end_time = models.DateTimeField(null=True, blank=True, editable=False)
+    artifact_uri = models.TextField(blank=True, editable=False)
+    params = models.JSONField(default=dict, blank=True, editable=False)
+    metrics = models.JSONField(default=dict, blank=True, editable=False)
+    metrics_signature = models.CharField(max_length=64, blank=True, editable=False)
+    tags = models.JSONField(default=dict, blank=True, editable=False)
+    artifact_count = models.PositiveIntegerField(default=0, editable=False)
+    artifact_bytes = models.PositiveBigIntegerField(default=0, editable=False)
+
+    description = models.TextField(blank=True, help_text="Curated description, in Markdown.")
+    notes = models.TextField(blank=True, help_text="Curated notes for the team.")
+
+    SYNCED_FIELDS = (
+        "run_id",
+        "experiment",
+        "name",
+        "status",
+        "lifecycle_stage",
+        "user_id",
+        "start_time",
+        "end_time",
+        "artifact_uri",
+        "params",
+        "metrics",
+        "metrics_signature",
+        "tags",
+        "artifact_count",
+        "artifact_bytes",
+    )
+    CURATED_FIELDS = ("description", "notes")
+
+    class Meta:
+        ordering = ("-start_time", "run_id")
+        constraints = [models.UniqueConstraint(fields=["run_id"], name="run_natural_key")]
+        indexes = [
+            models.Index(fields=["experiment", "start_time"], name="run_by_experiment"),
+            models.Index(fields=["name"], name="run_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.run_id
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:run_detail", args=[self.run_id])
+
+    @property
+    def duration(self):
+        if self.start_time and self.end_time:
+            return self.end_time - self.start_time
+        return None
+
+
+class MetricPoint(models.Model):
+    """One point of a run's metric history, from ``get_metric_history``.
+
+    Replaced wholesale for a run when its latest metrics change; never read from MLflow
+    for an unchanged run.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metric_points")
+    key = models.CharField(max_length=250)
+    step = models.BigIntegerField(default=0)
+    timestamp = models.BigIntegerField(help_text="Milliseconds since the epoch, as MLflow.")
+    value = models.FloatField(null=True)
+
+    class Meta:
+        ordering = ("run", "key", "step", "timestamp")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "key", "step", "timestamp"], name="metric_point_natural_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} {self.key}[{self.step}]={self.value}"
+
+    def get_absolute_url(self) -> str:
+        return self.run.get_absolute_url()
+
+
+class RegisteredModel(SyncedModel):
+    """A registered model, from ``search_registered_models`` (with its aliases and tags).
+
+    ``category`` is inferred by the sync from tags, flavor and name;
+    ``category_override``, set in the admin, always wins.
+    """
+
+    name = models.CharField(max_length=NAME_MAX_LENGTH, editable=False)
+    mlflow_description = models.TextField(blank=True, editable=False)
+    tags = models.JSONField(default=dict, blank=True, editable=False)
+    aliases = models.JSONField(
+        default=dict, blank=True, editable=False, help_text="Alias -> version number."
+    )
+    creation_time = models.DateTimeField(null=True, blank=True, editable=False)
+    last_updated_time = models.DateTimeField(null=True, blank=True, editable=False)
+    category = models.CharField(
+        max_length=32, choices=Category.choices, default=Category.OTHER, editable=False
+    )
+    latest_version = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    experiment = models.ForeignKey(
+        Experiment,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="registered_models",
+        editable=False,
+        help_text="The experiment of the latest version's source run.",
+    )
+
+    description = models.TextField(blank=True, help_text="Curated description, in Markdown.")
+    category_override = models.CharField(
+        max_length=32,
+        choices=Category.choices,
+        blank=True,
+        help_text="Set to override the category the sync infers.",
+    )
+    notes = models.TextField(blank=True, help_text="Curated notes for the team.")
+
+    SYNCED_FIELDS = (
+        "name",
+        "mlflow_description",
+        "tags",
+        "aliases",
+        "creation_time",
+        "last_updated_time",
+        "category",
+        "latest_version",
+        "experiment",
+    )
+    CURATED_FIELDS = ("description", "category_override", "notes")
+
+    class Meta:
+        ordering = ("name",)
+        constraints = [
+            models.UniqueConstraint(fields=["name"], name="registered_model_natural_key")
+        ]
+        indexes = [models.Index(fields=["category"], name="registered_model_category")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:model_detail", args=[self.name])
+
+    @property
+    def effective_category(self) -> str:
+        return self.category_override or self.category
+
+    def get_effective_category_display(self) -> str:
+        return Category(self.effective_category).label
+
+    @property
+    def purpose(self) -> str:
+        return self.description or self.mlflow_description
+
+
+class LoggedModel(SyncedModel):
+    """An MLflow 3 logged model (``m-<id>``), stored under ``{exp}/models/m-<id>/artifacts/``."""
+
+    model_id = models.CharField(max_length=MLFLOW_ID_MAX_LENGTH, editable=False)
+    experiment = models.ForeignKey(
+        Experiment, on_delete=models.CASCADE, related_name="logged_models", editable=False
+    )
+    name = models.CharField(max_length=NAME_MAX_LENGTH, blank=True, editable=False)
+    run = models.ForeignKey(
+        Run,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="logged_models",
+        editable=False,
+    )
+    source_run_id = models.CharField(max_length=MLFLOW_ID_MAX_LENGTH, blank=True, editable=False)
+    status = models.CharField(max_length=32, blank=True, editable=False)
+    artifact_location = models.TextField(blank=True, editable=False)
+    tags = models.JSONField(default=dict, blank=True, editable=False)
+    params = models.JSONField(default=dict, blank=True, editable=False)
+    metrics = models.JSONField(default=dict, blank=True, editable=False)
+    creation_time = models.DateTimeField(null=True, blank=True, editable=False)
+    last_updated_time = models.DateTimeField(null=True, blank=True, editable=False)
+    artifact_count = models.PositiveIntegerField(default=0, editable=False)
+    artifact_bytes = models.PositiveBigIntegerField(default=0, editable=False)
+
+    description = models.TextField(blank=True, help_text="Curated description, in Markdown.")
+    notes = models.TextField(blank=True, help_text="Curated notes for the team.")
+
+    SYNCED_FIELDS = (
+        "model_id",
+        "experiment",
+        "name",
+        "run",
+        "source_run_id",
+        "status",
+        "artifact_location",
+        "tags",
+        "params",
+        "metrics",
+        "creation_time",
+        "last_updated_time",
+        "artifact_count",
+        "artifact_bytes",
+    )
+    CURATED_FIELDS = ("description", "notes")
+
+    class Meta:
+        ordering = ("-creation_time", "model_id")
+        constraints = [
+            models.UniqueConstraint(fields=["model_id"], name="logged_model_natural_key")
+        ]
+        indexes = [
+            models.Index(fields=["experiment", "creation_time"], name="logged_model_by_exp"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.model_id
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:logged_model_detail", args=[self.model_id])
+
+
+class ModelVersion(SyncedModel):
+    """A version of a registered model, from ``search_model_versions``.
+
+    ``source`` is kept verbatim; the sync resolves it by string rules to
+    (``artifact_bucket``, ``artifact_prefix``) and records in ``artifacts_present``
+    whether S3 holds anything there (null when the source could not be resolved).
+    Aliases come from the registered model, since ``search_model_versions`` omits them.
+    """
+
+    registered_model = models.ForeignKey(
+        RegisteredModel, on_delete=models.CASCADE, related_name="versions", editable=False
+    )
+    version = models.PositiveIntegerField(editable=False)
+    source = models.TextField(blank=True, editable=False)
+    run = models.ForeignKey(
+        Run,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="model_versions",
+        editable=False,
+    )
+    source_run_id = models.CharField(max_length=MLFLOW_ID_MAX_LENGTH, blank=True, editable=False)
+    logged_model = models.ForeignKey(
+        LoggedModel,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="model_versions",
+        editable=False,
+    )
+    status = models.CharField(max_length=32, blank=True, editable=False)
+    stage = models.CharField(max_length=32, blank=True, editable=False)
+    aliases = models.JSONField(default=list, blank=True, editable=False)
+    tags = models.JSONField(default=dict, blank=True, editable=False)
+    mlflow_description = models.TextField(blank=True, editable=False)
+    creation_time = models.DateTimeField(null=True, blank=True, editable=False)
+    last_updated_time = models.DateTimeField(null=True, blank=True, editable=False)
+    artifact_bucket = models.CharField(max_length=S3_BUCKET_MAX_LENGTH, blank=True, editable=False)
+    artifact_prefix = models.CharField(max_length=S3_KEY_MAX_LENGTH, blank=True, editable=False)
+    artifacts_present = models.BooleanField(null=True, editable=False)
+
+    notes = models.TextField(blank=True, help_text="Curated notes for the team.")
+
+    SYNCED_FIELDS = (
+        "registered_model",
+        "version",
+        "source",
+        "run",
+        "source_run_id",
+        "logged_model",
+        "status",
+        "stage",
+        "aliases",
+        "tags",
+        "mlflow_description",
+        "creation_time",
+        "last_updated_time",
+        "artifact_bucket",
+        "artifact_prefix",
+        "artifacts_present",
+    )
+    CURATED_FIELDS = ("notes",)
+
+    class Meta:
+        ordering = ("registered_model", "-version")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["registered_model", "version"], name="model_version_natural_key"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["registered_model", "version"], name="version_by_model"),
+            models.Index(fields=["run"], name="version_by_run"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.registered_model.name} v{self.version}"
+
+    def get_absolute_url(self) -> str:
+        return reverse(
+            "catalog:model_version_detail", args=[self.registered_model.name, self.version]
+        )
+
+
+class Artifact(SyncedModel):
+    """One S3 object, from the ``list_objects_v2`` walk of a bucket root.
+
+    ``key`` is stored verbatim. The owner is the run (``{exp}/{run_id}/artifacts/...``)
+    or the MLflow 3 logged model (``{exp}/models/m-<id>/artifacts/...``) the key belongs
+    to, or nothing: an orphan. ``path`` is the key relative to the owner's ``artifacts/``
+    folder (the whole key for an orphan) and ``folder`` is the directory part of ``path``
+    ("" at the top), so a folder listing is one indexed lookup. ``orphan_folder`` groups
+    orphans for the drift report (e.g. ``"1/<unknown run id>/"``).
+
+    ``meta`` holds what the sync parsed from the object's content (an ``MLmodel``'s
+    flavors and signature, a ``feature_names.txt`` list); ``meta_etag`` is the ETag it
+    was parsed from, so content is only re-read when the object changed.
+    """
+
+    bucket = models.CharField(max_length=S3_BUCKET_MAX_LENGTH, editable=False)
+    key = models.CharField(max_length=S3_KEY_MAX_LENGTH, editable=False)
+    run = models.ForeignKey(
+        Run,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="artifacts",
+        editable=False,
+    )
+    logged_model = models.ForeignKey(
+        LoggedModel,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="artifacts",
+        editable=False,
+    )
+    path = models.CharField(max_length=S3_KEY_MAX_LENGTH, editable=False)
+    folder = models.CharField(max_length=S3_KEY_MAX_LENGTH, blank=True, editable=False)
+    orphan_folder = models.CharField(max_length=S3_KEY_MAX_LENGTH, blank=True, editable=False)
+    size = models.PositiveBigIntegerField(default=0, editable=False)
+    etag = models.CharField(max_length=128, blank=True, editable=False)
+    last_modified = models.DateTimeField(null=True, blank=True, editable=False)
+    meta = models.JSONField(default=dict, blank=True, editable=False)
+    meta_etag = models.CharField(max_length=128, blank=True, editable=False)
+
+    SYNCED_FIELDS = (
+        "bucket",
+        "key",
+        "run",
+        "logged_model",
+        "path",
+        "folder",
+        "orphan_folder",
+        "size",
+        "etag",
+        "last_modified",
+        "meta",
+        "meta_etag",
+    )
+    CURATED_FIELDS = ()
+
+    class Meta:
+        ordering = ("bucket", "key")
+        constraints = [
+            models.UniqueConstraint(fields=["bucket", "key"], name="artifact_natural_key")
+        ]
+        indexes = [
+            models.Index(fields=["run", "folder", "path"], name="artifact_by_run_folder"),
+            models.Index(fields=["logged_model", "folder", "path"], name="artifact_by_lm_folder"),
+            models.Index(fields=["orphan_folder"], name="artifact_by_orphan_folder"),
+        ]
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def get_absolute_url(self) -> str:
+        if self.run_id is not None:
+            return reverse("catalog:run_artifact", args=[self.run.run_id, self.path])
+        if self.logged_model_id is not None:
+            return reverse(
+                "catalog:logged_model_artifact", args=[self.logged_model.model_id, self.path]
+            )
+        return reverse("catalog:audit")
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def s3_uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def is_orphan(self) -> bool:
+        return self.run_id is None and self.logged_model_id is None
+
+
+class SyncRun(models.Model):
+    """One run of ``sync_registry`` (or of the admin action that calls the same code)."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        OK = "ok", "OK"
+        PARTIAL = "partial", "Partial"
+        FAILED = "failed", "Failed"
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    dry_run = models.BooleanField(default=False)
+    options = models.JSONField(default=dict, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    orphans = models.PositiveBigIntegerField(default=0)
+    warnings = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-started_at",)
+        indexes = [models.Index(fields=["-started_at"], name="sync_run_recent")]
+
+    def __str__(self) -> str:
+        return f"sync {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:catalog_syncrun_change", args=[self.pk])

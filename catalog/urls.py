@@ -1,0 +1,11 @@
+"""The catalogue's URLs. Deep links are part of the product: never rename a path."""
+
+from django.urls import path
+
+from catalog.views import home
+
+app_name = "catalog"
+
+urlpatterns = [
+    path("", home.HomeView.as_view(), name="home"),
+]

@@ -1,0 +1,1 @@
+"""Thin views: list views are SingleTableMixin + FilterView, detail views call selectors."""

@@ -1,0 +1,156 @@
+"""Builders for test data: the one place tests make catalogue rows.
+
+Each builder takes keyword overrides and fills the rest with plausible values, so a
+test states only what it is about. Rows are made as the sync would leave them
+(``first_seen``/``last_seen`` set, ``missing_since`` null).
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from catalog.models import (
+    Artifact,
+    Experiment,
+    LoggedModel,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+    SyncRun,
+)
+
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+BUCKET = "yan-smart-maintenance-artifacts"
+_sequence = itertools.count(1)
+
+
+def _seen() -> dict:
+    return {"first_seen": NOW, "last_seen": NOW}
+
+
+def make_experiment(**overrides) -> Experiment:
+    """An active experiment with artifact location ``s3://BUCKET/<id>``."""
+    number = next(_sequence)
+    experiment_id = overrides.pop("experiment_id", str(number))
+    values = {
+        "experiment_id": experiment_id,
+        "name": f"Experiment {experiment_id}",
+        "artifact_location": f"s3://{BUCKET}/{experiment_id}",
+        "creation_time": NOW,
+        **_seen(),
+    }
+    values.update(overrides)
+    return Experiment.objects.create(**values)
+
+
+def make_run(*, experiment: Experiment | None = None, **overrides) -> Run:
+    """A finished run of ``experiment`` (a new one if not given)."""
+    experiment = experiment or make_experiment()
+    run_id = overrides.pop("run_id", uuid.uuid4().hex)
+    values = {
+        "run_id": run_id,
+        "experiment": experiment,
+        "name": f"run-{run_id[:6]}",
+        "status": "FINISHED",
+        "start_time": NOW,
+        "end_time": NOW + timedelta(minutes=3),
+        "artifact_uri": f"{experiment.artifact_location}/{run_id}/artifacts",
+        "params": {"n_estimators": "100"},
+        "metrics": {"accuracy": 0.95},
+        **_seen(),
+    }
+    values.update(overrides)
+    return Run.objects.create(**values)
+
+
+def make_registered_model(**overrides) -> RegisteredModel:
+    values = {"name": f"model_{next(_sequence)}", "creation_time": NOW, **_seen()}
+    values.update(overrides)
+    return RegisteredModel.objects.create(**values)
+
+
+def make_model_version(
+    *, registered_model: RegisteredModel | None = None, run: Run | None = None, **overrides
+) -> ModelVersion:
+    """Version N+1 of ``registered_model``, made from ``run`` (new ones if not given)."""
+    registered_model = registered_model or make_registered_model()
+    run = run or make_run()
+    version = overrides.pop("version", registered_model.versions.count() + 1)
+    values = {
+        "registered_model": registered_model,
+        "version": version,
+        "source": f"runs:/{run.run_id}/model",
+        "run": run,
+        "source_run_id": run.run_id,
+        "status": "READY",
+        "creation_time": NOW,
+        "artifact_bucket": BUCKET,
+        "artifact_prefix": f"{run.experiment.experiment_id}/{run.run_id}/artifacts/model/",
+        "artifacts_present": True,
+        **_seen(),
+    }
+    values.update(overrides)
+    return ModelVersion.objects.create(**values)
+
+
+def make_logged_model(*, experiment: Experiment | None = None, **overrides) -> LoggedModel:
+    experiment = experiment or make_experiment()
+    model_id = overrides.pop("model_id", f"m-{uuid.uuid4().hex}")
+    values = {
+        "model_id": model_id,
+        "experiment": experiment,
+        "name": "model",
+        "status": "READY",
+        "artifact_location": f"{experiment.artifact_location}/models/{model_id}/artifacts",
+        "creation_time": NOW,
+        **_seen(),
+    }
+    values.update(overrides)
+    return LoggedModel.objects.create(**values)
+
+
+def make_artifact(
+    *, run: Run | None = None, logged_model: LoggedModel | None = None, path: str = "", **overrides
+) -> Artifact:
+    """An S3 object. Owned by ``run`` or ``logged_model`` when given, else an orphan.
+
+    ``path`` is relative to the owner's ``artifacts/`` folder; for an orphan pass ``key``.
+    """
+    if run is not None:
+        key = f"{run.experiment.experiment_id}/{run.run_id}/artifacts/{path}"
+    elif logged_model is not None:
+        key = (
+            f"{logged_model.experiment.experiment_id}/models/"
+            f"{logged_model.model_id}/artifacts/{path}"
+        )
+    else:
+        key = overrides.pop("key", path or f"orphans/{uuid.uuid4().hex}/file.bin")
+        path = key
+    values = {
+        "bucket": BUCKET,
+        "key": key,
+        "run": run,
+        "logged_model": logged_model,
+        "path": path,
+        "folder": path.rsplit("/", 1)[0] if "/" in path else "",
+        "size": 1234,
+        "etag": uuid.uuid4().hex,
+        "last_modified": NOW,
+        **_seen(),
+    }
+    values.update(overrides)
+    return Artifact.objects.create(**values)
+
+
+def make_sync_run(**overrides) -> SyncRun:
+    values = {
+        "started_at": NOW,
+        "finished_at": NOW + timedelta(seconds=5),
+        "status": SyncRun.Status.OK,
+        "duration_s": 5.0,
+        "counts": {},
+    }
+    values.update(overrides)
+    return SyncRun.objects.create(**values)
