@@ -1,0 +1,117 @@
+"""Plain records: the contract between the sources and reconcile.
+
+Sources (MLflow, S3, or an in-memory stream in a test or benchmark) yield these frozen
+dataclasses; ``catalog.sync.reconcile`` turns them into rows. No Django here.
+
+Times from MLflow stay as MLflow gives them: milliseconds since the epoch (or None).
+Mappings (tags, params ...) are plain dicts; records are never hashed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class S3Root:
+    """A bucket and a key prefix ("" or ending in "/") walked in one listing."""
+
+    bucket: str
+    prefix: str = ""
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def contains(self, other: S3Root) -> bool:
+        return self.bucket == other.bucket and other.prefix.startswith(self.prefix)
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentRecord:
+    experiment_id: str
+    name: str
+    artifact_location: str = ""
+    lifecycle_stage: str = "active"
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    creation_time: int | None = None
+    last_update_time: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricRecord:
+    """One metric value: the latest one on a run, or one point of its history."""
+
+    key: str
+    value: float | None
+    step: int = 0
+    timestamp: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    run_id: str
+    experiment_id: str
+    name: str = ""
+    status: str = ""
+    lifecycle_stage: str = "active"
+    user_id: str = ""
+    start_time: int | None = None
+    end_time: int | None = None
+    artifact_uri: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: tuple[MetricRecord, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredModelRecord:
+    name: str
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
+    creation_time: int | None = None
+    last_updated_time: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersionRecord:
+    model_name: str
+    version: int
+    source: str = ""
+    run_id: str = ""
+    model_id: str = ""
+    status: str = ""
+    stage: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    creation_time: int | None = None
+    last_updated_time: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedModelRecord:
+    model_id: str
+    experiment_id: str
+    name: str = ""
+    source_run_id: str = ""
+    status: str = ""
+    artifact_location: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    creation_time: int | None = None
+    last_updated_time: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactRecord:
+    """One listed S3 object; the key is verbatim."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime | None = None
