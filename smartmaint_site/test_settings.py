@@ -1,4 +1,8 @@
-"""Test-wide environment, set before Django reads its settings."""
+"""Settings for the test suite: the real settings, with a development key and plain HTTP.
+
+pytest-django imports settings before any conftest runs, so the environment defaults
+the tests need are set here rather than in a conftest.
+"""
 
 import os
 
@@ -7,3 +11,5 @@ os.environ.setdefault("DJANGO_INSECURE_DEV_KEY", "1")
 os.environ.setdefault("DJANGO_SECURE", "0")
 # Playwright's own browser download cannot work here; tests use Debian's chromium.
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+
+from smartmaint_site.settings import *  # noqa: E402, F403

@@ -1,0 +1,121 @@
+"""DATABASE_URL parsing and the SQLite tuning that lets cron and web readers coexist."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+
+from smartmaint_site.database import database_config_from_url
+
+
+def test_sqlite_url_gets_wal_immediate_transactions_and_a_busy_timeout(tmp_path):
+    config = database_config_from_url(f"sqlite:///{tmp_path}/catalog.sqlite3")
+    assert config["ENGINE"] == "django.db.backends.sqlite3"
+    assert config["NAME"] == f"{tmp_path}/catalog.sqlite3"
+    assert config["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert config["OPTIONS"]["timeout"] >= 5
+    assert "journal_mode=WAL" in config["OPTIONS"]["init_command"]
+
+
+def test_postgres_url_is_parsed():
+    config = database_config_from_url("postgres://cat:s3cret@db.internal:5433/catalog")
+    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert (config["NAME"], config["USER"], config["PASSWORD"]) == ("catalog", "cat", "s3cret")
+    assert (config["HOST"], config["PORT"]) == ("db.internal", 5433)
+    assert "OPTIONS" not in config or "init_command" not in config["OPTIONS"]
+
+
+def test_an_unsupported_url_is_a_clear_configuration_error():
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_URL"):
+        database_config_from_url("mysql://root@localhost/catalog")
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_URL"):
+        database_config_from_url("not a url")
+
+
+def test_test_database_name_can_be_set(monkeypatch):
+    monkeypatch.setenv("DATABASE_TEST_NAME", "test_mine")
+    config = database_config_from_url("postgres://postgres@127.0.0.1:5432/test")
+    assert config["TEST"] == {"NAME": "test_mine"}
+
+
+@pytest.mark.django_db
+def test_a_sqlite_file_database_really_runs_in_wal_mode(tmp_path):
+    """Open a real connection through Django's backend with the parsed settings."""
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    config = database_config_from_url(f"sqlite:///{tmp_path}/wal.sqlite3")
+    config.update(
+        {
+            "ATOMIC_REQUESTS": False,
+            "AUTOCOMMIT": True,
+            "TIME_ZONE": None,
+            "CONN_HEALTH_CHECKS": False,
+        }
+    )
+    wrapper = DatabaseWrapper(config, alias="wal_check")
+    try:
+        with wrapper.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            assert cursor.fetchone()[0] == "wal"
+            cursor.execute("PRAGMA busy_timeout")
+            assert cursor.fetchone()[0] >= 5000
+    finally:
+        wrapper.close()
+    # And the mode is persistent in the file, as another process would see it.
+    with sqlite3.connect(tmp_path / "wal.sqlite3") as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.mark.django_db
+def test_the_test_database_is_the_configured_engine():
+    assert connection.vendor in {"sqlite", "postgresql"}
+
+
+def test_check_deploy_is_clean_with_production_like_settings(tmp_path):
+    """`manage.py check --deploy` with a real key, DEBUG off and TLS settings on."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "DATABASE_"))
+    }
+    env.update(
+        {
+            "DJANGO_SECRET_KEY": "x7$" + "k" * 60 + "q9!z",
+            "DJANGO_ALLOWED_HOSTS": "catalog.example.com",
+            "DJANGO_SETTINGS_MODULE": "smartmaint_site.settings",
+            "CATALOG_VAR_DIR": str(tmp_path),
+        }
+    )
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_a_missing_secret_key_outside_debug_is_a_clear_error(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env.update(
+        {"DJANGO_SETTINGS_MODULE": "smartmaint_site.settings", "CATALOG_VAR_DIR": str(tmp_path)}
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set" in result.stderr
