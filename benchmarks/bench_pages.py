@@ -1,0 +1,173 @@
+"""3. Pages at scale: server time and query count of every page type.
+
+The database is filled directly (``benchmarks.fill``) with the page world (100,000 runs,
+1,000,000 artifacts with one 10,000-file folder, 2,000 registered models in the full
+plan), built once and reused while the world and the migrations are unchanged. Each
+page is requested through Django's test client as a logged-in reader: one warm-up,
+then ``page_repeats`` timed requests; the query count is taken on one more request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+from benchmarks import common
+from benchmarks.config import BENCH_DIR, WorldSize
+from benchmarks.djangoenv import (
+    existing_database_url,
+    fresh_database_url,
+    setup_django,
+    sqlite_path,
+)
+from benchmarks.world import BIG_FOLDER, World
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "catalog" / "migrations"
+
+
+def world_fingerprint(size: WorldSize) -> str:
+    """Changes when the world or the schema changes, so a cached database is rebuilt."""
+    digest = hashlib.sha256(json.dumps(size.as_dict(), sort_keys=True).encode())
+    digest.update((Path(__file__).parent / "fill.py").read_bytes())
+    digest.update((Path(__file__).parent / "world.py").read_bytes())
+    for path in sorted(MIGRATIONS_DIR.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def prepare_database(*, size: WorldSize, backend: str, name: str, rebuild: bool) -> dict:
+    """Set Django up on the page world's database, building it if needed."""
+    fingerprint = world_fingerprint(size)
+    marker = BENCH_DIR / f"{name}-{backend}.fingerprint"
+    cached = (
+        not rebuild
+        and marker.exists()
+        and marker.read_text() == fingerprint
+        and (backend != "sqlite" or sqlite_path(name).exists())
+    )
+    if cached:
+        setup_django(database_url=existing_database_url(backend=backend, name=name), name=name)
+        return {"built": False, "fingerprint": fingerprint}
+    marker.unlink(missing_ok=True)
+    url = fresh_database_url(backend=backend, name=name)
+    setup_django(database_url=url, name=name, migrate=True)
+    from benchmarks.fill import CatalogueFiller, create_reader
+
+    started = time.perf_counter()
+    counts = CatalogueFiller(World(size)).fill()
+    create_reader()
+    seconds = time.perf_counter() - started
+    marker.write_text(fingerprint)
+    common.log(f"filled {name} ({backend}) in {seconds:.0f}s: {counts}")
+    return {"built": True, "fingerprint": fingerprint, "fill_s": round(seconds, 1), **counts}
+
+
+def page_requests(world: World) -> list[tuple[str, str, tuple, str]]:
+    """(label, URL name, args, query string) of every page type, on the biggest objects."""
+    big = world.big_run()
+    normal = world.run(1)
+    model = world.model_name(0)
+    logged_model = world.logged_model_id(0)
+    return [
+        ("home", "home", (), ""),
+        ("experiment list", "experiment_list", (), ""),
+        ("experiment detail", "experiment_detail", (big.experiment_id,), ""),
+        ("experiment detail, last page", "experiment_detail", (big.experiment_id,), "?page=last"),
+        ("run detail (big run)", "run_detail", (big.run_id,), ""),
+        ("run detail (metric history)", "run_detail", (normal.run_id,), ""),
+        ("logged model detail", "logged_model_detail", (logged_model,), ""),
+        ("model list", "model_list", (), ""),
+        ("model detail", "model_detail", (model,), ""),
+        ("model version detail", "model_version_detail", (model, 1), ""),
+        ("category list", "category_list", (), ""),
+        ("metrics leaderboard", "metrics", (), ""),
+        ("audit (drift)", "audit", (), ""),
+        ("search by name", "search", (), "?q=anomaly"),
+        ("search by run id", "search", (), f"?q={normal.run_id[:10]}"),
+        ("mapping export", "mapping_export", (), ""),
+        ("healthz", "healthz", (), ""),
+        ("run artifacts root (big run)", "run_artifacts", (big.run_id,), ""),
+        (
+            f"folder of {world.size.big_folder_files} files",
+            "run_artifact",
+            (big.run_id, BIG_FOLDER),
+            "",
+        ),
+        (
+            f"folder of {world.size.big_folder_files} files, page 5",
+            "run_artifact",
+            (big.run_id, BIG_FOLDER),
+            "?page=5",
+        ),
+        ("file page (MLmodel)", "run_artifact", (big.run_id, "model/MLmodel"), ""),
+        ("file page (model.pkl)", "run_artifact", (big.run_id, "model/model.pkl"), ""),
+        ("logged model artifacts", "logged_model_artifacts", (logged_model,), ""),
+    ]
+
+
+def measure_page(client, url: str, *, repeats: int) -> dict:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def get():
+        response = client.get(url)
+        # Streaming responses are consumed so their work is counted.
+        if getattr(response, "streaming", False):
+            b"".join(response.streaming_content)
+        return response
+
+    first_s, response = common.timed(get)
+    result = {"url": url, "status": response.status_code, "first_ms": round(first_s * 1000, 2)}
+    if response.status_code != 200:
+        return result
+    times = [common.timed(get)[0] for _ in range(repeats)]
+    with CaptureQueriesContext(connection) as queries:
+        get()
+    result.update(common.summarize_ms(times))
+    result["queries"] = len(queries)
+    result["bytes"] = len(response.content) if not getattr(response, "streaming", False) else None
+    return result
+
+
+def main() -> None:
+    args = common.parse_args(__doc__.splitlines()[0])
+    plan = common.plan_named(args.plan)
+    name = f"pages-{plan.name}"
+    build = prepare_database(size=plan.pages, backend=args.backend, name=name, rebuild=args.rebuild)
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.urls import NoReverseMatch, reverse
+
+    world = World(plan.pages)
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="bench"))
+    pages = []
+    for label, url_name, url_args, query in page_requests(world):
+        try:
+            url = reverse(f"catalog:{url_name}", args=url_args) + query
+        except NoReverseMatch:
+            pages.append({"page": label, "url_name": url_name, "status": "not built"})
+            continue
+        figures = measure_page(client, url, repeats=plan.page_repeats)
+        page = {"page": label, "url_name": url_name, **figures}
+        common.log(f"{label}: {page}")
+        pages.append(page)
+    measured = [page for page in pages if "p95_ms" in page]
+    result = {
+        "backend": args.backend,
+        "size": plan.pages.as_dict(),
+        "database": build,
+        "pages": pages,
+        "worst_p95_ms": max((p["p95_ms"] for p in measured), default=None),
+        "worst_queries": max((p["queries"] for p in measured), default=None),
+        "pages_measured": len(measured),
+        "pages_failed": [p["page"] for p in pages if p.get("status") not in (200, "not built")],
+        "pages_not_built": [p["page"] for p in pages if p.get("status") == "not built"],
+    }
+    common.write_result(args.out, result)
+
+
+if __name__ == "__main__":
+    main()
