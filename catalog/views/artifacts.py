@@ -1,3 +1,286 @@
-"""Artifact folders, files, previews and bytes (see the artifacts work in issue 5)."""
+"""Artifact folders, files, previews and bytes of runs and MLflow 3 logged models.
 
-urlpatterns: list = []
+Every view finds its owner by MLflow id and its artifact by the exact catalogued
+``(owner, path)`` (``catalog.artifact_browser``); request paths are never joined into
+keys. Bytes are read from S3 by that artifact's own (bucket, key) only, streamed or
+handed over as a short-lived presigned URL. See docs/decisions/0004-serving-artifact-bytes.md.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotModified,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.shortcuts import render
+from django.urls import NoReverseMatch, path
+from django.utils.http import content_disposition_header
+
+from catalog import previews
+from catalog.artifact_browser import (
+    OwnerKind,
+    annotate_files,
+    artifact_urls,
+    breadcrumbs,
+    find_artifact,
+    folder_listing,
+    folder_url,
+    get_owner_or_404,
+    is_acceptable_path,
+    is_image,
+    is_pdf,
+    owner_public_id,
+)
+from catalog.models import Artifact, LoggedModel, Run
+from catalog.sync.s3_source import (
+    ObjectUnavailable,
+    get_web_s3_client,
+    iter_object_chunks,
+    presigned_download_url,
+)
+
+# Downloads at least this large are handed to S3 as a short-lived presigned URL instead
+# of passing through the web server (settings.CATALOG_PRESIGN_DOWNLOADS_FROM_BYTES).
+DEFAULT_PRESIGN_MIN_BYTES = 256 * 1024 * 1024
+PRESIGNED_URL_EXPIRES_S = 300
+STREAM_CHUNK_BYTES = 256 * 1024
+GALLERY_ON_FOLDER_PAGE = 24
+
+
+def _presign_min_bytes() -> int | None:
+    """``settings.CATALOG_PRESIGN_DOWNLOADS_FROM_BYTES``: None or < 0 turns presigning off."""
+    value = getattr(settings, "CATALOG_PRESIGN_DOWNLOADS_FROM_BYTES", DEFAULT_PRESIGN_MIN_BYTES)
+    if value is None or int(value) < 0:
+        return None
+    return int(value)
+
+
+def _public_id(kwargs: dict) -> str:
+    return kwargs.get("run_id") or kwargs.get("model_id") or ""
+
+
+def _owner_url(owner: Run | LoggedModel) -> str | None:
+    try:
+        return owner.get_absolute_url()
+    except NoReverseMatch:  # the owner's page is not routed (yet)
+        return None
+
+
+def _served_artifact_or_404(
+    *, kind: OwnerKind, public_id: str, artifact_path: str
+) -> tuple[Run | LoggedModel, Artifact]:
+    """The owner and its present artifact at exactly ``artifact_path``, or 404."""
+    owner = get_owner_or_404(kind=kind, public_id=public_id)
+    artifact = find_artifact(owner=owner, path=artifact_path)
+    if artifact is None or artifact.is_missing:
+        raise Http404("No such artifact")
+    return owner, artifact
+
+
+def _page_number(request: HttpRequest) -> int:
+    try:
+        return max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def artifact_page(request: HttpRequest, *, kind: OwnerKind, path: str = "", **kwargs):
+    """A folder page (breadcrumbs, subfolders, a page of files) or a file page."""
+    public_id = _public_id(kwargs)
+    owner = get_owner_or_404(kind=kind, public_id=public_id)
+    if path and not is_acceptable_path(path):
+        raise Http404("No such artifact")
+    if path:
+        artifact = find_artifact(owner=owner, path=path)
+        if artifact is not None:
+            return _file_page(request, kind=kind, owner=owner, artifact=artifact)
+    folder = path[:-1] if path.endswith("/") else path
+    listing = folder_listing(owner=owner, folder=folder, page=_page_number(request))
+    if not listing.exists and (folder or path):
+        raise Http404("No such artifact or folder")
+    if path and not path.endswith("/"):
+        # One canonical URL per folder: with its trailing slash.
+        return HttpResponseRedirect(folder_url(kind=kind, public_id=public_id, folder=folder))
+    files = annotate_files(files=listing.files, kind=kind, public_id=public_id)
+    gallery = [
+        (artifact, urls)
+        for artifact, urls in files
+        if not artifact.is_missing and (is_image(artifact.path) or is_pdf(artifact.path))
+    ][:GALLERY_ON_FOLDER_PAGE]
+    return render(
+        request,
+        "catalog/artifacts/folder.html",
+        {
+            "owner": owner,
+            "owner_url": _owner_url(owner),
+            "kind": kind.value,
+            "listing": listing,
+            "files": files,
+            "gallery": gallery,
+            "page_url": folder_url(kind=kind, public_id=public_id, folder=folder),
+        },
+    )
+
+
+def _file_page(
+    request: HttpRequest, *, kind: OwnerKind, owner: Run | LoggedModel, artifact: Artifact
+) -> HttpResponse:
+    public_id = owner_public_id(owner)
+    preview_kind = previews.preview_kind(artifact.path)
+    context = {
+        "owner": owner,
+        "owner_url": _owner_url(owner),
+        "kind": kind.value,
+        "artifact": artifact,
+        "urls": artifact_urls(artifact=artifact, kind=kind, public_id=public_id),
+        "breadcrumbs": breadcrumbs(kind=kind, public_id=public_id, path=artifact.folder),
+        "preview_kind": preview_kind,
+        "content_type": previews.serving_type(artifact.path)[0],
+        "inline": previews.serving_type(artifact.path)[1],
+        "text_cap": previews.TEXT_PREVIEW_MAX_BYTES,
+    }
+    if not artifact.is_missing:
+        context.update(_preview_context(artifact=artifact, preview_kind=preview_kind))
+    return render(request, "catalog/artifacts/file.html", context)
+
+
+def _preview_context(*, artifact: Artifact, preview_kind: str) -> dict:
+    """What the file page shows for this kind of file (reads S3 for text kinds only)."""
+    context: dict = {}
+    if preview_kind == "mlmodel":
+        context["mlmodel"] = previews.mlmodel_panel(artifact.meta)
+    if preview_kind == "feature_names":
+        context["features"] = previews.feature_list(artifact.meta)
+        if context["features"] is not None:
+            return context
+    if preview_kind in ("image", "pdf", "none"):
+        return context
+    text = previews.text_preview(artifact=artifact)
+    context["text"] = text
+    if text.error:
+        return context
+    if preview_kind in ("conda", "python_env"):
+        context["dependencies"] = previews.dependency_table(text.text, kind=preview_kind)
+    elif preview_kind == "feature_names":
+        context["features"] = {
+            "error": "",
+            "features": previews.features_from_text(text.text),
+            "from_text": True,
+        }
+    elif preview_kind == "csv":
+        context["csv"] = previews.csv_table(text.text)
+    elif preview_kind == "json":
+        context["pretty"] = previews.pretty_json(text.text, complete=not text.truncated)
+    return context
+
+
+def _etag_header(artifact: Artifact, *, variant: str = "") -> str:
+    return f'"{artifact.etag}{variant}"' if artifact.etag else ""
+
+
+def artifact_raw(request: HttpRequest, *, kind: OwnerKind, path: str, **kwargs):
+    """An artifact's bytes: allowlisted types inline, everything else as an attachment."""
+    _, artifact = _served_artifact_or_404(
+        kind=kind, public_id=_public_id(kwargs), artifact_path=path
+    )
+    content_type, inline_ok = previews.serving_type(artifact.path)
+    as_attachment = not inline_ok or request.GET.get("download") == "1"
+    filename = artifact.name or "download"
+    client = get_web_s3_client()
+    threshold = _presign_min_bytes()
+    if as_attachment and threshold is not None and artifact.size >= threshold:
+        url = presigned_download_url(
+            client=client,
+            bucket=artifact.bucket,
+            key=artifact.key,
+            filename=filename,
+            expires_s=PRESIGNED_URL_EXPIRES_S,
+        )
+        response = HttpResponseRedirect(url)
+        response["Cache-Control"] = "private, no-store"
+        return response
+    etag = _etag_header(artifact)
+    if etag and request.headers.get("If-None-Match") == etag:
+        return HttpResponseNotModified(headers={"ETag": etag})
+    try:
+        chunks = iter_object_chunks(
+            client=client, bucket=artifact.bucket, key=artifact.key, chunk_size=STREAM_CHUNK_BYTES
+        )
+    except ObjectUnavailable as error:
+        raise Http404("The object could not be read from S3") from error
+    # serving_type() already answers application/octet-stream for anything not allowlisted.
+    response = StreamingHttpResponse(chunks, content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(as_attachment, filename)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=300"
+    if etag:
+        response["ETag"] = etag
+    return response
+
+
+def artifact_thumbnail(request: HttpRequest, *, kind: OwnerKind, path: str, **kwargs):
+    """A PNG thumbnail of an image or of a PDF's first page (a placeholder if none)."""
+    _, artifact = _served_artifact_or_404(
+        kind=kind, public_id=_public_id(kwargs), artifact_path=path
+    )
+    if previews.preview_kind(artifact.path) not in ("image", "pdf"):
+        raise Http404("No thumbnail for this type")
+    size = request.GET.get("size", "small")
+    if size not in previews.THUMBNAIL_SIZES:
+        size = "small"
+    etag = _etag_header(artifact, variant=f"-thumb-{size}")
+    if etag and request.headers.get("If-None-Match") == etag:
+        return HttpResponseNotModified(headers={"ETag": etag})
+    thumbnail = previews.thumbnail_png(artifact=artifact, size=size)
+    response = HttpResponse(thumbnail.png, content_type="image/png")
+    response["X-Content-Type-Options"] = "nosniff"
+    if thumbnail.is_placeholder:
+        response["Cache-Control"] = "private, no-cache"
+        response["X-Preview-Unavailable"] = thumbnail.reason[:200].replace("\n", " ")
+    else:
+        response["Cache-Control"] = "private, max-age=86400"
+        if etag:
+            response["ETag"] = etag
+    return response
+
+
+def _owner_patterns(kind: OwnerKind, *, prefix: str, id_name: str) -> list:
+    name = kind.value
+    extra = {"kind": kind}
+    return [
+        path(
+            f"{prefix}/<str:{id_name}>/artifacts/",
+            artifact_page,
+            extra,
+            name=f"{name}_artifacts",
+        ),
+        path(
+            f"{prefix}/<str:{id_name}>/artifacts/<path:path>",
+            artifact_page,
+            extra,
+            name=f"{name}_artifact",
+        ),
+        path(
+            f"{prefix}/<str:{id_name}>/raw/<path:path>",
+            artifact_raw,
+            extra,
+            name=f"{name}_artifact_raw",
+        ),
+        path(
+            f"{prefix}/<str:{id_name}>/thumbnail/<path:path>",
+            artifact_thumbnail,
+            extra,
+            name=f"{name}_artifact_thumbnail",
+        ),
+    ]
+
+
+urlpatterns: list = [
+    *_owner_patterns(OwnerKind.RUN, prefix="runs", id_name="run_id"),
+    *_owner_patterns(OwnerKind.LOGGED_MODEL, prefix="logged-models", id_name="model_id"),
+]
