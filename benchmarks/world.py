@@ -15,7 +15,7 @@ has new metrics and new content (new ETags) for all its files.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -169,30 +169,45 @@ class World:
         self, *, generation: int = 0, change_share: float = 0.0
     ) -> Iterator[tuple[str, bytes]]:
         """Every (key, content) of the bucket, grouped by experiment root."""
-        for experiment_index in range(self.size.experiments):
-            yield from self._iter_experiment_objects(
+        for key, path, changed in self.iter_keys(generation=generation, change_share=change_share):
+            yield key, self.file_bytes(key=key, path=path, changed=changed)
+
+    def iter_keys(
+        self,
+        *,
+        generation: int = 0,
+        change_share: float = 0.0,
+        experiment_indexes: Iterable[int] | None = None,
+    ) -> Iterator[tuple[str, str, bool]]:
+        """Every (key, path, changed) of the bucket, grouped by experiment root."""
+        indexes = range(self.size.experiments) if experiment_indexes is None else experiment_indexes
+        for experiment_index in indexes:
+            yield from self._iter_experiment_keys(
                 experiment_index, generation=generation, change_share=change_share
             )
 
-    def _iter_experiment_objects(
+    def cheap_etag(self, *, key: str, changed: bool) -> tuple[str, int]:
+        """(ETag, size) without making the content: for in-memory streams."""
+        digest = _hex(f"{key}{'v2' if changed else 'v1'}")
+        return digest, 64 + int(digest[:4], 16) % 448
+
+    def _iter_experiment_keys(
         self, experiment_index: int, *, generation: int, change_share: float
-    ) -> Iterator[tuple[str, bytes]]:
+    ) -> Iterator[tuple[str, str, bool]]:
         experiment_id = self.experiment_id(experiment_index)
         for run_index in range(experiment_index, self.size.runs, self.size.experiments):
             run = self.run(run_index)
             changed = self.is_changed(run_index, generation=generation, change_share=change_share)
             for path in self.run_files(run):
-                key = run.prefix + path
-                yield key, self.file_bytes(key=key, path=path, changed=changed)
+                yield run.prefix + path, path, changed
         for lm_index in range(experiment_index, self.size.logged_models, self.size.experiments):
             model_id = self.logged_model_id(lm_index)
             for path in LOGGED_MODEL_PATHS:
-                key = f"{experiment_id}/models/{model_id}/artifacts/{path}"
-                yield key, self.file_bytes(key=key, path=path)
+                yield f"{experiment_id}/models/{model_id}/artifacts/{path}", path, False
         if experiment_index == 0:
             for j in range(self.size.orphans):
                 key = f"{experiment_id}/{_hex(f'orphan-{j // 10}')}/artifacts/leftover_{j}.bin"
-                yield key, self.file_bytes(key=key, path=key)
+                yield key, key, False
 
     def last_modified(self) -> datetime:
         return datetime(2025, 11, 24, 10, 0, tzinfo=UTC)

@@ -1,0 +1,155 @@
+"""2. The catalogue's own cost at scale: the sync fed by in-memory record streams.
+
+Three phases on one fresh database, each in its own process so its peak RSS is its own:
+a first sync, a no-change re-sync (must write nothing), and a re-sync where 1% of the
+runs changed (new metrics, new content for all their files). A fourth process times the
+bare record streams alone, the part of each figure that is the generator, not the
+catalogue.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+from benchmarks import common
+from benchmarks.config import WorldSize
+from benchmarks.djangoenv import fresh_database_url, setup_django
+from benchmarks.world import World
+
+PHASES = ("first", "nochange", "changed")
+
+
+def child_main(phase: str, *, plan_name: str, database_url: str, name: str) -> dict:
+    plan = common.plan_named(plan_name)
+    size: WorldSize = plan.reconcile
+    world = World(size)
+    generation = 1 if phase == "changed" else 0
+    from benchmarks.memory_sources import MemoryMlflowSource, MemoryS3Source
+
+    mlflow_source = MemoryMlflowSource(
+        world, generation=generation, change_share=plan.reconcile_change_share
+    )
+    s3_source = MemoryS3Source(
+        world, generation=generation, change_share=plan.reconcile_change_share
+    )
+    if phase == "streams":
+        return _time_streams(mlflow_source, s3_source)
+    setup_django(database_url=database_url, name=name, migrate=phase == "first")
+    from benchmarks.writes import count_writes
+    from catalog.sync.service import SyncOptions, run_sync
+
+    rss_before = common.peak_rss_mb()
+    with count_writes() as writes:
+        started = time.perf_counter()
+        report = run_sync(mlflow_source=mlflow_source, s3_source=s3_source, options=SyncOptions())
+        seconds = time.perf_counter() - started
+    summary = report.as_dict()
+    return {
+        "phase": phase,
+        "status": summary["status"],
+        "error": report.error,
+        "seconds": round(seconds, 2),
+        "artifacts": size.artifacts,
+        "runs": size.runs,
+        "artifacts_per_s": round(size.artifacts / seconds),
+        "records_per_s": round((size.artifacts + size.runs) / seconds),
+        "rows_written": writes.catalogue_rows(),
+        "rows_written_by_table": dict(writes.rows),
+        "queries": writes.queries,
+        "get_object_calls": s3_source.get_object_calls,
+        "metric_history_calls": mlflow_source.metric_history_calls,
+        "peak_rss_mb": common.peak_rss_mb(),
+        "rss_before_sync_mb": rss_before,
+        "counts": summary["counts"],
+        "warnings": summary["warnings"][:5],
+    }
+
+
+def _time_streams(mlflow_source, s3_source) -> dict:
+    from catalog.sync.records import S3Root
+
+    world = mlflow_source.world
+    started = time.perf_counter()
+    experiments = [e.experiment_id for e in mlflow_source.iter_experiments()]
+    runs = sum(1 for _ in mlflow_source.iter_runs(experiment_ids=experiments))
+    for experiment_id in experiments:
+        root = S3Root(bucket=world.bucket, prefix=f"{experiment_id}/")
+        for _ in s3_source.iter_root(root=root):
+            pass
+    sum(1 for _ in mlflow_source.iter_model_versions())
+    seconds = time.perf_counter() - started
+    return {
+        "phase": "streams",
+        "seconds": round(seconds, 2),
+        "runs": runs,
+        "listed": s3_source.listed,
+    }
+
+
+def run_child(phase: str, *, args, database_url: str, name: str) -> dict:
+    out = args.out.with_suffix(f".{phase}.json")
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.bench_reconcile",
+        "--child",
+        phase,
+        "--plan",
+        args.plan,
+        "--backend",
+        args.backend,
+        "--database-url",
+        database_url,
+        "--out",
+        str(out),
+    ]
+    subprocess.run(command, check=True)
+    return json.loads(out.read_text())
+
+
+def main() -> None:
+    if "--child" in sys.argv:
+        import argparse
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--child", required=True)
+        parser.add_argument("--plan", required=True)
+        parser.add_argument("--backend", required=True)
+        parser.add_argument("--database-url", required=True)
+        parser.add_argument("--out", required=True)
+        child = parser.parse_args()
+        name = f"reconcile-{child.plan}"
+        result = child_main(
+            child.child, plan_name=child.plan, database_url=child.database_url, name=name
+        )
+        common.log(f"reconcile {child.child} ({child.backend}): {result}")
+        with open(child.out, "w") as handle:
+            json.dump(result, handle, indent=2, default=str)
+        return
+    args = common.parse_args(__doc__.splitlines()[0])
+    plan = common.plan_named(args.plan)
+    name = f"reconcile-{plan.name}"
+    database_url = fresh_database_url(backend=args.backend, name=name)
+    phases = {"streams": run_child("streams", args=args, database_url=database_url, name=name)}
+    for phase in PHASES:
+        phases[phase] = run_child(phase, args=args, database_url=database_url, name=name)
+    result = {
+        "backend": args.backend,
+        "size": plan.reconcile.as_dict(),
+        "change_share": plan.reconcile_change_share,
+        "phases": phases,
+        "first_artifacts_per_s": phases["first"]["artifacts_per_s"],
+        "resync_artifacts_per_s": phases["nochange"]["artifacts_per_s"],
+        "changed_artifacts_per_s": phases["changed"]["artifacts_per_s"],
+        "resync_rows_written": phases["nochange"]["rows_written"],
+        "peak_rss_mb": max(phases[p]["peak_rss_mb"] for p in PHASES),
+        "streams_s": phases["streams"]["seconds"],
+    }
+    common.write_result(args.out, result)
+
+
+if __name__ == "__main__":
+    main()

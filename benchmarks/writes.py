@@ -1,0 +1,55 @@
+"""Count the rows a piece of code writes, by table, through Django's execute wrapper."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections import Counter
+from collections.abc import Iterator
+
+_WRITE = re.compile(r'^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
+
+
+class WriteCounter:
+    """Rows inserted, updated or deleted per table while installed."""
+
+    def __init__(self) -> None:
+        self.rows: Counter[str] = Counter()
+        self.statements = 0
+        self.queries = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.queries += 1
+        result = execute(sql, params, many, context)
+        match = _WRITE.match(sql)
+        if match:
+            self.statements += 1
+            self.rows[match.group(2)] += _rows_of(match.group(1), sql, params, many, context)
+        return result
+
+    def catalogue_rows(self, *, ignore: tuple[str, ...] = ("catalog_syncrun",)) -> int:
+        """Rows written to the catalogue's tables, leaving out the sync's own record."""
+        return sum(count for table, count in self.rows.items() if table not in ignore)
+
+
+def _rows_of(verb: str, sql: str, params, many: bool, context) -> int:
+    """Rows a write touched: the driver's rowcount, else (INSERT ... RETURNING, where
+    drivers report -1) the number of value tuples sent."""
+    rowcount = getattr(context["cursor"], "rowcount", -1)
+    if rowcount >= 0 and "RETURNING" not in sql.upper():
+        return rowcount
+    if verb.upper().startswith("INSERT"):
+        columns = sql[sql.index("(") + 1 : sql.index(")")].count(",") + 1
+        if many:
+            return sum(len(p) // columns for p in params)
+        return len(params or ()) // columns
+    return max(rowcount, 0)
+
+
+@contextlib.contextmanager
+def count_writes() -> Iterator[WriteCounter]:
+    from django.db import connection
+
+    counter = WriteCounter()
+    with connection.execute_wrapper(counter):
+        yield counter
