@@ -13,6 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 
+class SourceError(Exception):
+    """A source could not be read completely (MLflow down, an S3 page failed ...).
+
+    Sources raise a subclass; reconcile treats any of them as "this listing is
+    incomplete": it keeps what it upserted and marks nothing missing.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class S3Root:
     """A bucket and a key prefix ("" or ending in "/") walked in one listing."""

@@ -25,7 +25,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from catalog.sync.records import ArtifactRecord, S3Root
+from catalog.sync.records import ArtifactRecord, S3Root, SourceError
 
 # boto3's "standard" retry mode retries throttling (503 SlowDown, 429) and transient
 # errors with exponential backoff; ten attempts ride out a short throttling burst.
@@ -37,7 +37,7 @@ class ObjectUnavailable(Exception):
     """An object could not be read (missing, forbidden, endpoint down ...)."""
 
 
-class S3ListingError(Exception):
+class S3ListingError(SourceError):
     """A bucket walk failed part-way; ``listed`` objects were yielded before it."""
 
     def __init__(self, message: str, *, root: S3Root, listed: int) -> None:

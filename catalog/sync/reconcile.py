@@ -1,0 +1,1023 @@
+"""Reconcile: the only writer of synced fields.
+
+``reconcile(mlflow_source=..., s3_source=..., options=...)`` reads the two sources (any
+objects with the methods of ``MlflowSource`` / ``S3Source``, so tests and benchmarks can
+hand in in-memory streams), compares each record's fingerprint with the row's, writes
+only what changed in batches, marks missing by set difference, recomputes the
+aggregates with a few GROUP BY queries and returns a ``SyncReport``.
+
+Order: experiments, runs (with metric history of changed runs), logged models, the S3
+walk (artifacts and their parsed content), the registry, then missing-marking (all or
+nothing: see the fail-safe in ``_mark_missing``), then aggregates.
+
+``last_seen`` is written with the row: a row that did not change keeps its old
+``last_seen``, since a no-change sync writes nothing. A row with ``missing_since``
+null was present at the last complete sync.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from catalog.models import (
+    Artifact,
+    Experiment,
+    LoggedModel,
+    MetricPoint,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+)
+from catalog.sync import content
+from catalog.sync.categories import infer_category
+from catalog.sync.layout import (
+    experiment_walk_root,
+    folder_prefix,
+    merge_roots,
+    orphan_group,
+    owner_prefix_candidates,
+    parse_s3_uri,
+    resolve_artifact_uri,
+    version_source_prefix,
+)
+from catalog.sync.records import (
+    ArtifactRecord,
+    ExperimentRecord,
+    LoggedModelRecord,
+    MetricRecord,
+    ModelVersionRecord,
+    RegisteredModelRecord,
+    RunRecord,
+    S3Root,
+    SourceError,
+)
+
+ENTITIES = (
+    "experiments",
+    "runs",
+    "registered_models",
+    "model_versions",
+    "logged_models",
+    "artifacts",
+)
+MAX_WARNINGS = 200
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """What a sync does. ``experiment_ids`` limits it (and its missing-marking)."""
+
+    dry_run: bool = False
+    experiment_ids: tuple[str, ...] = ()
+    max_missing_share: float = 0.2
+    extra_roots: tuple[str, ...] = ()
+    artifacts_destination: str = ""
+    batch_size: int = 1000
+    progress: Callable[[str], None] | None = None
+
+
+@dataclass
+class EntityCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    missing: int = 0
+    restored: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "missing": self.missing,
+            "restored": self.restored,
+        }
+
+
+@dataclass
+class SyncReport:
+    """The outcome of one sync; ``as_dict()`` is the ``--json`` object."""
+
+    status: str = "ok"
+    dry_run: bool = False
+    counts: dict[str, EntityCounts] = field(
+        default_factory=lambda: {name: EntityCounts() for name in ENTITIES}
+    )
+    orphans: int = 0
+    warnings: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+    error: str = ""
+    sync_run_id: int | None = None
+    suppressed_warnings: int = 0
+
+    def warn(self, message: str) -> None:
+        if len(self.warnings) < MAX_WARNINGS:
+            self.warnings.append(message)
+        else:
+            self.suppressed_warnings += 1
+
+    def all_warnings(self) -> list[str]:
+        if self.suppressed_warnings:
+            return [*self.warnings, f"... and {self.suppressed_warnings} more warnings"]
+        return list(self.warnings)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "dry_run": self.dry_run,
+            "counts": {name: self.counts[name].as_dict() for name in ENTITIES},
+            "orphans": self.orphans,
+            "warnings": self.all_warnings(),
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+def fingerprint(values: Any) -> str:
+    """A stable digest of a row's synced values (JSON with sorted keys)."""
+    text = json.dumps(values, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _short_digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def from_millis(value: int | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+def _finite(value: float | None) -> float | None:
+    # JSON (and PostgreSQL's jsonb) has no NaN or infinity: they are stored as null.
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+class _Table:
+    """Upserts one mirrored model by natural key, comparing fingerprints first.
+
+    ``existing`` maps the natural key to (pk, fingerprint, missing, extra) for the rows
+    in scope; what is left unseen at the end is the missing candidates.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: type,
+        counts: EntityCounts,
+        now: datetime,
+        batch_size: int,
+        existing: dict[Any, tuple],
+    ) -> None:
+        self.model = model
+        self.counts = counts
+        self.now = now
+        self.batch_size = batch_size
+        self.existing = existing
+        self.seen: set[Any] = set()
+        self.pks: dict[Any, int] = {key: row[0] for key, row in existing.items()}
+        self._create: list[tuple[Any, Any]] = []
+        self._update: dict[tuple[str, ...], list[Any]] = defaultdict(list)
+        self.on_flush: Callable[[], None] | None = None
+
+    def upsert(self, key: Any, values: dict[str, Any]) -> str:
+        """Queue a write if needed; returns "created", "updated", "restored" or "unchanged"."""
+        self.seen.add(key)
+        digest = fingerprint(values)
+        old = self.existing.get(key)
+        if old is None:
+            row = self.model(**values, fingerprint=digest, first_seen=self.now, last_seen=self.now)
+            self._create.append((key, row))
+            self.counts.created += 1
+            outcome = "created"
+        else:
+            pk, old_digest, missing = old[0], old[1], old[2]
+            if old_digest == digest and not missing:
+                self.counts.unchanged += 1
+                return "unchanged"
+            row = self.model(pk=pk, **values)
+            row.fingerprint = digest
+            row.last_seen = self.now
+            row.missing_since = None
+            fields = (*values.keys(), "fingerprint", "last_seen", "missing_since")
+            self._update[fields].append(row)
+            if missing:
+                self.counts.restored += 1
+                outcome = "restored"
+            else:
+                self.counts.updated += 1
+                outcome = "updated"
+        if self.pending() >= self.batch_size:
+            self.flush()
+        return outcome
+
+    def pending(self) -> int:
+        return len(self._create) + sum(len(rows) for rows in self._update.values())
+
+    def flush(self) -> None:
+        if not self.pending():
+            return
+        with transaction.atomic():
+            if self._create:
+                rows = [row for _, row in self._create]
+                self.model.objects.bulk_create(rows, batch_size=self.batch_size)
+                for (key, _), row in zip(self._create, rows, strict=True):
+                    self.pks[key] = row.pk
+            for fields, rows in self._update.items():
+                self.model.objects.bulk_update(rows, fields=list(fields), batch_size=500)
+            if self.on_flush is not None:
+                self.on_flush()
+        self._create.clear()
+        self._update.clear()
+
+    def missing_candidates(self) -> list[int]:
+        return [row[0] for key, row in self.existing.items() if key not in self.seen and not row[2]]
+
+    def present_before(self) -> int:
+        return sum(1 for row in self.existing.values() if not row[2])
+
+
+@dataclass
+class _Walk:
+    root: S3Root  # the group root (orphan folders are relative to it)
+    prefix: str  # the listed prefix (the root's, or narrower in a limited sync)
+
+
+class Reconciler:
+    """One sync's state; use ``reconcile()``."""
+
+    def __init__(self, *, mlflow_source: Any, s3_source: Any, options: SyncOptions) -> None:
+        self.mlflow = mlflow_source
+        self.s3 = s3_source
+        self.options = options
+        self.report = SyncReport(dry_run=options.dry_run)
+        self.now = timezone.now()
+        self.incomplete: set[str] = set()
+        self.scope = set(options.experiment_ids)
+        self.experiment_pks: dict[str, int] = {}
+        self.experiment_locations: dict[str, str] = {}
+        self.run_table: _Table | None = None
+        self.lm_table: _Table | None = None
+        self.rm_table: _Table | None = None
+        self.mv_table: _Table | None = None
+        self.exp_table: _Table | None = None
+        self.artifact_missing: list[int] = []
+        self.artifact_present_before = 0
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _progress(self, message: str) -> None:
+        if self.options.progress is not None:
+            self.options.progress(message)
+
+    def _source_failed(self, entity: str, error: Exception) -> None:
+        self.incomplete.add(entity)
+        self.report.warn(f"{entity}: {error}")
+
+    def _table(self, model: type, entity: str, existing: dict) -> _Table:
+        return _Table(
+            model=model,
+            counts=self.report.counts[entity],
+            now=self.now,
+            batch_size=self.options.batch_size,
+            existing=existing,
+        )
+
+    # --- the steps ---------------------------------------------------------------------
+
+    def run(self) -> SyncReport:
+        experiments = self._list_experiments()  # raises SourceError: nothing written yet
+        self._sync_experiments(experiments)
+        listed_ids = [record.experiment_id for record in experiments]
+        self._sync_runs(listed_ids)
+        self._sync_logged_models(listed_ids)
+        self._sync_artifacts(experiments)
+        self._sync_registry()
+        self._mark_missing()
+        self._recompute_aggregates()
+        if self.incomplete and self.report.status == "ok":
+            self.report.status = "partial"
+        return self.report
+
+    def _list_experiments(self) -> list[ExperimentRecord]:
+        self._progress("listing experiments")
+        records = list(self.mlflow.iter_experiments())
+        if self.scope:
+            known = {record.experiment_id for record in records}
+            unknown = sorted(self.scope - known)
+            if unknown:
+                raise SyncConfigurationError(
+                    f"--experiment: MLflow has no experiment {', '.join(unknown)}"
+                )
+            records = [record for record in records if record.experiment_id in self.scope]
+        return records
+
+    def _sync_experiments(self, records: list[ExperimentRecord]) -> None:
+        rows = Experiment.objects.all()
+        if self.scope:
+            rows = rows.filter(experiment_id__in=self.scope)
+        existing = {
+            experiment_id: (pk, digest, missing is not None)
+            for pk, experiment_id, digest, missing in rows.values_list(
+                "pk", "experiment_id", "fingerprint", "missing_since"
+            )
+        }
+        table = self.exp_table = self._table(Experiment, "experiments", existing)
+        for record in records:
+            table.upsert(record.experiment_id, _experiment_values(record))
+            self.experiment_locations[record.experiment_id] = record.artifact_location
+        table.flush()
+        self.experiment_pks = dict(Experiment.objects.values_list("experiment_id", "pk"))
+
+    def _sync_runs(self, experiment_ids: list[str]) -> None:
+        rows = Run.objects.all()
+        if self.scope:
+            rows = rows.filter(experiment__experiment_id__in=self.scope)
+        existing = {
+            run_id: (pk, digest, missing is not None, signature)
+            for pk, run_id, digest, missing, signature in rows.values_list(
+                "pk", "run_id", "fingerprint", "missing_since", "metrics_signature"
+            ).iterator(chunk_size=5000)
+        }
+        table = self.run_table = self._table(Run, "runs", existing)
+        histories: dict[str, list[MetricRecord]] = {}
+
+        def write_histories() -> None:
+            if not histories:
+                return
+            run_pks = [table.pks[run_id] for run_id in histories]
+            MetricPoint.objects.filter(run_id__in=run_pks).delete()
+            points = []
+            for run_id, history in histories.items():
+                run_pk = table.pks[run_id]
+                unique = {(p.key, p.step, p.timestamp): p for p in history}
+                points.extend(
+                    MetricPoint(
+                        run_id=run_pk,
+                        key=p.key,
+                        step=p.step,
+                        timestamp=p.timestamp,
+                        value=_finite(p.value),
+                    )
+                    for p in unique.values()
+                )
+            MetricPoint.objects.bulk_create(points, batch_size=self.options.batch_size)
+            histories.clear()
+
+        # History is replaced in the same transaction as the run row that carries the new
+        # metrics signature, so a killed sync never leaves a signature without its points.
+        table.on_flush = write_histories
+        self._progress("listing runs")
+        try:
+            for record in self.mlflow.iter_runs(experiment_ids=experiment_ids):
+                experiment_pk = self.experiment_pks.get(record.experiment_id)
+                if experiment_pk is None:
+                    self.report.warn(f"run {record.run_id}: unknown experiment")
+                    continue
+                signature = _metrics_signature(record.metrics)
+                old = existing.get(record.run_id)
+                history: list[MetricRecord] | None = None
+                if old is None or old[3] != signature:
+                    history = self._fetch_history(record)
+                    if history is None:
+                        signature = ""  # refetch next time
+                values = _run_values(record, experiment_pk=experiment_pk, signature=signature)
+                if history is not None:
+                    histories[record.run_id] = history
+                outcome = table.upsert(record.run_id, values)
+                if outcome == "unchanged":
+                    histories.pop(record.run_id, None)
+        except SourceError as error:
+            self._source_failed("runs", error)
+        table.flush()
+
+    def _fetch_history(self, record: RunRecord) -> list[MetricRecord] | None:
+        points: list[MetricRecord] = []
+        try:
+            for metric in record.metrics:
+                points.extend(self.mlflow.metric_history(run_id=record.run_id, key=metric.key))
+        except SourceError as error:
+            self.report.warn(f"run {record.run_id}: metric history not read: {error}")
+            return None
+        return points
+
+    def _sync_logged_models(self, experiment_ids: list[str]) -> None:
+        rows = LoggedModel.objects.all()
+        if self.scope:
+            rows = rows.filter(experiment__experiment_id__in=self.scope)
+        existing = {
+            model_id: (pk, digest, missing is not None)
+            for pk, model_id, digest, missing in rows.values_list(
+                "pk", "model_id", "fingerprint", "missing_since"
+            )
+        }
+        table = self.lm_table = self._table(LoggedModel, "logged_models", existing)
+        run_pks = self._run_pks()
+        self._progress("listing logged models")
+        try:
+            for record in self.mlflow.iter_logged_models(experiment_ids=experiment_ids):
+                experiment_pk = self.experiment_pks.get(record.experiment_id)
+                if experiment_pk is None:
+                    self.report.warn(f"logged model {record.model_id}: unknown experiment")
+                    continue
+                values = _logged_model_values(
+                    record, experiment_pk=experiment_pk, run_pk=run_pks.get(record.source_run_id)
+                )
+                table.upsert(record.model_id, values)
+        except SourceError as error:
+            self._source_failed("logged_models", error)
+        table.flush()
+
+    def _run_pks(self) -> dict[str, int]:
+        return dict(Run.objects.values_list("run_id", "pk").iterator(chunk_size=10000))
+
+    # --- S3 ----------------------------------------------------------------------------
+
+    def _walk_plan(self, experiments: list[ExperimentRecord]) -> list[_Walk]:
+        destination = self.options.artifacts_destination
+        walks: list[_Walk] = []
+        if self.scope:
+            # A limited sync lists only its experiments' folders, but groups orphans
+            # as a full sync would (relative to the bucket root) so rows stay stable.
+            for record in experiments:
+                location = resolve_artifact_uri(
+                    record.artifact_location, artifacts_destination=destination
+                )
+                if location is None:
+                    continue
+                root = experiment_walk_root(location)
+                walks.append(_Walk(root=root, prefix=folder_prefix(location[1])))
+            return walks
+        roots = []
+        for record in experiments:
+            location = resolve_artifact_uri(
+                record.artifact_location, artifacts_destination=destination
+            )
+            if location is None:
+                if record.artifact_location:
+                    self.report.warn(
+                        f"experiment {record.experiment_id}: artifact location "
+                        f"{record.artifact_location!r} is not on S3; not walked"
+                    )
+                continue
+            roots.append(experiment_walk_root(location))
+        for uri in self.options.extra_roots:
+            parsed = parse_s3_uri(uri)
+            if parsed is None:
+                raise SyncConfigurationError(f"CATALOG_S3_ROOTS: {uri!r} is not an s3:// URI")
+            roots.append(S3Root(bucket=parsed[0], prefix=folder_prefix(parsed[1])))
+        return [_Walk(root=root, prefix=root.prefix) for root in merge_roots(roots)]
+
+    def _owner_prefixes(self) -> dict[str, dict[str, tuple[int | None, int | None]]]:
+        """bucket -> {".../artifacts/" prefix: (run pk, logged model pk)} of known owners."""
+        destination = self.options.artifacts_destination
+        gone_runs = set(self.run_table.missing_candidates()) if self._mlflow_complete() else set()
+        gone_models = set(self.lm_table.missing_candidates()) if self._mlflow_complete() else set()
+        owners: dict[str, dict[str, tuple[int | None, int | None]]] = defaultdict(dict)
+        runs = Run.objects.filter(missing_since__isnull=True).values_list("pk", "artifact_uri")
+        for pk, uri in runs.iterator(chunk_size=10000):
+            location = resolve_artifact_uri(uri, artifacts_destination=destination)
+            if location is not None and pk not in gone_runs:
+                owners[location[0]][folder_prefix(location[1])] = (pk, None)
+        models = LoggedModel.objects.filter(missing_since__isnull=True).values_list(
+            "pk", "artifact_location"
+        )
+        for pk, uri in models:
+            location = resolve_artifact_uri(uri, artifacts_destination=destination)
+            if location is not None and pk not in gone_models:
+                owners[location[0]][folder_prefix(location[1])] = (None, pk)
+        return owners
+
+    def _mlflow_complete(self) -> bool:
+        return not ({"experiments", "runs", "logged_models"} & self.incomplete)
+
+    def _sync_artifacts(self, experiments: list[ExperimentRecord]) -> None:
+        walks = self._walk_plan(experiments)
+        owners = self._owner_prefixes()
+        by_bucket: dict[str, list[_Walk]] = defaultdict(list)
+        for walk in walks:
+            by_bucket[walk.root.bucket].append(walk)
+        for bucket, bucket_walks in by_bucket.items():
+            self._sync_bucket(bucket, bucket_walks, owners.get(bucket, {}))
+
+    def _sync_bucket(
+        self, bucket: str, walks: list[_Walk], owners: dict[str, tuple[int | None, int | None]]
+    ) -> None:
+        counts = self.report.counts["artifacts"]
+        batch_size = self.options.batch_size
+        rows = Artifact.objects.filter(bucket=bucket)
+        if self.scope:
+            scope_filter = Q()
+            for walk in walks:
+                scope_filter |= Q(key__startswith=walk.prefix)
+            rows = rows.filter(scope_filter)
+        # The one in-memory map of the sync: key -> (pk, fingerprint), None for a row
+        # currently marked missing. Keys are popped as they are listed; what remains
+        # was not listed.
+        existing: dict[str, tuple[int, str | None]] = {}
+        for pk, key, digest, missing in rows.values_list(
+            "pk", "key", "fingerprint", "missing_since"
+        ).iterator(chunk_size=20000):
+            existing[key] = (pk, None if missing is not None else digest)
+        self.artifact_present_before += sum(1 for row in existing.values() if row[1] is not None)
+        meta_etags = dict(
+            rows.filter(
+                Q(key__endswith="/MLmodel")
+                | Q(key="MLmodel")
+                | Q(key__endswith="/feature_names.txt")
+                | Q(key="feature_names.txt")
+            ).values_list("key", "meta_etag")
+        )
+        creates: list[Artifact] = []
+        updates: list[Artifact] = []
+        meta_updates: list[Artifact] = []
+        fields = [
+            "run", "logged_model", "path", "folder", "orphan_folder", "size", "etag",
+            "last_modified", "fingerprint", "last_seen", "missing_since",
+        ]  # fmt: skip
+
+        def flush() -> None:
+            with transaction.atomic():
+                if creates:
+                    Artifact.objects.bulk_create(creates, batch_size=batch_size)
+                if updates:
+                    Artifact.objects.bulk_update(updates, fields=fields, batch_size=500)
+                if meta_updates:
+                    Artifact.objects.bulk_update(
+                        meta_updates, fields=[*fields, "meta", "meta_etag"], batch_size=500
+                    )
+            creates.clear()
+            updates.clear()
+            meta_updates.clear()
+
+        for walk in walks:
+            self._progress(f"listing s3://{bucket}/{walk.prefix}")
+            root_prefix = walk.root.prefix
+            try:
+                for record in self.s3.iter_root(root=S3Root(bucket=bucket, prefix=walk.prefix)):
+                    if not isinstance(record, ArtifactRecord):
+                        self.report.warn(
+                            f"s3://{bucket}: key {record.raw_key!r} is not UTF-8; skipped"
+                        )
+                        continue
+                    key = record.key
+                    owner = None
+                    path = key
+                    for candidate in owner_prefix_candidates(key):
+                        owner = owners.get(candidate)
+                        if owner is not None:
+                            path = key[len(candidate) :]
+                            if not path:
+                                owner = None
+                                path = key
+                            break
+                    if owner is None:
+                        run_pk = model_pk = None
+                        group = orphan_group(key=key, root_prefix=root_prefix)
+                        self.report.orphans += 1
+                    else:
+                        run_pk, model_pk = owner
+                        group = ""
+                    modified = record.last_modified
+                    digest = _short_digest(
+                        f"{run_pk}|{model_pk}|{path}|{group}|{record.size}|{record.etag}|"
+                        f"{modified.isoformat() if modified else ''}"
+                    )
+                    old = existing.pop(key, None)
+                    if old is not None and old[1] == digest:
+                        counts.unchanged += 1
+                        continue
+                    row = Artifact(
+                        bucket=bucket,
+                        key=key,
+                        run_id=run_pk,
+                        logged_model_id=model_pk,
+                        path=path,
+                        folder=path.rpartition("/")[0],
+                        orphan_folder=group,
+                        size=record.size,
+                        etag=record.etag,
+                        last_modified=modified,
+                        fingerprint=digest,
+                        last_seen=self.now,
+                        missing_since=None,
+                    )
+                    kind = content.content_kind(key)
+                    needs_meta = kind is not None and meta_etags.get(key) != record.etag
+                    if needs_meta:
+                        row.meta = self._read_meta(bucket=bucket, key=key, kind=kind)
+                        row.meta_etag = record.etag
+                    if old is None:
+                        row.first_seen = self.now
+                        creates.append(row)
+                        counts.created += 1
+                    else:
+                        row.pk = old[0]
+                        (meta_updates if needs_meta else updates).append(row)
+                        if old[1] is None:
+                            counts.restored += 1
+                        else:
+                            counts.updated += 1
+                    if len(creates) + len(updates) + len(meta_updates) >= batch_size:
+                        flush()
+            except SourceError as error:
+                self._source_failed("artifacts", error)
+            flush()
+        # Unlisted keys under the walked prefixes are the missing candidates.
+        prefixes = tuple(walk.prefix for walk in walks)
+        self.artifact_missing.extend(
+            pk
+            for key, (pk, digest) in existing.items()
+            if digest is not None and key.startswith(prefixes)
+        )
+
+    def _read_meta(self, *, bucket: str, key: str, kind: str) -> dict[str, Any]:
+        try:
+            data = self.s3.read_head(
+                bucket=bucket, key=key, max_bytes=content.MAX_CONTENT_BYTES + 1
+            )
+        except Exception as error:  # noqa: BLE001 - any read failure is this item's problem
+            self.report.warn(f"s3://{bucket}/{key}: not read: {error}")
+            return {"kind": kind, "error": f"not read: {error}"}
+        truncated = len(data) > content.MAX_CONTENT_BYTES
+        meta = content.parse_content(
+            kind=kind, data=data[: content.MAX_CONTENT_BYTES], truncated=truncated
+        )
+        if "error" in meta:
+            self.report.warn(f"s3://{bucket}/{key}: {meta['error']}")
+        return meta
+
+    # --- the registry ------------------------------------------------------------------
+
+    def _sync_registry(self) -> None:
+        self._progress("listing the model registry")
+        models: list[RegisteredModelRecord] = []
+        versions: list[ModelVersionRecord] = []
+        try:
+            models = list(self.mlflow.iter_registered_models())
+        except SourceError as error:
+            self._source_failed("registered_models", error)
+            self.incomplete.add("model_versions")
+            return
+        try:
+            versions = list(self.mlflow.iter_model_versions())
+        except SourceError as error:
+            self._source_failed("model_versions", error)
+        model_names = {model.name for model in models}
+        versions_by_model: dict[str, list[ModelVersionRecord]] = defaultdict(list)
+        for version in versions:
+            if version.model_name in model_names:
+                versions_by_model[version.model_name].append(version)
+
+        runs = {
+            run_id: (pk, experiment_pk, uri)
+            for run_id, pk, experiment_pk, uri in Run.objects.values_list(
+                "run_id", "pk", "experiment_id", "artifact_uri"
+            ).iterator(chunk_size=10000)
+        }
+        logged = {
+            model_id: (pk, experiment_pk, uri)
+            for model_id, pk, experiment_pk, uri in LoggedModel.objects.values_list(
+                "model_id", "pk", "experiment_id", "artifact_location"
+            )
+        }
+        destination = self.options.artifacts_destination
+
+        def resolved(uri: str | None) -> tuple[str, str] | None:
+            if not uri:
+                return None
+            location = resolve_artifact_uri(uri, artifacts_destination=destination)
+            return None if location is None else (location[0], folder_prefix(location[1]))
+
+        version_rows: dict[tuple[str, int], dict[str, Any]] = {}
+        for record in versions:
+            if record.model_name not in model_names:
+                continue
+            run = runs.get(record.run_id)
+            model_id = record.model_id or (
+                record.source[len("models:/") :] if record.source.startswith("models:/m-") else ""
+            )
+            logged_model = logged.get(model_id)
+            location = version_source_prefix(
+                source=record.source,
+                run_prefix=resolved(run[2]) if run else None,
+                logged_model_prefix=resolved(logged_model[2]) if logged_model else None,
+                artifacts_destination=destination,
+            )
+            version_rows[(record.model_name, record.version)] = {
+                "record": record,
+                "run": run,
+                "logged_model": logged_model,
+                "location": location,
+            }
+        flavors = self._mlmodel_flavors(
+            [row["location"] for row in version_rows.values() if row["location"]]
+        )
+
+        existing = {
+            name: (pk, digest, missing is not None)
+            for pk, name, digest, missing in RegisteredModel.objects.values_list(
+                "pk", "name", "fingerprint", "missing_since"
+            )
+        }
+        table = self.rm_table = self._table(RegisteredModel, "registered_models", existing)
+        for model in models:
+            model_versions = versions_by_model.get(model.name, [])
+            latest = max(model_versions, key=lambda v: v.version, default=None)
+            latest_row = version_rows.get((model.name, latest.version)) if latest else None
+            experiment_pk = None
+            latest_flavors: list[str] = []
+            if latest_row is not None:
+                owner = latest_row["run"] or latest_row["logged_model"]
+                experiment_pk = owner[1] if owner else None
+                if latest_row["location"]:
+                    latest_flavors = flavors.get(latest_row["location"], [])
+            category = infer_category(
+                name=model.name,
+                tags=model.tags,
+                version_tags=latest.tags if latest else None,
+                flavors=latest_flavors,
+            )
+            table.upsert(
+                model.name,
+                {
+                    "name": model.name,
+                    "mlflow_description": model.description,
+                    "tags": model.tags,
+                    "aliases": dict(sorted(model.aliases.items())),
+                    "creation_time": from_millis(model.creation_time),
+                    "last_updated_time": from_millis(model.last_updated_time),
+                    "category": category,
+                    "latest_version": latest.version if latest else None,
+                    "experiment_id": experiment_pk,
+                },
+            )
+        table.flush()
+
+        aliases_of: dict[tuple[str, int], list[str]] = defaultdict(list)
+        for model in models:
+            for alias, version in model.aliases.items():
+                aliases_of[(model.name, version)].append(alias)
+        existing_versions = {
+            (name, version): (pk, digest, missing is not None)
+            for pk, name, version, digest, missing in ModelVersion.objects.values_list(
+                "pk", "registered_model__name", "version", "fingerprint", "missing_since"
+            )
+        }
+        vtable = self.mv_table = self._table(ModelVersion, "model_versions", existing_versions)
+        for natural_key, row in version_rows.items():
+            record: ModelVersionRecord = row["record"]
+            location = row["location"]
+            vtable.upsert(
+                natural_key,
+                {
+                    "registered_model_id": table.pks[record.model_name],
+                    "version": record.version,
+                    "source": record.source,
+                    "run_id": row["run"][0] if row["run"] else None,
+                    "source_run_id": record.run_id,
+                    "logged_model_id": row["logged_model"][0] if row["logged_model"] else None,
+                    "status": record.status,
+                    "stage": record.stage,
+                    "aliases": sorted(aliases_of.get(natural_key, [])),
+                    "tags": record.tags,
+                    "mlflow_description": record.description,
+                    "creation_time": from_millis(record.creation_time),
+                    "last_updated_time": from_millis(record.last_updated_time),
+                    "artifact_bucket": location[0] if location else "",
+                    "artifact_prefix": location[1] if location else "",
+                },
+            )
+        vtable.flush()
+
+    def _mlmodel_flavors(self, locations: Iterable[tuple[str, str]]) -> dict:
+        wanted = {(bucket, f"{prefix}MLmodel"): (bucket, prefix) for bucket, prefix in locations}
+        if not wanted:
+            return {}
+        found: dict[tuple[str, str], list[str]] = {}
+        keys = [key for _, key in wanted]
+        for start in range(0, len(keys), 500):
+            rows = Artifact.objects.filter(
+                key__in=keys[start : start + 500], missing_since__isnull=True
+            ).values_list("bucket", "key", "meta")
+            for bucket, key, meta in rows:
+                location = wanted.get((bucket, key))
+                if location is not None and isinstance(meta, dict):
+                    found[location] = list(meta.get("flavors") or [])
+        return found
+
+    # --- missing -----------------------------------------------------------------------
+
+    def _mark_missing(self) -> None:
+        """All or nothing: mark every entity's unseen rows missing, or none at all.
+
+        Nothing is marked when any listing was incomplete, or when any entity would lose
+        more than ``max_missing_share`` of its present rows (MLflow answering "no
+        experiments" looks exactly like a complete listing of nothing).
+        """
+        candidates: dict[str, tuple[type, list[int], int]] = {}
+        tables = {
+            "experiments": (Experiment, self.exp_table),
+            "runs": (Run, self.run_table),
+            "logged_models": (LoggedModel, self.lm_table),
+        }
+        if not self.scope:
+            tables["registered_models"] = (RegisteredModel, self.rm_table)
+            tables["model_versions"] = (ModelVersion, self.mv_table)
+        for entity, (model, table) in tables.items():
+            if table is not None:
+                candidates[entity] = (model, table.missing_candidates(), table.present_before())
+        candidates["artifacts"] = (Artifact, self.artifact_missing, self.artifact_present_before)
+        if self.incomplete:
+            pending = sum(len(pks) for _, pks, _ in candidates.values())
+            self.report.warn(
+                f"incomplete listing ({', '.join(sorted(self.incomplete))}): "
+                f"nothing marked missing ({pending} candidates)"
+            )
+            return
+        limit = self.options.max_missing_share
+        tripped = [
+            f"{entity} {len(pks)}/{present}"
+            for entity, (_, pks, present) in candidates.items()
+            if present and len(pks) / present > limit
+        ]
+        if tripped:
+            self.report.status = "partial"
+            self.report.warn(
+                f"fail-safe: would mark more than {limit:.0%} missing ({'; '.join(tripped)}); "
+                "nothing marked missing"
+            )
+            return
+        for entity, (model, pks, _) in candidates.items():
+            for start in range(0, len(pks), 500):
+                model.objects.filter(
+                    pk__in=pks[start : start + 500], missing_since__isnull=True
+                ).update(missing_since=self.now)
+            self.report.counts[entity].missing = len(pks)
+
+    # --- aggregates --------------------------------------------------------------------
+
+    def _recompute_aggregates(self) -> None:
+        """Totals and flags derived from other rows, written only where they changed."""
+        self._progress("recomputing totals")
+        present = Artifact.objects.filter(missing_since__isnull=True)
+        by_run = {
+            row["run_id"]: (row["n"], row["b"] or 0)
+            for row in present.filter(run__isnull=False)
+            .values("run_id")
+            .annotate(n=Count("pk"), b=Sum("size"))
+        }
+        self._update_totals(Run, by_run)
+        by_model = {
+            row["logged_model_id"]: (row["n"], row["b"] or 0)
+            for row in present.filter(logged_model__isnull=False)
+            .values("logged_model_id")
+            .annotate(n=Count("pk"), b=Sum("size"))
+        }
+        self._update_totals(LoggedModel, by_model)
+
+        per_experiment: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+        for row in (
+            Run.objects.filter(missing_since__isnull=True)
+            .values("experiment_id")
+            .annotate(n=Count("pk"), a=Sum("artifact_count"), b=Sum("artifact_bytes"))
+        ):
+            per_experiment[row["experiment_id"]] = [row["n"], row["a"] or 0, row["b"] or 0]
+        for row in (
+            LoggedModel.objects.filter(missing_since__isnull=True)
+            .values("experiment_id")
+            .annotate(a=Sum("artifact_count"), b=Sum("artifact_bytes"))
+        ):
+            totals = per_experiment[row["experiment_id"]]
+            totals[1] += row["a"] or 0
+            totals[2] += row["b"] or 0
+        changed = []
+        for pk, run_count, artifact_count, artifact_bytes in Experiment.objects.values_list(
+            "pk", "run_count", "artifact_count", "artifact_bytes"
+        ):
+            fresh = per_experiment.get(pk, [0, 0, 0])
+            if [run_count, artifact_count, artifact_bytes] != fresh:
+                changed.append(
+                    Experiment(
+                        pk=pk, run_count=fresh[0], artifact_count=fresh[1], artifact_bytes=fresh[2]
+                    )
+                )
+        Experiment.objects.bulk_update(
+            changed, fields=["run_count", "artifact_count", "artifact_bytes"], batch_size=500
+        )
+
+        changed_versions = []
+        for pk, bucket, prefix, flag in ModelVersion.objects.values_list(
+            "pk", "artifact_bucket", "artifact_prefix", "artifacts_present"
+        ):
+            fresh = None
+            if bucket and prefix:
+                fresh = present.filter(
+                    bucket=bucket, key__gte=prefix, key__lt=_after(prefix)
+                ).exists()
+            if fresh != flag:
+                changed_versions.append(ModelVersion(pk=pk, artifacts_present=fresh))
+        ModelVersion.objects.bulk_update(
+            changed_versions, fields=["artifacts_present"], batch_size=500
+        )
+
+    def _update_totals(self, model: type, totals: dict[int, tuple[int, int]]) -> None:
+        changed = []
+        for pk, count, size in model.objects.values_list(
+            "pk", "artifact_count", "artifact_bytes"
+        ).iterator(chunk_size=10000):
+            fresh = totals.get(pk, (0, 0))
+            if (count, size) != fresh:
+                changed.append(model(pk=pk, artifact_count=fresh[0], artifact_bytes=fresh[1]))
+                if len(changed) >= 1000:
+                    model.objects.bulk_update(changed, fields=["artifact_count", "artifact_bytes"])
+                    changed.clear()
+        model.objects.bulk_update(changed, fields=["artifact_count", "artifact_bytes"])
+
+
+class SyncConfigurationError(Exception):
+    """The sync was asked for something impossible (bad root, unknown experiment)."""
+
+
+def reconcile(*, mlflow_source: Any, s3_source: Any, options: SyncOptions) -> SyncReport:
+    """Run one sync's reads and writes; see the module docstring.
+
+    Raises ``SourceError`` if MLflow can't list experiments (nothing has been written
+    then) and ``SyncConfigurationError`` for a bad option; every later source failure
+    is a warning and a ``partial`` status.
+    """
+    return Reconciler(mlflow_source=mlflow_source, s3_source=s3_source, options=options).run()
+
+
+def _after(prefix: str) -> str:
+    """The smallest string greater than every string that starts with ``prefix``."""
+    return prefix + "\U0010ffff"
+
+
+def _metrics_signature(metrics: tuple[MetricRecord, ...]) -> str:
+    if not metrics:
+        return ""
+    return fingerprint([[m.key, _finite(m.value), m.step, m.timestamp] for m in metrics])
+
+
+def _experiment_values(record: ExperimentRecord) -> dict[str, Any]:
+    return {
+        "experiment_id": record.experiment_id,
+        "name": record.name,
+        "artifact_location": record.artifact_location,
+        "lifecycle_stage": record.lifecycle_stage,
+        "mlflow_description": record.description,
+        "tags": record.tags,
+        "creation_time": from_millis(record.creation_time),
+        "last_update_time": from_millis(record.last_update_time),
+    }
+
+
+def _run_values(record: RunRecord, *, experiment_pk: int, signature: str) -> dict[str, Any]:
+    return {
+        "run_id": record.run_id,
+        "experiment_id": experiment_pk,
+        "name": record.name,
+        "status": record.status,
+        "lifecycle_stage": record.lifecycle_stage,
+        "user_id": record.user_id,
+        "start_time": from_millis(record.start_time),
+        "end_time": from_millis(record.end_time),
+        "artifact_uri": record.artifact_uri,
+        "params": record.params,
+        "metrics": {m.key: _finite(m.value) for m in record.metrics},
+        "metrics_signature": signature,
+        "tags": record.tags,
+    }
+
+
+def _logged_model_values(
+    record: LoggedModelRecord, *, experiment_pk: int, run_pk: int | None
+) -> dict[str, Any]:
+    return {
+        "model_id": record.model_id,
+        "experiment_id": experiment_pk,
+        "name": record.name,
+        "run_id": run_pk,
+        "source_run_id": record.source_run_id,
+        "status": record.status,
+        "artifact_location": record.artifact_location,
+        "tags": record.tags,
+        "params": record.params,
+        "metrics": {key: _finite(value) for key, value in record.metrics.items()},
+        "creation_time": from_millis(record.creation_time),
+        "last_updated_time": from_millis(record.last_updated_time),
+    }

@@ -1,0 +1,109 @@
+"""The one entry point of a sync: the command, an admin action and benchmarks call it.
+
+    report = run_sync(mlflow_source=..., s3_source=..., options=SyncOptions(...))
+
+``mlflow_source``: an object with the methods of ``catalog.sync.mlflow_source.MlflowSource``
+(``iter_experiments``, ``iter_runs``, ``metric_history``, ``iter_logged_models``,
+``iter_registered_models``, ``iter_model_versions``); ``s3_source``: one with those of
+``catalog.sync.s3_source.S3Source`` (``iter_root``, ``read_head``). Both may be in-memory
+streams of ``catalog.sync.records`` values; they raise a ``SourceError`` subclass when
+a listing fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from catalog.models import SyncRun
+from catalog.sync.lock import SyncLocked, sync_lock
+from catalog.sync.reconcile import SyncConfigurationError, SyncOptions, SyncReport, reconcile
+from catalog.sync.records import SourceError
+
+__all__ = ["SyncLocked", "SyncOptions", "SyncReport", "run_sync"]
+
+logger = logging.getLogger("catalog.sync")
+
+
+class _DryRunRollback(Exception):
+    """Raised inside the dry run's transaction to undo everything it wrote."""
+
+
+def run_sync(
+    *, mlflow_source: Any, s3_source: Any, options: SyncOptions, lock: bool = True
+) -> SyncReport:
+    """Sync the catalogue from the two sources and return the report.
+
+    Holds the sync lock for its whole duration (raises ``SyncLocked`` at once when
+    another sync holds it; ``lock=False`` is for callers that already hold it).
+    A real sync records a ``SyncRun`` row; a dry run writes nothing at all: it runs
+    inside a transaction that is rolled back. Never raises for source failures: the
+    report says ``failed`` (nothing written) or ``partial``.
+    """
+    if not lock:
+        return _run_recorded(mlflow_source=mlflow_source, s3_source=s3_source, options=options)
+    with sync_lock():
+        return _run_recorded(mlflow_source=mlflow_source, s3_source=s3_source, options=options)
+
+
+def _run_recorded(*, mlflow_source: Any, s3_source: Any, options: SyncOptions) -> SyncReport:
+    started = timezone.now()
+    clock = time.monotonic()
+    sync_run = None
+    if not options.dry_run:
+        sync_run = SyncRun.objects.create(
+            started_at=started, status=SyncRun.Status.RUNNING, options=_options_json(options)
+        )
+    report = _reconcile_safely(mlflow_source=mlflow_source, s3_source=s3_source, options=options)
+    report.duration_s = time.monotonic() - clock
+    if sync_run is not None:
+        report.sync_run_id = sync_run.pk
+        sync_run.finished_at = timezone.now()
+        sync_run.status = report.status
+        summary = report.as_dict()
+        sync_run.counts = summary["counts"]
+        sync_run.orphans = report.orphans
+        sync_run.warnings = summary["warnings"]
+        sync_run.error = report.error
+        sync_run.duration_s = round(report.duration_s, 3)
+        sync_run.save()
+    return report
+
+
+def _reconcile_safely(*, mlflow_source: Any, s3_source: Any, options: SyncOptions) -> SyncReport:
+    outcome: dict[str, SyncReport] = {}
+    try:
+        if options.dry_run:
+            try:
+                with transaction.atomic():
+                    outcome["report"] = reconcile(
+                        mlflow_source=mlflow_source, s3_source=s3_source, options=options
+                    )
+                    raise _DryRunRollback
+            except _DryRunRollback:
+                pass
+        else:
+            outcome["report"] = reconcile(
+                mlflow_source=mlflow_source, s3_source=s3_source, options=options
+            )
+    except (SourceError, SyncConfigurationError) as error:
+        return SyncReport(status="failed", dry_run=options.dry_run, error=str(error))
+    except Exception as error:  # a bug or a database failure: recorded, then reported
+        logger.exception("sync failed")
+        return SyncReport(
+            status="failed", dry_run=options.dry_run, error=f"{type(error).__name__}: {error}"
+        )
+    return outcome["report"]
+
+
+def _options_json(options: SyncOptions) -> dict[str, Any]:
+    return {
+        "dry_run": options.dry_run,
+        "experiment_ids": list(options.experiment_ids),
+        "max_missing_share": options.max_missing_share,
+        "extra_roots": list(options.extra_roots),
+    }
