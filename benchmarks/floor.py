@@ -1,7 +1,8 @@
 """The floor: a bare walk of the sources, with nothing done to what they return.
 
-MlflowClient pages through every experiment, run, registered model and model version,
-and boto3's ``list_objects_v2`` paginator walks every S3 root, counting objects. This is
+MlflowClient pages through every experiment, run (and MLflow 3 logged model), registered
+model and model version, with the page sizes and batching of the sync's source, and
+boto3's ``list_objects_v2`` paginator walks every S3 root, counting objects. This is
 the cost no catalogue can avoid; the sync is reported as a multiple of it.
 """
 
@@ -11,6 +12,9 @@ from collections.abc import Callable, Iterator
 
 MLFLOW_PAGE = 1000
 S3_PAGE = 1000
+# As the sync's MlflowSource: runs are searched 50 experiments at a time.
+EXPERIMENTS_PER_RUN_SEARCH = 50
+LOGGED_MODELS_PAGE = 100
 
 
 def _paged(search: Callable, **kwargs) -> Iterator:
@@ -32,20 +36,27 @@ def walk_mlflow(*, tracking_uri: str, run_page_size: int = MLFLOW_PAGE) -> dict[
     experiments = list(
         _paged(client.search_experiments, view_type=ViewType.ALL, max_results=MLFLOW_PAGE)
     )
-    runs = 0
-    for experiment in experiments:
+    ids = [experiment.experiment_id for experiment in experiments]
+    runs = logged_models = 0
+    for start in range(0, len(ids), EXPERIMENTS_PER_RUN_SEARCH):
+        batch = ids[start : start + EXPERIMENTS_PER_RUN_SEARCH]
         for _run in _paged(
             client.search_runs,
-            experiment_ids=[experiment.experiment_id],
+            experiment_ids=batch,
             run_view_type=ViewType.ALL,
             max_results=run_page_size,
         ):
             runs += 1
+        for _model in _paged(
+            client.search_logged_models, experiment_ids=batch, max_results=LOGGED_MODELS_PAGE
+        ):
+            logged_models += 1
     models = sum(1 for _ in _paged(client.search_registered_models, max_results=MLFLOW_PAGE))
     versions = sum(1 for _ in _paged(client.search_model_versions, max_results=MLFLOW_PAGE))
     return {
         "experiments": len(experiments),
         "runs": runs,
+        "logged_models": logged_models,
         "registered_models": models,
         "model_versions": versions,
         "experiment_locations": [e.artifact_location for e in experiments],

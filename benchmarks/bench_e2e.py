@@ -1,0 +1,120 @@
+"""1. End to end against real stand-ins: the sync versus a bare walk of the same sources.
+
+A real MLflow store (``mlflow server --workers 1`` on sqlite) and moto's S3 server hold
+the same generated world (2,000 runs and 20,000 objects in the full plan). In this one
+process, on a fresh catalogue database: a warm-up walk, then floor, first sync, floor,
+no-change re-sync, floor. The floor is the median of the three walks; each sync is
+reported as a multiple of it, with the rows it wrote and the source calls it made.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import time
+
+from benchmarks import common
+from benchmarks.config import BUCKET
+from benchmarks.djangoenv import fresh_database_url, setup_django
+from benchmarks.floor import roots_of, walk_mlflow, walk_s3
+from benchmarks.mlflow_world import mlflow_world
+from benchmarks.servers import FAKE_AWS_ENV, mlflow_server, moto_s3_server
+
+
+def floor_walk(*, tracking_uri: str, s3_client) -> dict:
+    started = time.perf_counter()
+    mlflow_counts = walk_mlflow(tracking_uri=tracking_uri)
+    mlflow_s = time.perf_counter() - started
+    roots = roots_of(mlflow_counts.pop("experiment_locations"))
+    objects = walk_s3(client=s3_client, roots=roots)
+    total = time.perf_counter() - started
+    return {
+        "seconds": round(total, 3),
+        "mlflow_s": round(mlflow_s, 3),
+        "s3_s": round(total - mlflow_s, 3),
+        "objects": objects,
+        "roots": len(roots),
+        **mlflow_counts,
+    }
+
+
+def timed_sync(*, tracking_uri: str, s3_endpoint: str) -> dict:
+    from benchmarks.writes import count_writes
+    from catalog.sync.mlflow_source import MlflowSource
+    from catalog.sync.s3_source import S3Source, make_s3_client
+    from catalog.sync.service import SyncOptions, run_sync
+
+    started = time.perf_counter()
+    mlflow_source = MlflowSource(tracking_uri=tracking_uri)
+    s3_source = S3Source(client=make_s3_client(endpoint_url=s3_endpoint))
+    with count_writes() as writes:
+        report = run_sync(mlflow_source=mlflow_source, s3_source=s3_source, options=SyncOptions())
+    seconds = time.perf_counter() - started
+    summary = report.as_dict()
+    return {
+        "seconds": round(seconds, 3),
+        "status": summary["status"],
+        "error": report.error,
+        "rows_written": writes.catalogue_rows(),
+        "rows_written_by_table": dict(writes.rows),
+        "queries": writes.queries,
+        "get_object_calls": s3_source.get_object_calls,
+        "metric_history_calls": mlflow_source.metric_history_calls,
+        "counts": summary["counts"],
+        "warnings": summary["warnings"][:5],
+    }
+
+
+def main() -> None:
+    args = common.parse_args(__doc__.splitlines()[0])
+    plan = common.plan_named(args.plan)
+    size = plan.e2e
+    os.environ.update(FAKE_AWS_ENV)
+    db_path, world = mlflow_world(size, bucket=BUCKET)
+    serving = db_path.with_name(f"{db_path.stem}.serving.db")
+    shutil.copyfile(db_path, serving)
+    name = f"e2e-{plan.name}"
+    setup_django(
+        database_url=fresh_database_url(backend=args.backend, name=name), name=name, migrate=True
+    )
+    import boto3
+
+    spec = {"size": size.as_dict(), "bucket": BUCKET, "run_ids": world._run_ids}
+    with (
+        moto_s3_server(world_spec=spec) as s3_endpoint,
+        mlflow_server(
+            db_path=serving, artifact_root=f"s3://{BUCKET}", s3_endpoint=s3_endpoint
+        ) as tracking_uri,
+    ):
+        s3_client = boto3.client("s3", endpoint_url=s3_endpoint)
+        floor_walk(tracking_uri=tracking_uri, s3_client=s3_client)  # warm-up
+        floors = [floor_walk(tracking_uri=tracking_uri, s3_client=s3_client)]
+        first = timed_sync(tracking_uri=tracking_uri, s3_endpoint=s3_endpoint)
+        common.log(f"e2e first sync: {first}")
+        floors.append(floor_walk(tracking_uri=tracking_uri, s3_client=s3_client))
+        resync = timed_sync(tracking_uri=tracking_uri, s3_endpoint=s3_endpoint)
+        common.log(f"e2e re-sync: {resync}")
+        floors.append(floor_walk(tracking_uri=tracking_uri, s3_client=s3_client))
+    serving.unlink(missing_ok=True)
+    floor_s = statistics.median(f["seconds"] for f in floors)
+    result = {
+        "backend": args.backend,
+        "size": size.as_dict(),
+        "floors": floors,
+        "floor_s": round(floor_s, 3),
+        "first": first,
+        "resync": resync,
+        "first_over_floor": round(first["seconds"] / floor_s, 2),
+        "resync_over_floor": round(resync["seconds"] / floor_s, 2),
+        "resync_rows_written": resync["rows_written"],
+    }
+    common.log(
+        f"e2e: floor {floor_s:.2f}s, first x{result['first_over_floor']}, "
+        f"re-sync x{result['resync_over_floor']}"
+    )
+    common.write_result(args.out, result)
+
+
+if __name__ == "__main__":
+    main()
