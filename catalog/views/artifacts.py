@@ -18,7 +18,7 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import render
-from django.urls import NoReverseMatch, path
+from django.urls import NoReverseMatch, path, register_converter
 from django.utils.http import content_disposition_header
 
 from catalog import previews
@@ -50,6 +50,25 @@ DEFAULT_PRESIGN_MIN_BYTES = 256 * 1024 * 1024
 PRESIGNED_URL_EXPIRES_S = 300
 STREAM_CHUNK_BYTES = 256 * 1024
 GALLERY_ON_FOLDER_PAGE = 24
+
+
+class ArtifactPathConverter:
+    """Any non-empty path, newlines included.
+
+    Django's ``path`` converter is ``.+``, which stops at a newline; S3 keys may hold
+    one, and such a file must still have a page (and a reversible URL).
+    """
+
+    regex = r"(?s:.+)"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(ArtifactPathConverter, "artifact_path")
 
 
 def _presign_min_bytes() -> int | None:
@@ -260,19 +279,19 @@ def _owner_patterns(kind: OwnerKind, *, prefix: str, id_name: str) -> list:
             name=f"{name}_artifacts",
         ),
         path(
-            f"{prefix}/<str:{id_name}>/artifacts/<path:path>",
+            f"{prefix}/<str:{id_name}>/artifacts/<artifact_path:path>",
             artifact_page,
             extra,
             name=f"{name}_artifact",
         ),
         path(
-            f"{prefix}/<str:{id_name}>/raw/<path:path>",
+            f"{prefix}/<str:{id_name}>/raw/<artifact_path:path>",
             artifact_raw,
             extra,
             name=f"{name}_artifact_raw",
         ),
         path(
-            f"{prefix}/<str:{id_name}>/thumbnail/<path:path>",
+            f"{prefix}/<str:{id_name}>/thumbnail/<artifact_path:path>",
             artifact_thumbnail,
             extra,
             name=f"{name}_artifact_thumbnail",
