@@ -10,6 +10,7 @@ from catalog.models import MetricPoint, Run, SyncRun
 
 pytestmark = pytest.mark.slow
 
+
 def catalogue_writes(queries) -> list[str]:
     """Every INSERT/UPDATE/DELETE in ``queries`` on a table other than catalog_syncrun."""
     writes = []
