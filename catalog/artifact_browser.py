@@ -19,11 +19,13 @@ from __future__ import annotations
 import enum
 import posixpath
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce, StrIndex, Substr
 from django.http import Http404
 from django.urls import reverse
+from django.utils.http import RFC3986_SUBDELIMS
 
 from catalog.models import Artifact, LoggedModel, Run
 
@@ -204,6 +206,7 @@ def folder_listing(
     public_id = owner_public_id(owner)
     direct = {"file_count": 0, "bytes": 0}
     subfolders = []
+    page_prefix = _path_prefix(kind=kind, view="artifact", public_id=public_id)
     for row in _subfolder_rows(owner=owner, folder=folder):
         if row["segment"] in ("", None):
             direct = row
@@ -213,7 +216,9 @@ def folder_listing(
             Subfolder(
                 name=row["segment"],
                 path=sub_path,
-                url=folder_url(kind=kind, public_id=public_id, folder=sub_path),
+                url=_protect_dot_segments(
+                    page_prefix + _quote_path(sub_path + "/"), fixed_prefix=page_prefix
+                ),
                 file_count=row["file_count"],
                 bytes=row["bytes"] or 0,
                 missing_count=row["missing_count"],
@@ -292,11 +297,20 @@ def _is_dotty(segment: str) -> bool:
     return segment in (".", "..")
 
 
+def _path_prefix(*, kind: OwnerKind, view: str, public_id: str) -> str:
+    """The URL of ``view`` up to where the artifact path starts (reversed once)."""
+    return reverse(kind.url_name(view), args=[public_id, "x"])[:-1]
+
+
+def _quote_path(path: str) -> str:
+    # The same quoting reverse() applies to its arguments, done here once per file
+    # instead of three reverse() calls: a page lists up to 200 files.
+    return quote(path, safe=RFC3986_SUBDELIMS + "/~:@")
+
+
 def _owner_url(*, kind: OwnerKind, view: str, public_id: str, path: str) -> str:
-    url = reverse(kind.url_name(view), args=[public_id, path])
-    # The URL up to where the artifact path starts: reverse with a one-character path.
-    fixed_prefix = reverse(kind.url_name(view), args=[public_id, "x"])[:-1]
-    return _protect_dot_segments(url, fixed_prefix=fixed_prefix)
+    prefix = _path_prefix(kind=kind, view=view, public_id=public_id)
+    return _protect_dot_segments(prefix + _quote_path(path), fixed_prefix=prefix)
 
 
 def folder_url(*, kind: OwnerKind, public_id: str, folder: str) -> str:
@@ -306,18 +320,35 @@ def folder_url(*, kind: OwnerKind, public_id: str, folder: str) -> str:
     return _owner_url(kind=kind, view="artifact", public_id=public_id, path=folder + "/")
 
 
+class ArtifactUrlBuilder:
+    """The file page, raw bytes, download and thumbnail URLs of an owner's artifacts.
+
+    The owner's URL prefixes are reversed once; each file then costs a ``quote``.
+    """
+
+    def __init__(self, *, kind: OwnerKind, public_id: str) -> None:
+        self.prefixes = {
+            name: _path_prefix(kind=kind, view=view, public_id=public_id)
+            for name, view in (
+                ("page", "artifact"),
+                ("raw", "artifact_raw"),
+                ("thumbnail", "artifact_thumbnail"),
+            )
+        }
+
+    def urls(self, artifact: Artifact) -> dict[str, str]:
+        quoted = _quote_path(artifact.path)
+        urls = {
+            name: _protect_dot_segments(prefix + quoted, fixed_prefix=prefix)
+            for name, prefix in self.prefixes.items()
+        }
+        urls["download"] = urls["raw"] + "?download=1"
+        return urls
+
+
 def artifact_urls(*, artifact: Artifact, kind: OwnerKind, public_id: str) -> dict[str, str]:
     """The file page, raw bytes, download and thumbnail URLs of an owned artifact."""
-    path = artifact.path
-    raw = _owner_url(kind=kind, view="artifact_raw", public_id=public_id, path=path)
-    return {
-        "page": _owner_url(kind=kind, view="artifact", public_id=public_id, path=path),
-        "raw": raw,
-        "download": raw + "?download=1",
-        "thumbnail": _owner_url(
-            kind=kind, view="artifact_thumbnail", public_id=public_id, path=path
-        ),
-    }
+    return ArtifactUrlBuilder(kind=kind, public_id=public_id).urls(artifact)
 
 
 # --- plots ------------------------------------------------------------------------------
@@ -352,15 +383,14 @@ def annotate_files(
     *, files: list[Artifact], kind: OwnerKind, public_id: str
 ) -> list[tuple[Artifact, dict[str, str]]]:
     """Each file with its URLs, for templates (no queries)."""
-    return [
-        (artifact, artifact_urls(artifact=artifact, kind=kind, public_id=public_id))
-        for artifact in files
-    ]
+    builder = ArtifactUrlBuilder(kind=kind, public_id=public_id)
+    return [(artifact, builder.urls(artifact)) for artifact in files]
 
 
 __all__ = [
     "FILES_PER_PAGE",
     "Breadcrumb",
+    "ArtifactUrlBuilder",
     "FolderListing",
     "OwnerKind",
     "Subfolder",

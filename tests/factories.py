@@ -154,3 +154,42 @@ def make_sync_run(**overrides) -> SyncRun:
     }
     values.update(overrides)
     return SyncRun.objects.create(**values)
+
+
+def make_artifacts_bulk(
+    *,
+    paths: list[str],
+    run: Run | None = None,
+    logged_model: LoggedModel | None = None,
+    size: int = 1000,
+    batch_size: int = 2000,
+) -> int:
+    """Many artifacts of one owner in a few INSERTs (bulk_create): for scale tests.
+
+    Keys, folders and ETags follow the same rules as ``make_artifact``; returns the count.
+    """
+    if run is not None:
+        prefix = f"{run.experiment.experiment_id}/{run.run_id}/artifacts/"
+    elif logged_model is not None:
+        prefix = (
+            f"{logged_model.experiment.experiment_id}/models/{logged_model.model_id}/artifacts/"
+        )
+    else:
+        raise ValueError("make_artifacts_bulk needs a run or a logged_model")
+    rows = [
+        Artifact(
+            bucket=BUCKET,
+            key=prefix + path,
+            run=run,
+            logged_model=logged_model,
+            path=path,
+            folder=path.rsplit("/", 1)[0] if "/" in path else "",
+            size=size,
+            etag=uuid.uuid5(uuid.NAMESPACE_URL, prefix + path).hex,
+            last_modified=NOW,
+            **_seen(),
+        )
+        for path in paths
+    ]
+    Artifact.objects.bulk_create(rows, batch_size=batch_size)
+    return len(rows)
