@@ -166,13 +166,14 @@ def test_an_empty_tracking_store_trips_the_fail_safe(seed_world, sync_world, tmp
     }
 
 
-def test_a_second_sync_exits_75(seed_world, settings, db, capfd):
+def test_a_second_sync_exits_75(seed_world, settings, db):
     settings.MLFLOW_TRACKING_URI = seed_world.tracking_uri
     settings.CATALOG_S3_ENDPOINT_URL = seed_world.endpoint
+    stderr = io.StringIO()
     with sync_lock(), pytest.raises(SystemExit) as exit_info:
-        call_command("sync_registry", stdout=io.StringIO())
+        call_command("sync_registry", stdout=io.StringIO(), stderr=stderr)
     assert exit_info.value.code == 75
-    err = capfd.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "another sync is running" in err[0]
+    lines = stderr.getvalue().strip().splitlines()
+    assert len(lines) == 1 and "another sync is running" in lines[0]
     assert not SyncRun.objects.exists()
     assert not Experiment.objects.exists()

@@ -93,8 +93,7 @@ class Command(BaseCommand):
                         dry_run=sync_options.dry_run,
                     )
         except SyncLocked as locked:
-            sys.stderr.write(f"sync_registry: another sync is running ({locked}); exiting\n")
-            sys.stderr.flush()
+            self.stderr.write(f"sync_registry: another sync is running ({locked}); exiting")
             raise SystemExit(EXIT_LOCKED) from None
         if sync_options.progress is not None:
             sync_options.progress.done()
@@ -124,14 +123,14 @@ class Command(BaseCommand):
         if purged is not None:
             summary["purged"] = purged
         if report.error:
-            sys.stderr.write(f"sync_registry: {report.status}: {report.error}\n")
+            self.stderr.write(f"sync_registry: {report.status}: {report.error}")
         if as_json:
             self.stdout.write(json.dumps(summary, sort_keys=False))
             return
         if quiet:
             if report.status != "ok":
                 for warning in summary["warnings"]:
-                    sys.stderr.write(f"warning: {warning}\n")
+                    self.stderr.write(f"warning: {warning}")
             return
         parts = []
         for entity, counts in summary["counts"].items():
