@@ -33,10 +33,15 @@ class WriteCounter:
 
 
 def _rows_of(verb: str, sql: str, params, many: bool, context) -> int:
-    """Rows a write touched: the driver's rowcount, else (INSERT ... RETURNING, where
-    drivers report -1) the number of value tuples sent."""
+    """Rows a write touched: the driver's rowcount, else the number of value tuples sent.
+
+    psycopg's rowcount is right for every statement (PostgreSQL's bulk INSERT sends one
+    array per column, so tuples can't be counted there); sqlite3's is not yet set for
+    INSERT ... RETURNING when the wrapper returns, so there the tuples are counted.
+    """
     rowcount = getattr(context["cursor"], "rowcount", -1)
-    if rowcount >= 0 and "RETURNING" not in sql.upper():
+    trusted = context["connection"].vendor == "postgresql" or "RETURNING" not in sql.upper()
+    if rowcount >= 0 and trusted:
         return rowcount
     if verb.upper().startswith("INSERT"):
         columns = sql[sql.index("(") + 1 : sql.index(")")].count(",") + 1
