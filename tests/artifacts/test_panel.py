@@ -23,8 +23,8 @@ def test_panel_shows_plots_and_the_top_level_tree():
     run_id = run.run_id
     # Gallery: thumbnails of images and PDFs, each linking to its file page; no missing ones.
     assert (
-        f'<a href="/runs/{run_id}/artifacts/plots/loss.png"><img src="/runs/{run_id}/thumbnail/plots/loss.png"'
-        in html
+        f'<a href="/runs/{run_id}/artifacts/plots/loss.png">'
+        f'<img src="/runs/{run_id}/thumbnail/plots/loss.png"' in html
     )
     assert f'src="/runs/{run_id}/thumbnail/plots/roc.PDF"' in html
     assert "thumbnail/plots/gone.png" not in html
