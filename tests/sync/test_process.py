@@ -1,0 +1,204 @@
+"""Real processes: the lock between two of them, and a sync killed with SIGKILL.
+
+Each test works on a scratch database of its own (a SQLite file, or a PostgreSQL
+database next to the test database), since the subprocesses can't see the test's
+transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+DUMP_STATE = """
+import json
+from catalog.models import *
+def natural(obj):
+    return None if obj is None else str(obj)
+state = {
+ "experiments": sorted([e.experiment_id, e.name, e.lifecycle_stage, e.run_count, e.artifact_count,
+    e.artifact_bytes, e.fingerprint, str(e.missing_since)] for e in Experiment.objects.all()),
+ "runs": sorted([r.run_id, r.experiment.experiment_id, r.metrics, r.metrics_signature, r.params,
+    r.artifact_count, r.artifact_bytes, r.fingerprint, str(r.missing_since)] for r in Run.objects.all()),
+ "points": sorted([p.run.run_id, p.key, p.step, p.timestamp, p.value] for p in MetricPoint.objects.all()),
+ "models": sorted([m.name, m.category, m.latest_version, m.aliases, natural(m.experiment),
+    m.fingerprint] for m in RegisteredModel.objects.all()),
+ "versions": sorted([v.registered_model.name, v.version, v.artifact_prefix, v.artifacts_present,
+    v.aliases, natural(v.run), v.fingerprint] for v in ModelVersion.objects.all()),
+ "artifacts": sorted([a.bucket, a.key, natural(a.run), a.path, a.folder, a.orphan_folder, a.size,
+    a.etag, a.meta, a.meta_etag, a.fingerprint, str(a.missing_since)] for a in Artifact.objects.all()),
+}
+print(json.dumps(state, sort_keys=True))
+"""
+
+
+@pytest.fixture
+def scratch_database_url(db, tmp_path):
+    """A fresh, empty database URL of the same engine as the test database."""
+    if connection.vendor != "postgresql":
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    import psycopg
+
+    settings = connection.settings_dict
+    name = f"sync_scratch_{uuid.uuid4().hex[:10]}"
+    params = {
+        "host": settings["HOST"] or "127.0.0.1",
+        "port": settings["PORT"] or 5432,
+        "user": settings["USER"],
+        "password": settings["PASSWORD"] or None,
+        "dbname": "postgres",
+        "autocommit": True,
+    }
+    with psycopg.connect(**params) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    auth = settings["USER"] + (f":{settings['PASSWORD']}" if settings["PASSWORD"] else "")
+    yield f"postgres://{auth}@{params['host']}:{params['port']}/{name}"
+    with psycopg.connect(**params) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _env(world, database_url: str, lock_path: Path) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_TEST_NAME", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(
+        DATABASE_URL=database_url,
+        MLFLOW_TRACKING_URI=world.tracking_uri,
+        MLFLOW_S3_ENDPOINT_URL=world.endpoint,
+        CATALOG_SYNC_LOCK_PATH=str(lock_path),
+        DJANGO_INSECURE_DEV_KEY="1",
+        DJANGO_SECURE="0",
+    )
+    return env
+
+
+def _manage(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _state(env: dict[str, str]) -> dict:
+    result = _manage("shell", "--no-imports", "-c", DUMP_STATE, env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _count_rows(database_url: str, table: str) -> int:
+    try:
+        if database_url.startswith("sqlite:///"):
+            import sqlite3
+
+            with sqlite3.connect(database_url[len("sqlite:///") :], timeout=0.2) as db:
+                return db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+        import psycopg
+
+        with psycopg.connect(database_url.replace("postgres://", "postgresql://")) as db:
+            return db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    except Exception:  # noqa: BLE001 - the table may be locked or not there yet
+        return 0
+
+
+def test_lock_between_processes_dies_with_its_holder(seed_world, scratch_database_url, tmp_path):
+    env = _env(seed_world, scratch_database_url, tmp_path / "sync.lock")
+    assert _manage("migrate", "-v0", env=env).returncode == 0
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "--no-imports",
+            "-c",
+            "from catalog.sync.lock import sync_lock\nimport time\n"
+            "lock = sync_lock(); lock.__enter__(); print('locked', flush=True); time.sleep(120)",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        second = _manage("sync_registry", "--quiet", env=env)
+        assert second.returncode == 75
+        assert len(second.stderr.strip().splitlines()) == 1
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+    # The lock died with its holder: no stale lock to clean up.
+    after = _manage("sync_registry", "--quiet", env=env)
+    assert after.returncode == 0, after.stderr
+
+
+def test_killed_sync_then_rerun_equals_a_clean_sync(
+    seed_world, scratch_database_url, tmp_path, request
+):
+    killed_env = _env(seed_world, scratch_database_url, tmp_path / "a.lock")
+    assert _manage("migrate", "-v0", env=killed_env).returncode == 0
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "sync_registry", "--quiet"],
+        cwd=ROOT,
+        env=killed_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if _count_rows(scratch_database_url, "catalog_run") > 0:
+            break
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=30) == -signal.SIGKILL, "the sync ended before it was killed"
+    assert _count_rows(scratch_database_url, "catalog_run") > 0
+    rerun = _manage("sync_registry", "--json", env=killed_env)
+    assert rerun.returncode == 0, rerun.stderr
+    assert json.loads(rerun.stdout)["status"] == "ok"
+
+    clean_url = _second_database(scratch_database_url, request)
+    clean_env = _env(seed_world, clean_url, tmp_path / "b.lock")
+    assert _manage("migrate", "-v0", env=clean_env).returncode == 0
+    assert _manage("sync_registry", "--quiet", env=clean_env).returncode == 0
+    killed_state, clean_state = _state(killed_env), _state(clean_env)
+    assert killed_state["runs"] and killed_state["artifacts"]
+    assert killed_state == clean_state
+
+
+def _second_database(url: str, request) -> str:
+    """Another empty database beside the scratch one, dropped after the test."""
+    if url.startswith("sqlite:///"):
+        return url.replace(".db", "-clean.db")
+    import psycopg
+
+    base, _, name = url.rpartition("/")
+    clean = f"{name}_clean"
+    admin_url = f"{base}/postgres".replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{clean}"')
+
+    def drop():
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{clean}" WITH (FORCE)')
+
+    request.addfinalizer(drop)
+    return f"{base}/{clean}"
