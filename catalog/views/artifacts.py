@@ -114,17 +114,28 @@ def artifact_page(request: HttpRequest, *, kind: OwnerKind, path: str = "", **kw
     owner = get_owner_or_404(kind=kind, public_id=public_id)
     if path and not is_acceptable_path(path):
         raise Http404("No such artifact")
-    if path:
+    page = _page_number(request)
+    if path.endswith("/"):
+        # A folder URL. A zero-byte "folder marker" object may have the same path
+        # (S3 consoles make them): the folder wins, the marker is listed inside it.
+        folder = path[:-1]
+        listing = folder_listing(owner=owner, folder=folder, page=page)
+        if not listing.exists:
+            artifact = find_artifact(owner=owner, path=path)
+            if artifact is None:
+                raise Http404("No such artifact or folder")
+            return _file_page(request, kind=kind, owner=owner, artifact=artifact)
+    elif path:
         artifact = find_artifact(owner=owner, path=path)
         if artifact is not None:
             return _file_page(request, kind=kind, owner=owner, artifact=artifact)
-    folder = path[:-1] if path.endswith("/") else path
-    listing = folder_listing(owner=owner, folder=folder, page=_page_number(request))
-    if not listing.exists and (folder or path):
-        raise Http404("No such artifact or folder")
-    if path and not path.endswith("/"):
+        if not folder_listing(owner=owner, folder=path, page=page).exists:
+            raise Http404("No such artifact or folder")
         # One canonical URL per folder: with its trailing slash.
-        return HttpResponseRedirect(folder_url(kind=kind, public_id=public_id, folder=folder))
+        return HttpResponseRedirect(folder_url(kind=kind, public_id=public_id, folder=path))
+    else:
+        folder = ""
+        listing = folder_listing(owner=owner, folder=folder, page=page)
     files = annotate_files(files=listing.files, kind=kind, public_id=public_id)
     gallery = [
         (artifact, urls)
@@ -242,6 +253,11 @@ def artifact_raw(request: HttpRequest, *, kind: OwnerKind, path: str, **kwargs):
     return response
 
 
+def _header_safe(text: str, *, limit: int = 200) -> str:
+    """Printable ASCII only: reasons may quote keys, which may hold newlines or unicode."""
+    return "".join(c if " " <= c <= "~" else "?" for c in text[:limit])
+
+
 def artifact_thumbnail(request: HttpRequest, *, kind: OwnerKind, path: str, **kwargs):
     """A PNG thumbnail of an image or of a PDF's first page (a placeholder if none)."""
     _, artifact = _served_artifact_or_404(
@@ -260,7 +276,7 @@ def artifact_thumbnail(request: HttpRequest, *, kind: OwnerKind, path: str, **kw
     response["X-Content-Type-Options"] = "nosniff"
     if thumbnail.is_placeholder:
         response["Cache-Control"] = "private, no-cache"
-        response["X-Preview-Unavailable"] = thumbnail.reason[:200].replace("\n", " ")
+        response["X-Preview-Unavailable"] = _header_safe(thumbnail.reason)
     else:
         response["Cache-Control"] = "private, max-age=86400"
         if etag:

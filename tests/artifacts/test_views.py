@@ -195,3 +195,17 @@ def test_names_from_s3_are_escaped(reader_client):
     assert "<img src=x" not in html and "<b>bold" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;/" in html
     assert "&lt;b&gt;bold.txt" in html
+
+
+def test_a_folder_marker_object_does_not_hide_its_folder(reader_client):
+    """S3 consoles create zero-byte "plots/" objects; the folder page still wins."""
+    run = make_run()
+    make_artifact(run=run, path="plots/", size=0)
+    make_artifact(run=run, path="plots/a.png", size=5)
+    response = reader_client.get(f"/runs/{run.run_id}/artifacts/plots/")
+    assert response.status_code == 200
+    html = _text(response)
+    assert "a.png" in html and "(folder marker)" in html
+    # A marker whose folder is otherwise empty still has a page of its own.
+    make_artifact(run=run, path="empty/", size=0, folder="empty")
+    assert reader_client.get(f"/runs/{run.run_id}/artifacts/empty/").status_code == 200
