@@ -25,21 +25,26 @@ ROOT = Path(__file__).resolve().parents[2]
 
 DUMP_STATE = """
 import json
-from catalog.models import *
-def natural(obj):
-    return None if obj is None else str(obj)
+from catalog import models as m
+def rows(model, *fields):
+    out = []
+    for obj in model.objects.all():
+        out.append([str(getattr(obj, f)) if f.endswith(("_since", "experiment", "run")) else
+                    getattr(obj, f) for f in fields])
+    return sorted(out, key=json.dumps)
+synced = ("fingerprint", "missing_since")
 state = {
- "experiments": sorted([e.experiment_id, e.name, e.lifecycle_stage, e.run_count, e.artifact_count,
-    e.artifact_bytes, e.fingerprint, str(e.missing_since)] for e in Experiment.objects.all()),
- "runs": sorted([r.run_id, r.experiment.experiment_id, r.metrics, r.metrics_signature, r.params,
-    r.artifact_count, r.artifact_bytes, r.fingerprint, str(r.missing_since)] for r in Run.objects.all()),
- "points": sorted([p.run.run_id, p.key, p.step, p.timestamp, p.value] for p in MetricPoint.objects.all()),
- "models": sorted([m.name, m.category, m.latest_version, m.aliases, natural(m.experiment),
-    m.fingerprint] for m in RegisteredModel.objects.all()),
- "versions": sorted([v.registered_model.name, v.version, v.artifact_prefix, v.artifacts_present,
-    v.aliases, natural(v.run), v.fingerprint] for v in ModelVersion.objects.all()),
- "artifacts": sorted([a.bucket, a.key, natural(a.run), a.path, a.folder, a.orphan_folder, a.size,
-    a.etag, a.meta, a.meta_etag, a.fingerprint, str(a.missing_since)] for a in Artifact.objects.all()),
+    "experiments": rows(m.Experiment, "experiment_id", "run_count", "artifact_count",
+                        "artifact_bytes", *synced),
+    "runs": rows(m.Run, "run_id", "experiment", "metrics", "metrics_signature", "params",
+                 "artifact_count", "artifact_bytes", *synced),
+    "points": rows(m.MetricPoint, "run", "key", "step", "timestamp", "value"),
+    "models": rows(m.RegisteredModel, "name", "category", "latest_version", "aliases",
+                   "experiment", *synced),
+    "versions": rows(m.ModelVersion, "version", "artifact_prefix", "artifacts_present",
+                     "aliases", "run", *synced),
+    "artifacts": rows(m.Artifact, "bucket", "key", "run", "path", "folder", "orphan_folder",
+                      "size", "etag", "meta", "meta_etag", *synced),
 }
 print(json.dumps(state, sort_keys=True))
 """
