@@ -92,13 +92,13 @@ def page_requests(world: World) -> list[tuple[str, str, tuple, str]]:
         (
             f"folder of {world.size.big_folder_files} files",
             "run_artifact",
-            (big.run_id, BIG_FOLDER),
+            (big.run_id, f"{BIG_FOLDER}/"),
             "",
         ),
         (
             f"folder of {world.size.big_folder_files} files, page 5",
             "run_artifact",
-            (big.run_id, BIG_FOLDER),
+            (big.run_id, f"{BIG_FOLDER}/"),
             "?page=5",
         ),
         ("file page (MLmodel)", "run_artifact", (big.run_id, "model/MLmodel"), ""),
