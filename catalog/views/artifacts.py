@@ -129,10 +129,12 @@ def artifact_page(request: HttpRequest, *, kind: OwnerKind, path: str = "", **kw
         artifact = find_artifact(owner=owner, path=path)
         if artifact is not None:
             return _file_page(request, kind=kind, owner=owner, artifact=artifact)
-        if not folder_listing(owner=owner, folder=path, page=page).exists:
+        # A folder named without its trailing slash (a hand-typed or older deep link)
+        # is shown as it is: a redirect would cost a round trip for nothing.
+        folder = path
+        listing = folder_listing(owner=owner, folder=folder, page=page)
+        if not listing.exists:
             raise Http404("No such artifact or folder")
-        # One canonical URL per folder: with its trailing slash.
-        return HttpResponseRedirect(folder_url(kind=kind, public_id=public_id, folder=path))
     else:
         folder = ""
         listing = folder_listing(owner=owner, folder=folder, page=page)

@@ -80,15 +80,16 @@ def test_subfolder_page_has_breadcrumbs_files_and_nested_folders(reader_client, 
     assert "model.pkl" not in html  # another folder's file
 
 
-def test_folder_url_without_slash_redirects_to_the_canonical_one(reader_client, run_with_tree):
+def test_folder_url_without_slash_shows_the_folder(reader_client, run_with_tree):
     run_id = run_with_tree.run_id
     response = reader_client.get(f"/runs/{run_id}/artifacts/plots/roc")
-    assert response.status_code == 302
-    assert response["Location"] == f"/runs/{run_id}/artifacts/plots/roc/"
-    deep = reader_client.get(response["Location"])
-    crumbs = re.search(r'<nav class="artifact-crumbs".*?</nav>', _text(deep), re.S).group(0)
+    assert response.status_code == 200
+    html = _text(response)
+    crumbs = re.search(r'<nav class="artifact-crumbs".*?</nav>', html, re.S).group(0)
     assert f'href="/runs/{run_id}/artifacts/plots/">plots</a>' in crumbs
     assert '<span class="current">roc</span>' in crumbs
+    # Links inside it are absolute: they don't depend on the trailing slash.
+    assert f'href="/runs/{run_id}/artifacts/plots/roc/c.pdf"' in html
 
 
 def test_file_page_shows_uri_size_and_links(reader_client, run_with_tree):
