@@ -387,5 +387,6 @@ DRIFT = {
     "orphan_file": "4/ai4i_dataset_snapshot.csv",
     "deleted_run_with_artifacts": TUNING_LEAVES_63,
     "version_missing_artifacts": ("lightgbm_forecaster_challenger", 1),
+    "version_missing_artifacts_run": TUNING_LEAVES_15,
     "run_without_artifacts": TUNING_PROPHET_FAILED,
 }

@@ -25,7 +25,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from demo.s3 import running_s3_stand_in
@@ -80,7 +80,11 @@ def prepare_world(*, directory: Path, s3_env: dict[str, str], endpoint_url: str)
     _run([sys.executable, "-m", "demo.site_setup"], env=env)
     synced = subprocess.run(
         [sys.executable, "manage.py", "sync_registry", "--json"],
-        env=env, cwd=BASE_DIR, capture_output=True, text=True, check=False,
+        env=env,
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if synced.returncode not in (0, 3):
         sys.stderr.write(synced.stderr)
@@ -96,9 +100,20 @@ def prepare_world(*, directory: Path, s3_env: dict[str, str], endpoint_url: str)
 def serve(*, port: int, env: dict[str, str]) -> int:
     """Serve with gunicorn (2 workers) in its own process group until asked to stop."""
     command = [
-        sys.executable, "-m", "gunicorn", "smartmaint_site.wsgi:application",
-        "--bind", f"127.0.0.1:{port}", "--workers", "2", "--timeout", "60",
-        "--graceful-timeout", "5", "--log-level", "warning",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "smartmaint_site.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "5",
+        "--log-level",
+        "warning",
     ]
     with process_group(command, env=env) as server:
         if not wait_for_http(f"http://127.0.0.1:{port}/accounts/login/", process=server):
@@ -128,10 +143,8 @@ def stop_group(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGTERM)
     except ProcessLookupError:
         return
-    try:
+    with suppress(subprocess.TimeoutExpired):
         process.wait(timeout=STOP_GRACE_S)
-    except subprocess.TimeoutExpired:
-        pass
     try:
         # Workers may outlive the master for a moment; the group goes in any case.
         os.killpg(process.pid, signal.SIGKILL)
@@ -192,10 +205,14 @@ def _quiet_libraries() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Build, sync and serve the demo world; ``--no-serve`` stops after the sync."""
     parser = argparse.ArgumentParser(prog="python -m demo.serve", description=__doc__)
-    parser.add_argument("--port", type=int,
-                        default=int(os.environ.get("CATALOG_DEMO_PORT", DEFAULT_PORT)))
-    parser.add_argument("--no-serve", action="store_true",
-                        help="build and sync the world, then exit (prints the sync summary)")
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("CATALOG_DEMO_PORT", DEFAULT_PORT))
+    )
+    parser.add_argument(
+        "--no-serve",
+        action="store_true",
+        help="build and sync the world, then exit (prints the sync summary)",
+    )
     options = parser.parse_args(argv)
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
@@ -205,8 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with running_s3_stand_in() as s3:
             _log(f"S3 stand-in (moto) on {s3.endpoint_url}; MLflow store {directory}/mlflow.db")
-            summary = prepare_world(directory=directory, s3_env=s3.env(),
-                                    endpoint_url=s3.endpoint_url)
+            summary = prepare_world(
+                directory=directory, s3_env=s3.env(), endpoint_url=s3.endpoint_url
+            )
             if options.no_serve:
                 print(json.dumps(summary, indent=2))
                 return 0

@@ -147,12 +147,15 @@ def _log_run_artifacts(*, client, spec: RunSpec, trained: TrainedRun, created: d
     """Write the seed's run folder locally, then log it as the run's artifacts."""
     with tempfile.TemporaryDirectory(prefix="demo-run-") as tmp:
         root = Path(tmp)
-        for model in spec.models:
-            if model.layout == "mlflow2":
+        # Every model the run trained goes in its folder, registered or not, except
+        # those logged the MLflow 3 way (they live under models/m-<id>/).
+        mlflow3 = {model.folder for model in spec.models if model.layout == "mlflow3"}
+        for folder in trained.models:
+            if folder not in mlflow3:
                 _save_model(
                     trained=trained,
-                    folder=model.folder,
-                    path=root / model.folder,
+                    folder=folder,
+                    path=root / folder,
                     run_id=spec.run_id,
                     created=created,
                 )
