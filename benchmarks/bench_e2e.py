@@ -9,13 +9,14 @@ reported as a multiple of it, with the rows it wrote and the source calls it mad
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import statistics
 import time
 
 from benchmarks import common
-from benchmarks.config import BUCKET
+from benchmarks.config import BENCH_DIR, BUCKET
 from benchmarks.djangoenv import fresh_database_url, setup_django
 from benchmarks.floor import roots_of, walk_mlflow, walk_s3
 from benchmarks.mlflow_world import mlflow_world
@@ -39,7 +40,7 @@ def floor_walk(*, tracking_uri: str, s3_client) -> dict:
     }
 
 
-def timed_sync(*, tracking_uri: str, s3_endpoint: str) -> dict:
+def timed_sync(*, tracking_uri: str, s3_endpoint: str, profile: str = "") -> dict:
     from benchmarks.writes import count_writes
     from catalog.sync.mlflow_source import MlflowSource
     from catalog.sync.s3_source import S3Source, make_s3_client
@@ -48,7 +49,7 @@ def timed_sync(*, tracking_uri: str, s3_endpoint: str) -> dict:
     started = time.perf_counter()
     mlflow_source = MlflowSource(tracking_uri=tracking_uri)
     s3_source = S3Source(client=make_s3_client(endpoint_url=s3_endpoint))
-    with count_writes() as writes:
+    with count_writes() as writes, profiled(profile):
         report = run_sync(mlflow_source=mlflow_source, s3_source=s3_source, options=SyncOptions())
     seconds = time.perf_counter() - started
     summary = report.as_dict()
@@ -64,6 +65,26 @@ def timed_sync(*, tracking_uri: str, s3_endpoint: str) -> dict:
         "counts": summary["counts"],
         "warnings": summary["warnings"][:5],
     }
+
+
+@contextlib.contextmanager
+def profiled(name: str):
+    """With BENCH_PROFILE=1, a pyinstrument profile of the block in var/bench/profiles/."""
+    if not name or os.environ.get("BENCH_PROFILE") != "1":
+        yield
+        return
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.005)
+    profiler.start()
+    try:
+        yield
+    finally:
+        profiler.stop()
+        out = BENCH_DIR / "profiles" / f"{name}.txt"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(profiler.output_text(unicode=True, show_all=False))
+        common.log(f"profile written to {out}")
 
 
 def main() -> None:
@@ -90,10 +111,14 @@ def main() -> None:
         s3_client = boto3.client("s3", endpoint_url=s3_endpoint)
         floor_walk(tracking_uri=tracking_uri, s3_client=s3_client)  # warm-up
         floors = [floor_walk(tracking_uri=tracking_uri, s3_client=s3_client)]
-        first = timed_sync(tracking_uri=tracking_uri, s3_endpoint=s3_endpoint)
+        first = timed_sync(
+            tracking_uri=tracking_uri, s3_endpoint=s3_endpoint, profile=f"e2e-first-{plan.name}"
+        )
         common.log(f"e2e first sync: {first}")
         floors.append(floor_walk(tracking_uri=tracking_uri, s3_client=s3_client))
-        resync = timed_sync(tracking_uri=tracking_uri, s3_endpoint=s3_endpoint)
+        resync = timed_sync(
+            tracking_uri=tracking_uri, s3_endpoint=s3_endpoint, profile=f"e2e-resync-{plan.name}"
+        )
         common.log(f"e2e re-sync: {resync}")
         floors.append(floor_walk(tracking_uri=tracking_uri, s3_client=s3_client))
     serving.unlink(missing_ok=True)
