@@ -1,0 +1,77 @@
+"""The artifact pages in a real browser (Debian's chromium): images load, no CSP errors."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from tests.artifacts.conftest import matplotlib_pdf, matplotlib_png
+from tests.factories import make_run
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@contextlib.contextmanager
+def chromium_page():
+    """A page of Debian's chromium. Started after the test data is written: Playwright's
+    sync API runs an event loop, and Django refuses database calls beside one."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()
+
+
+def test_folder_and_file_pages_render_thumbnails_without_csp_errors(
+    live_server, put_artifact, user, client, tmp_path
+):
+    screenshot_dir = tmp_path
+    run = make_run()
+    put_artifact(run=run, path="plots/loss.png", body=matplotlib_png())
+    put_artifact(run=run, path="plots/report.pdf", body=matplotlib_pdf())
+    put_artifact(run=run, path="model/conda.yaml", body=b"dependencies:\n- python=3.11\n")
+    client.force_login(user)
+    session_cookie = client.cookies["sessionid"]
+    with chromium_page() as page:
+        page.context.add_cookies(
+            [{"name": "sessionid", "value": session_cookie.value, "url": live_server.url}]
+        )
+        problems: list[str] = []
+
+        def on_console(message) -> None:
+            # The favicon is the base layout's business, not the artifact pages'.
+            if message.type == "error" and "favicon" not in message.location.get("url", ""):
+                problems.append(f"{message.text} at {message.location.get('url')}")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+
+        page.goto(f"{live_server.url}/runs/{run.run_id}/artifacts/plots/")
+        page.wait_for_load_state("networkidle")
+        widths = page.eval_on_selector_all(
+            ".artifact-gallery img", "images => images.map(i => i.complete && i.naturalWidth)"
+        )
+        assert widths == [320, 320]  # both decoded: the PNG and the PDF's first page
+        page.screenshot(path=str(screenshot_dir / "artifact-folder.png"), full_page=True)
+        page.click(".artifact-tree a:text-is('report.pdf')")
+        page.wait_for_load_state("networkidle")
+        assert page.eval_on_selector(".artifact-preview img", "i => i.naturalWidth") > 320
+        assert "s3://yan-smart-maintenance-artifacts/" in page.inner_text(".s3-uri")
+        page.goto(f"{live_server.url}/runs/{run.run_id}/artifacts/model/conda.yaml")
+        assert "python" in page.inner_text(".dependency-table")
+        page.screenshot(path=str(screenshot_dir / "artifact-file.png"), full_page=True)
+        assert problems == []
