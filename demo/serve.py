@@ -44,8 +44,14 @@ def demo_dir() -> Path:
     return Path(os.environ.get("CATALOG_DEMO_DIR", BASE_DIR / "var" / "demo")).resolve()
 
 
-def site_env(*, directory: Path, s3_env: dict[str, str]) -> dict[str, str]:
-    """The environment of every Django process the demo starts (real site settings)."""
+def site_env(
+    *, directory: Path, s3_env: dict[str, str], database_url: str | None = None
+) -> dict[str, str]:
+    """The environment of every Django process the demo starts (real site settings).
+
+    The catalogue database: ``database_url``, else ``DATABASE_URL``, else a sqlite file
+    in ``directory``.
+    """
     env = dict(os.environ)
     env.update(s3_env)
     env.update(
@@ -60,15 +66,19 @@ def site_env(*, directory: Path, s3_env: dict[str, str]) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if database_url:
+        env["DATABASE_URL"] = database_url
     env.setdefault("DATABASE_URL", f"sqlite:///{directory / 'catalog.sqlite3'}")
     return env
 
 
-def prepare_world(*, directory: Path, s3_env: dict[str, str], endpoint_url: str) -> dict:
+def prepare_world(
+    *, directory: Path, s3_env: dict[str, str], endpoint_url: str, database_url: str | None = None
+) -> dict:
     """Build the world, prepare the site's database and sync; return the sync's summary."""
     from demo.world import build_world
 
-    env = site_env(directory=directory, s3_env=s3_env)
+    env = site_env(directory=directory, s3_env=s3_env, database_url=database_url)
     started = time.monotonic()
     report = build_world(tracking_uri=env["MLFLOW_TRACKING_URI"], s3_endpoint_url=endpoint_url)
     built = time.monotonic()
@@ -145,11 +155,9 @@ def stop_group(process: subprocess.Popen) -> None:
         return
     with suppress(subprocess.TimeoutExpired):
         process.wait(timeout=STOP_GRACE_S)
-    try:
-        # Workers may outlive the master for a moment; the group goes in any case.
+    # Workers may outlive the master for a moment; the group goes in any case.
+    with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait()
 
 
