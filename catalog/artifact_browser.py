@@ -17,7 +17,6 @@ the two (the filter field, the URL names).
 from __future__ import annotations
 
 import enum
-import posixpath
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -372,11 +371,6 @@ def plot_artifacts(*, owner: Run | LoggedModel, limit: int = GALLERY_LIMIT) -> l
         .filter(suffix_filter, missing_since__isnull=True)
         .order_by("path")[:limit]
     )
-
-
-def parent_folder(path: str) -> str:
-    """The folder part of an artifact path ("" at the top), as the sync stores it."""
-    return posixpath.dirname(path)
 
 
 def annotate_files(

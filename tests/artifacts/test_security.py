@@ -280,3 +280,31 @@ def test_raw_of_an_object_gone_from_s3_is_404(reader_client, s3):
     run = make_run()
     make_artifact(run=run, path="ghost.txt")
     assert reader_client.get(f"/runs/{run.run_id}/raw/ghost.txt").status_code == 404
+
+
+def test_the_web_side_reaches_s3_only_through_the_sync_read_api():
+    """DESIGN: one module imports boto3; the artifact views use contract 1 only."""
+    import ast
+    from pathlib import Path
+
+    import catalog
+
+    root = Path(catalog.__file__).parent
+    for name in (
+        "artifact_browser.py",
+        "previews.py",
+        "views/artifacts.py",
+        "templatetags/artifact_tags.py",
+    ):
+        tree = ast.parse((root / name).read_text())
+        imported = {
+            alias.name.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        } | {
+            (node.module or "").split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom)
+        }
+        assert not imported & {"boto3", "botocore", "requests", "urllib3"}, name
