@@ -1,0 +1,153 @@
+"""``make run`` end to end: ``python -m demo.serve`` builds, syncs and serves; Ctrl-C stops all.
+
+The Makefile's ``run`` target is ``$(BIN)/python -m demo.serve``; this runs that command
+on a free port and a temporary demo directory, logs in as demo/demo through the real
+login form (with its CSRF token), reads the home page, sends SIGINT to the command's
+process group as a terminal's Ctrl-C does, and checks that no process it started and
+no port it opened is left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 300  # the world build and sync, on a busy 2-core machine
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_is_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie has exited but not been reaped; it holds no resources.
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))
+
+
+def group_members(pgid: int) -> set[int]:
+    found = subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True, text=True)
+    return {int(pid) for pid in found.stdout.split()}
+
+
+def children(pid: int) -> set[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return {int(child) for child in found.stdout.split()}
+
+
+class OutputReader:
+    """Collects a process's output lines on a thread; waits for a pattern."""
+
+    def __init__(self, stream) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.lines.append(line)
+
+    def wait_for(self, pattern: str, *, process: subprocess.Popen, timeout_s: float) -> str:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for line in self.lines:
+                if re.search(pattern, line):
+                    return line
+            if process.poll() is not None:
+                break
+            time.sleep(0.5)
+        raise AssertionError(f"no {pattern!r} in the output:\n{''.join(self.lines)}")
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+
+@pytest.mark.slow
+def test_make_run_serves_the_demo_and_ctrl_c_stops_everything(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "DJANGO_"))}
+    env.update(
+        CATALOG_DEMO_PORT=str(port),
+        CATALOG_DEMO_DIR=str(tmp_path / "demo"),
+        MLFLOW_LOGGING_LEVEL="ERROR",
+        PYTHONUNBUFFERED="1",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "demo.serve"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own group, so SIGINT to the group is Ctrl-C
+    )
+    output = OutputReader(process.stdout)
+    started: set[int] = set()
+    moto_port = None
+    try:
+        output.wait_for(rf"http://127\.0\.0\.1:{port}/", process=process, timeout_s=START_TIMEOUT_S)
+        assert "Log in as demo / demo" in output.text
+        moto = re.search(r"S3 stand-in \(moto\) on http://127\.0\.0\.1:(\d+)", output.text)
+        moto_port = int(moto.group(1))
+        started = group_members(process.pid) | {process.pid}
+        for child in children(process.pid):
+            started |= group_members(child) | {child}
+        assert len(started) >= 4, started  # demo.serve, gunicorn's master and 2 workers
+
+        session = requests.Session()
+        login_url = f"http://127.0.0.1:{port}/accounts/login/"
+        form = session.get(login_url, timeout=30)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
+        response = session.post(
+            login_url,
+            data={"username": "demo", "password": "demo", "csrfmiddlewaretoken": token},
+            headers={"Referer": login_url},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text[:500]
+        assert response.url == f"http://127.0.0.1:{port}/", response.url
+        home = response.text
+        assert "17 registered models" in home
+        admin = session.get(f"http://127.0.0.1:{port}/admin/", timeout=30)
+        assert admin.status_code == 200 and "/admin/logout/" in admin.text  # a staff login
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
+        try:
+            returncode = process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            for pid in started | {process.pid}:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            raise
+    assert returncode == 0, output.text
+    assert "SIGINT: stopped" in output.text
+    time.sleep(0.5)  # orphaned workers are reaped by init, not by us
+    assert [pid for pid in started if alive(pid)] == []
+    assert not port_is_open(port)
+    assert moto_port and not port_is_open(moto_port)
