@@ -17,6 +17,8 @@ FIGURES = (
     ("e2e", "floor, S3 part (s)", "floors.0.s3_s", "{:.2f}"),
     ("e2e", "first sync (s)", "first.seconds", "{:.2f}"),
     ("e2e", "first sync / floor", "first_over_floor", "{:.2f}"),
+    ("e2e", "bare GETs of the files contract 2 reads (s)", "content_reads.seconds", "{:.2f}"),
+    ("e2e", "first sync / (floor + bare GETs)", "first_over_floor_with_reads", "{:.2f}"),
     ("e2e", "first sync: metric history calls", "first.metric_history_calls", "{}"),
     ("e2e", "first sync: S3 object reads", "first.get_object_calls", "{}"),
     ("e2e", "no-change re-sync (s)", "resync.seconds", "{:.2f}"),
