@@ -185,7 +185,11 @@ def _preview_context(*, artifact: Artifact, preview_kind: str) -> dict:
     """What the file page shows for this kind of file (reads S3 for text kinds only)."""
     context: dict = {}
     if preview_kind == "mlmodel":
+        # The panel comes from the database; the file's text is read from S3 only when
+        # the sync has not parsed it (or could not): the "Open" link shows it anyway.
         context["mlmodel"] = previews.mlmodel_panel(artifact.meta)
+        if context["mlmodel"] is not None and not context["mlmodel"]["error"]:
+            return context
     if preview_kind == "feature_names":
         context["features"] = previews.feature_list(artifact.meta)
         if context["features"] is not None:

@@ -189,7 +189,17 @@ def test_mlmodel_panel_from_meta(reader_client, put_artifact):
     assert "<td>vibration_rms</td><td><code>double</code></td>" in html
     assert "<td>(unnamed)</td><td><code>long</code></td>" in html
     assert "mlflow.sklearn" in html
-    assert "flavors:\n  sklearn: {}" in html  # the file itself, below the panel
+    # The panel needs no S3 read; the file's own text is one click away.
+    assert "flavors:\n  sklearn: {}" not in html
+    assert f'href="/runs/{run.run_id}/raw/model/MLmodel"' in html
+
+
+def test_unparsed_mlmodel_shows_its_text(reader_client, put_artifact):
+    run = make_run()
+    put_artifact(run=run, path="model/MLmodel", body=b"flavors:\n  sklearn: {}\n")
+    html = reader_client.get(f"/runs/{run.run_id}/artifacts/model/MLmodel").content.decode()
+    assert "mlmodel-panel" not in html
+    assert "flavors:\n  sklearn: {}" in html
 
 
 def test_mlmodel_panel_shows_a_parse_error_and_no_signature(reader_client):
