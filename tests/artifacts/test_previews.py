@@ -335,3 +335,18 @@ def test_pretty_json_leaves_truncated_or_invalid_text_alone():
     assert previews.pretty_json('{"a": 1', complete=True) == '{"a": 1'
     assert previews.pretty_json('{"a": 1}', complete=False) == '{"a": 1}'
     assert json.loads(previews.pretty_json('{"a":1}', complete=True)) == {"a": 1}
+
+
+def test_jpeg_and_gif_thumbnails_of_a_logged_model(reader_client, put_artifact):
+    model = make_logged_model()
+    jpeg, gif = io.BytesIO(), io.BytesIO()
+    Image.new("RGB", (2000, 1000), (200, 30, 30)).save(jpeg, format="JPEG")
+    Image.new("P", (50, 40)).save(gif, format="GIF")
+    put_artifact(logged_model=model, path="plots/photo.jpg", body=jpeg.getvalue())
+    put_artifact(logged_model=model, path="plots/anim.gif", body=gif.getvalue())
+    base = f"/logged-models/{model.model_id}"
+    assert _image(reader_client.get(f"{base}/thumbnail/plots/photo.jpg")).size == (320, 160)
+    assert _image(reader_client.get(f"{base}/thumbnail/plots/anim.gif")).size == (50, 40)
+    raw = reader_client.get(f"{base}/raw/plots/photo.jpg")
+    assert raw["Content-Type"] == "image/jpeg"
+    assert b"".join(raw.streaming_content) == jpeg.getvalue()
