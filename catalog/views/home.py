@@ -1,15 +1,26 @@
-"""The home page: the seed's quick-reference table, live."""
+"""The home page: the seed's quick-reference table and overview, live."""
+
+from __future__ import annotations
 
 from django.views.generic import TemplateView
+from django_tables2 import SingleTableMixin
 
-from catalog.models import Experiment, RegisteredModel
+from catalog import selectors
+from catalog.tables import QuickReferenceTable
+from catalog.views.exports import CsvExportMixin
 
 
-class HomeView(TemplateView):
+class HomeView(CsvExportMixin, SingleTableMixin, TemplateView):
     template_name = "catalog/home.html"
+    table_class = QuickReferenceTable
+    table_pagination = {"per_page": 50}
+    export_name = "quick-reference"
+
+    def get_table_data(self):
+        return selectors.experiment_rows().filter(missing_since=None, lifecycle_stage="active")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["experiment_count"] = Experiment.objects.filter(missing_since=None).count()
-        context["model_count"] = RegisteredModel.objects.filter(missing_since=None).count()
+        if not self.wants_export():
+            context["overview"] = selectors.overview()
         return context

@@ -1,0 +1,118 @@
+"""Charts: pure functions from numbers to PNG bytes.
+
+Each builds its own ``matplotlib.figure.Figure`` (never pyplot: it keeps global state
+across threads) on the Agg canvas, and returns PNG bytes. Labels are drawn as text by
+matplotlib, so nothing from MLflow reaches HTML here. ``cached_png`` keeps a chart in
+the Django cache under a digest of the numbers it is drawn from: the same data never
+renders twice, and new data is a new key (no stale charts, nothing to invalidate).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Callable, Sequence
+
+from django.core.cache import cache
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+CHART_CACHE_TIMEOUT_S = 60 * 60 * 24 * 7
+BAR_COLOR = "#2f6fb0"
+HIGHLIGHT_COLOR = "#1a7f37"
+LINE_COLOR = "#2f6fb0"
+LABEL_MAX_CHARS = 48
+
+
+def _short(label: str) -> str:
+    label = str(label)
+    return label if len(label) <= LABEL_MAX_CHARS else label[: LABEL_MAX_CHARS - 1] + "…"
+
+
+def _png(figure: Figure) -> bytes:
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+def _empty(figure: Figure, message: str) -> bytes:
+    axes = figure.add_subplot()
+    axes.axis("off")
+    axes.text(0.5, 0.5, message, ha="center", va="center", color="#57606a")
+    return _png(figure)
+
+
+def bar_chart_png(
+    *,
+    labels: Sequence[str],
+    values: Sequence[float],
+    metric: str,
+    threshold: float | None = None,
+    title: str = "",
+) -> bytes:
+    """A horizontal bar chart of ``values`` by ``labels``; bars at or over ``threshold``
+    are green and the threshold is drawn as a dashed line."""
+    if len(labels) != len(values):
+        raise ValueError("labels and values must have the same length")
+    height = max(2.2, 0.38 * len(labels) + 1.2)
+    figure = Figure(figsize=(8, height), layout="constrained")
+    if not values:
+        return _empty(figure, f"No values of {metric!r} to compare")
+    axes = figure.add_subplot()
+    positions = list(range(len(labels)))
+    colors = [
+        HIGHLIGHT_COLOR if threshold is not None and value >= threshold else BAR_COLOR
+        for value in values
+    ]
+    axes.barh(positions, values, color=colors)
+    axes.set_yticks(positions, [_short(label) for label in labels])
+    axes.invert_yaxis()  # first label on top, as in a table
+    axes.set_xlabel(metric)
+    for position, value in zip(positions, values, strict=True):
+        axes.annotate(
+            f"{value:.4g}",
+            (value, position),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+        )
+    if threshold is not None:
+        axes.axvline(threshold, color="#cf222e", linestyle="--", linewidth=1)
+    if title:
+        axes.set_title(_short(title))
+    axes.grid(axis="x", alpha=0.3)
+    return _png(figure)
+
+
+def line_chart_png(*, points: Sequence[tuple[float, float]], metric: str) -> bytes:
+    """A line chart of (step, value) ``points`` of one metric."""
+    figure = Figure(figsize=(5, 2.8), layout="constrained")
+    if not points:
+        return _empty(figure, f"No history of {metric!r}")
+    axes = figure.add_subplot()
+    steps = [step for step, _ in points]
+    values = [value for _, value in points]
+    axes.plot(steps, values, color=LINE_COLOR, marker="o" if len(points) <= 50 else None)
+    axes.set_title(_short(metric), fontsize=10)
+    axes.set_xlabel("step")
+    axes.grid(alpha=0.3)
+    return _png(figure)
+
+
+def data_digest(*parts) -> str:
+    """A stable digest of JSON-able ``parts``: the chart's data version."""
+    payload = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(payload).hexdigest()
+
+
+def cached_png(*, kind: str, data: object, render: Callable[[], bytes]) -> bytes:
+    """``render()``'s PNG, cached under ``kind`` and the digest of ``data``."""
+    key = f"catalog:chart:{kind}:{data_digest(data)}"
+    png = cache.get(key)
+    if png is None:
+        png = render()
+        cache.set(key, png, CHART_CACHE_TIMEOUT_S)
+    return png

@@ -1,0 +1,106 @@
+"""django-filter filter sets of the list pages: one ``<Model>FilterSet`` per list.
+
+Filters on JSON fields (aliases, tags) use key lookups that both SQLite and PostgreSQL
+support; the category filter matches the effective category (the admin's override wins).
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q, TextField
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
+
+from catalog.models import Category, Experiment, RegisteredModel, Run
+from catalog.selectors import parse_tag_query
+
+PRESENCE_CHOICES = (("present", "Present"), ("missing", "Gone from MLflow"))
+ARTIFACT_CHOICES = (
+    ("present", "Artifacts present"),
+    ("missing", "Artifacts missing"),
+    ("unknown", "Unresolved source"),
+)
+
+
+def filter_by_tag(queryset, name, value):
+    """``key`` (has the tag) or ``key=value`` (the tag has that value)."""
+    parsed = parse_tag_query(value) if value else None
+    if value and parsed is None:
+        parsed = (value.strip(), None)
+    if not parsed:
+        return queryset
+    key, tag_value = parsed
+    # Cast: a bare KeyTextTransform keeps JSON lookups, which compare JSON, not text.
+    rows = queryset.annotate(filter_tag_value=Cast(KeyTextTransform(key, "tags"), TextField()))
+    if tag_value is None:
+        return rows.filter(filter_tag_value__isnull=False)
+    return rows.filter(filter_tag_value=tag_value)
+
+
+class RegisteredModelFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name")
+    category = django_filters.ChoiceFilter(
+        choices=Category.choices, method="filter_category", label="Category"
+    )
+    # An id box rather than a select: a select would list every experiment.
+    experiment = django_filters.CharFilter(
+        field_name="experiment__experiment_id", label="Experiment ID"
+    )
+    alias = django_filters.CharFilter(method="filter_alias", label="Alias")
+    tag = django_filters.CharFilter(method=filter_by_tag, label="Tag (key or key=value)")
+    state = django_filters.ChoiceFilter(
+        choices=PRESENCE_CHOICES, method="filter_state", label="In MLflow"
+    )
+    artifacts = django_filters.ChoiceFilter(
+        choices=ARTIFACT_CHOICES, method="filter_artifacts", label="Artifacts"
+    )
+
+    class Meta:
+        model = RegisteredModel
+        fields = ("q", "category", "experiment", "alias", "tag", "state", "artifacts")
+
+    def filter_category(self, queryset, name, value):
+        return queryset.filter(Q(category_override=value) | Q(category_override="", category=value))
+
+    def filter_alias(self, queryset, name, value):
+        value = value.strip().lstrip("@")
+        return queryset.filter(aliases__has_key=value) if value else queryset
+
+    def filter_state(self, queryset, name, value):
+        return queryset.filter(missing_since__isnull=(value == "present"))
+
+    def filter_artifacts(self, queryset, name, value):
+        # ``latest_artifacts_present`` is annotated by selectors.registered_model_rows.
+        if value == "unknown":
+            return queryset.filter(latest_artifacts_present__isnull=True)
+        return queryset.filter(latest_artifacts_present=(value == "present"))
+
+
+class ExperimentFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name")
+    lifecycle_stage = django_filters.ChoiceFilter(
+        choices=(("active", "Active"), ("deleted", "Deleted")), label="State"
+    )
+
+    class Meta:
+        model = Experiment
+        fields = ("q", "lifecycle_stage")
+
+
+class RunFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name")
+    status = django_filters.ChoiceFilter(
+        choices=(
+            ("FINISHED", "Finished"),
+            ("RUNNING", "Running"),
+            ("FAILED", "Failed"),
+            ("KILLED", "Killed"),
+            ("SCHEDULED", "Scheduled"),
+        ),
+        label="Status",
+    )
+    tag = django_filters.CharFilter(method=filter_by_tag, label="Tag (key or key=value)")
+
+    class Meta:
+        model = Run
+        fields = ("q", "status", "tag")

@@ -1,0 +1,696 @@
+"""The read side of the catalogue: querysets and small read models for the pages.
+
+Every function here returns a queryset shaped for its page (``select_related``,
+``prefetch_related``, annotations) or a bounded list, so tables and templates never
+query per row. Totals come from the denormalised counters the sync keeps
+(``Experiment.run_count``/``artifact_count``/``artifact_bytes``, ``Run.artifact_*``),
+never from a COUNT over artifacts on the request path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import (
+    Count,
+    F,
+    FloatField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    TextField,
+    Value,
+)
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce, NullIf
+from django.utils import timezone
+
+from catalog.models import (
+    Artifact,
+    Category,
+    Experiment,
+    LoggedModel,
+    MetricPoint,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+    SyncRun,
+)
+
+# How many metric keys, runs or versions a chart or a picker looks at: enough for any
+# honest comparison, bounded whatever the data size.
+METRIC_KEY_SAMPLE = 500
+CHART_MAX_BARS = 40
+KEY_MODELS_SHOWN = 3
+SEARCH_LIMIT = 20
+# Metrics shown first in "key metrics" cells and picked first by charts.
+PREFERRED_METRICS = (
+    "accuracy",
+    "f1",
+    "f1_score",
+    "roc_auc",
+    "auc",
+    "precision",
+    "recall",
+    "rmse",
+    "mae",
+    "mape",
+    "r2",
+)
+
+
+# --- shared pieces ------------------------------------------------------------------------
+
+
+def effective_category_expression():
+    """SQL for ``RegisteredModel.effective_category``: the override when set, else inferred."""
+    return Coalesce(NullIf(F("category_override"), Value("")), F("category"))
+
+
+def last_sync() -> SyncRun | None:
+    """The latest finished (not running) sync, or None."""
+    return SyncRun.objects.exclude(status=SyncRun.Status.RUNNING).first()
+
+
+def order_metric_keys(keys) -> list[str]:
+    """Metric keys with the usual quality metrics first, then alphabetical."""
+    preferred = [key for key in PREFERRED_METRICS if key in keys]
+    return preferred + sorted(set(keys) - set(preferred))
+
+
+def _metric_keys_of(dicts) -> list[str]:
+    keys: set[str] = set()
+    for metrics in dicts:
+        if isinstance(metrics, dict):
+            keys.update(metrics)
+    return order_metric_keys(keys)
+
+
+def pick_metric(*, requested: str | None, available: list[str]) -> str | None:
+    """The requested metric when it is one of ``available``, else the first available."""
+    if requested and requested in available:
+        return requested
+    return available[0] if available else None
+
+
+# --- home and experiments -----------------------------------------------------------------
+
+
+def experiment_rows() -> QuerySet[Experiment]:
+    """Experiments for the quick-reference and folder tables.
+
+    Annotated with ``model_count`` (present registered models made there) and with the
+    present registered models prefetched by name, for the "key models" cell.
+    """
+    present_models = RegisteredModel.objects.filter(missing_since=None).only(
+        "id", "name", "experiment_id"
+    )
+    return (
+        Experiment.objects.annotate(
+            model_count=Count("registered_models", filter=Q(registered_models__missing_since=None))
+        )
+        .prefetch_related(Prefetch("registered_models", queryset=present_models))
+        .order_by("experiment_id")
+    )
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The seed's "Overview": buckets, totals, storage pattern, bytes stored."""
+
+    buckets: list[str]
+    experiment_count: int
+    deleted_experiment_count: int
+    run_count: int
+    model_count: int
+    artifact_count: int
+    artifact_bytes: int
+    storage_pattern: str = "{experiment_id}/{run_id}/artifacts/{artifact_path}"
+
+
+def bucket_of(uri: str) -> str:
+    """The bucket of an ``s3://bucket/prefix`` URI, or "" for anything else."""
+    if not uri.startswith("s3://"):
+        return ""
+    return uri[len("s3://") :].split("/", 1)[0]
+
+
+def overview() -> Overview:
+    """Catalogue totals from the denormalised counters: three queries."""
+    totals = Experiment.objects.filter(missing_since=None).aggregate(
+        active=Count("id", filter=Q(lifecycle_stage="active")),
+        deleted=Count("id", filter=~Q(lifecycle_stage="active")),
+        runs=Coalesce(Sum("run_count"), 0),
+        artifacts=Coalesce(Sum("artifact_count"), 0),
+        bytes=Coalesce(Sum("artifact_bytes"), 0),
+    )
+    locations = Experiment.objects.filter(missing_since=None).values_list(
+        "artifact_location", flat=True
+    )
+    # Distinct buckets: a few per deployment, however many experiments.
+    buckets = sorted({bucket_of(location) for location in locations.distinct()[:10_000]} - {""})
+    return Overview(
+        buckets=buckets,
+        experiment_count=totals["active"],
+        deleted_experiment_count=totals["deleted"],
+        run_count=totals["runs"],
+        model_count=RegisteredModel.objects.filter(missing_since=None).count(),
+        artifact_count=totals["artifacts"],
+        artifact_bytes=totals["bytes"],
+    )
+
+
+def experiment_runs(*, experiment: Experiment) -> QuerySet[Run]:
+    """The runs of one experiment, newest first (the runs table)."""
+    return Run.objects.filter(experiment=experiment).order_by("-start_time", "run_id")
+
+
+def experiment_models(*, experiment: Experiment) -> QuerySet[RegisteredModel]:
+    """Registered models made in ``experiment``: their latest version's run is there."""
+    return registered_model_rows().filter(experiment=experiment)
+
+
+def experiment_metric_keys(*, experiment: Experiment) -> list[str]:
+    """Metric keys of the experiment's most recent runs (a bounded sample)."""
+    sample = experiment_runs(experiment=experiment).values_list("metrics", flat=True)
+    return _metric_keys_of(sample[:METRIC_KEY_SAMPLE])
+
+
+def run_metric_values(*, experiment: Experiment, metric: str) -> list[tuple[str, float]]:
+    """(run label, value) of ``metric`` for the experiment's most recent runs that have it.
+
+    Ordered by run name so the chart reads like a table (e.g. the six AI4I classifiers,
+    baseline beside engineered). At most ``CHART_MAX_BARS`` runs.
+    """
+    rows = (
+        experiment_runs(experiment=experiment)
+        .filter(missing_since=None, metrics__has_key=metric)
+        .values_list("name", "run_id", "metrics")[:CHART_MAX_BARS]
+    )
+    values = []
+    for name, run_id, metrics in rows:
+        value = metrics.get(metric)
+        if isinstance(value, int | float):
+            values.append((name or run_id[:8], float(value)))
+    return sorted(values)
+
+
+# --- runs ---------------------------------------------------------------------------------
+
+
+def run_detail(*, run_id: str) -> Run | None:
+    """One run with its experiment, or None."""
+    return Run.objects.select_related("experiment").filter(run_id=run_id).first()
+
+
+def run_history_keys(*, run: Run) -> list[str]:
+    """Metric keys with more than one history point (worth a chart), in display order."""
+    keys = (
+        MetricPoint.objects.filter(run=run)
+        .values("key")
+        .annotate(points=Count("id"))
+        .filter(points__gt=1)
+        .values_list("key", flat=True)
+    )
+    return order_metric_keys(list(keys[:METRIC_KEY_SAMPLE]))
+
+
+MAX_HISTORY_POINTS = 5_000
+
+
+def run_metric_series(*, run: Run, key: str) -> list[tuple[int, float]]:
+    """(step, value) points of one metric of one run, at most ``MAX_HISTORY_POINTS``."""
+    rows = (
+        MetricPoint.objects.filter(run=run, key=key, value__isnull=False)
+        .order_by("step", "timestamp")
+        .values_list("step", "value")[:MAX_HISTORY_POINTS]
+    )
+    return [(int(step), float(value)) for step, value in rows]
+
+
+def run_model_versions(*, run: Run) -> QuerySet[ModelVersion]:
+    """The registered model versions made from ``run``."""
+    return (
+        ModelVersion.objects.filter(run=run)
+        .select_related("registered_model")
+        .order_by("registered_model__name", "-version")
+    )
+
+
+def run_logged_models(*, run: Run) -> QuerySet[LoggedModel]:
+    return LoggedModel.objects.filter(run=run).order_by("model_id")
+
+
+def logged_model_detail(*, model_id: str) -> LoggedModel | None:
+    return LoggedModel.objects.select_related("experiment", "run").filter(model_id=model_id).first()
+
+
+# --- registered models --------------------------------------------------------------------
+
+
+def registered_model_rows() -> QuerySet[RegisteredModel]:
+    """Registered models for the models table.
+
+    Annotated with ``effective_category_value`` (sortable), ``version_count`` and
+    ``latest_artifacts_present`` (the latest version's ``artifacts_present``).
+    """
+    latest = ModelVersion.objects.filter(
+        registered_model=OuterRef("pk"), version=OuterRef("latest_version")
+    )
+    return (
+        RegisteredModel.objects.select_related("experiment")
+        .annotate(
+            effective_category_value=effective_category_expression(),
+            version_count=Count("versions", distinct=True),
+            latest_artifacts_present=Subquery(latest.values("artifacts_present")[:1]),
+        )
+        .order_by("name")
+    )
+
+
+def registered_model_detail(*, name: str) -> RegisteredModel | None:
+    return RegisteredModel.objects.select_related("experiment").filter(name=name).first()
+
+
+def model_versions(*, registered_model: RegisteredModel) -> QuerySet[ModelVersion]:
+    """Versions of one model, newest first, with their source runs and experiments."""
+    return (
+        ModelVersion.objects.filter(registered_model=registered_model)
+        .select_related("registered_model", "run", "run__experiment", "logged_model")
+        .order_by("-version")
+    )
+
+
+def model_version_detail(*, name: str, version: int) -> ModelVersion | None:
+    return (
+        ModelVersion.objects.select_related(
+            "registered_model", "run", "run__experiment", "logged_model"
+        )
+        .filter(registered_model__name=name, version=version)
+        .first()
+    )
+
+
+def version_metric_values(
+    *, registered_model: RegisteredModel, metric: str
+) -> list[tuple[str, float]]:
+    """("v<n>", value of ``metric`` on the source run) for the model's latest versions."""
+    rows = (
+        ModelVersion.objects.filter(registered_model=registered_model, run__isnull=False)
+        .order_by("-version")
+        .values_list("version", "run__metrics")[:CHART_MAX_BARS]
+    )
+    values = []
+    for version, metrics in reversed(list(rows)):
+        value = (metrics or {}).get(metric)
+        if isinstance(value, int | float):
+            values.append((f"v{version}", float(value)))
+    return values
+
+
+def version_metric_keys(*, versions) -> list[str]:
+    """Metric keys of the source runs of already-fetched ``versions``."""
+    return _metric_keys_of(version.run.metrics for version in versions if version.run)
+
+
+@dataclass(frozen=True)
+class LoadSnippet:
+    """One copy-paste way to load a model version, with what it addresses."""
+
+    label: str
+    uri: str
+
+    @property
+    def code(self) -> str:
+        return f'model = mlflow.pyfunc.load_model("{self.uri}")'
+
+
+def run_relative_path(version: ModelVersion) -> str:
+    """The version's artifact path under its run (``"model"``), or "" if not run-relative."""
+    source = version.source or ""
+    run_id = version.source_run_id or (version.run.run_id if version.run else "")
+    if source.startswith("runs:/"):
+        rest = source[len("runs:/") :]
+        _, _, path = rest.partition("/")
+        return path.strip("/")
+    marker = f"/{run_id}/artifacts/" if run_id else ""
+    if marker and marker in source:
+        return source.split(marker, 1)[1].strip("/")
+    return ""
+
+
+def load_snippets(
+    *, version: ModelVersion, registered_model: RegisteredModel, include_aliases: bool = True
+) -> list[LoadSnippet]:
+    """Every valid URI that loads ``version``: by alias, by number, by run, by S3, by id.
+
+    Never the seed's ``models://`` (not a valid MLflow URI).
+    """
+    name = registered_model.name
+    snippets = [
+        LoadSnippet(label=f"Alias @{alias}", uri=f"models:/{name}@{alias}")
+        for alias in sorted(version.aliases or [])
+        if include_aliases
+    ]
+    snippets.append(
+        LoadSnippet(label=f"Version {version.version}", uri=f"models:/{name}/{version.version}")
+    )
+    run_id = version.source_run_id or (version.run.run_id if version.run else "")
+    path = run_relative_path(version)
+    if run_id and path:
+        snippets.append(LoadSnippet(label="Source run", uri=f"runs:/{run_id}/{path}"))
+    if version.artifact_bucket and version.artifact_prefix:
+        prefix = version.artifact_prefix.rstrip("/")
+        snippets.append(
+            LoadSnippet(label="S3 path", uri=f"s3://{version.artifact_bucket}/{prefix}")
+        )
+    if version.logged_model_id is not None:
+        snippets.append(
+            LoadSnippet(label="Logged model", uri=f"models:/{version.logged_model.model_id}")
+        )
+    return snippets
+
+
+# --- categories ---------------------------------------------------------------------------
+
+CATEGORY_MODELS_SHOWN = 50
+
+
+@dataclass
+class CategoryGroup:
+    value: str
+    label: str
+    count: int
+    models: list[RegisteredModel] = field(default_factory=list)
+
+    @property
+    def more(self) -> int:
+        return max(0, self.count - len(self.models))
+
+
+def category_groups() -> list[CategoryGroup]:
+    """Present registered models grouped by effective category, as the seed groups them.
+
+    One count query plus one bounded query per category (a fixed, small enum).
+    """
+    present = RegisteredModel.objects.filter(missing_since=None).annotate(
+        effective_category_value=effective_category_expression()
+    )
+    counts = dict(
+        present.values("effective_category_value")
+        .annotate(n=Count("id"))
+        .values_list("effective_category_value", "n")
+    )
+    groups = []
+    for category in Category:
+        if not counts.get(category.value):
+            continue
+        models = list(
+            present.filter(effective_category_value=category.value)
+            .select_related("experiment")
+            .order_by("name")[:CATEGORY_MODELS_SHOWN]
+        )
+        groups.append(
+            CategoryGroup(
+                value=category.value,
+                label=category.label,
+                count=counts[category.value],
+                models=models,
+            )
+        )
+    return groups
+
+
+# --- quality leaderboard ------------------------------------------------------------------
+
+
+def latest_versions() -> QuerySet[ModelVersion]:
+    """The latest version of each present registered model, with its run and experiment."""
+    return ModelVersion.objects.filter(
+        registered_model__missing_since=None,
+        version=F("registered_model__latest_version"),
+    ).select_related("registered_model", "run", "run__experiment")
+
+
+def leaderboard_metric_keys() -> list[str]:
+    """Metric keys found on the latest versions' source runs (a bounded sample)."""
+    sample = latest_versions().filter(run__isnull=False).values_list("run__metrics", flat=True)
+    return _metric_keys_of(sample[:METRIC_KEY_SAMPLE])
+
+
+def leaderboard(*, metric: str, threshold: float | None = None) -> QuerySet[ModelVersion]:
+    """Latest versions ranked by ``metric`` of their source run, best first.
+
+    Annotated with ``metric_value``; versions without the metric are left out, and with
+    a ``threshold`` only those at or above it are kept (the seed's ">90% accuracy").
+    """
+    rows = (
+        latest_versions()
+        .filter(run__metrics__has_key=metric)
+        .annotate(metric_value=Cast(KeyTextTransform(metric, "run__metrics"), FloatField()))
+        .filter(metric_value__isnull=False)
+    )
+    if threshold is not None:
+        rows = rows.filter(metric_value__gte=threshold)
+    return rows.order_by(F("metric_value").desc(), "registered_model__name")
+
+
+def leaderboard_values(*, metric: str, threshold: float | None) -> list[tuple[str, float]]:
+    """(model name, value) of the top ``CHART_MAX_BARS`` of the leaderboard."""
+    rows = leaderboard(metric=metric, threshold=threshold).values_list(
+        "registered_model__name", "metric_value"
+    )
+    return [(name, float(value)) for name, value in rows[:CHART_MAX_BARS]]
+
+
+# --- audit --------------------------------------------------------------------------------
+
+
+def orphan_folders() -> QuerySet:
+    """Present orphan objects grouped by (bucket, orphan folder), biggest first."""
+    return (
+        Artifact.objects.filter(run=None, logged_model=None, missing_since=None)
+        .values("bucket", "orphan_folder")
+        .annotate(object_count=Count("id"), total_bytes=Coalesce(Sum("size"), 0))
+        .order_by("-total_bytes", "bucket", "orphan_folder")
+    )
+
+
+def runs_without_artifacts() -> QuerySet[Run]:
+    return (
+        Run.objects.filter(missing_since=None, artifact_count=0)
+        .select_related("experiment")
+        .order_by("experiment__experiment_id", "-start_time")
+    )
+
+
+def versions_with_missing_artifacts() -> QuerySet[ModelVersion]:
+    return (
+        ModelVersion.objects.filter(missing_since=None, artifacts_present=False)
+        .select_related("registered_model", "run")
+        .order_by("registered_model__name", "-version")
+    )
+
+
+def deleted_runs_with_artifacts() -> QuerySet[Run]:
+    return (
+        Run.objects.filter(artifact_count__gt=0)
+        .filter(Q(lifecycle_stage="deleted") | Q(missing_since__isnull=False))
+        .select_related("experiment")
+        .order_by("-artifact_bytes", "run_id")
+    )
+
+
+@dataclass(frozen=True)
+class GoneItem:
+    kind: str
+    label: str
+    url: str | None
+    missing_since: datetime
+    new_since_last_sync: bool
+
+
+GONE_ITEMS_PER_KIND = 50
+
+
+def gone_items(*, since: datetime | None) -> list[GoneItem]:
+    """Rows marked missing (gone from their source), newest first, a bounded number per kind.
+
+    ``new_since_last_sync`` flags those marked by the latest sync (``since`` is its start).
+    """
+    items: list[GoneItem] = []
+
+    def add(kind, rows, label, url):
+        for row in rows[:GONE_ITEMS_PER_KIND]:
+            items.append(
+                GoneItem(
+                    kind=kind,
+                    label=label(row),
+                    url=url(row),
+                    missing_since=row.missing_since,
+                    new_since_last_sync=bool(since and row.missing_since >= since),
+                )
+            )
+
+    gone = {"missing_since__isnull": False}
+    add(
+        "experiment",
+        Experiment.objects.filter(**gone).order_by("-missing_since"),
+        str,
+        lambda row: row.get_absolute_url(),
+    )
+    add(
+        "run",
+        Run.objects.filter(**gone).order_by("-missing_since"),
+        lambda row: f"{row.name or row.run_id} ({row.run_id})",
+        lambda row: row.get_absolute_url(),
+    )
+    add(
+        "registered model",
+        RegisteredModel.objects.filter(**gone).order_by("-missing_since"),
+        str,
+        lambda row: row.get_absolute_url(),
+    )
+    add(
+        "model version",
+        ModelVersion.objects.filter(**gone)
+        .select_related("registered_model")
+        .order_by("-missing_since"),
+        str,
+        lambda row: row.get_absolute_url(),
+    )
+    add(
+        "artifact",
+        Artifact.objects.filter(**gone).order_by("-missing_since"),
+        lambda row: row.s3_uri,
+        lambda row: None,
+    )
+    items.sort(key=lambda item: item.missing_since, reverse=True)
+    return items
+
+
+@dataclass(frozen=True)
+class AuditSummary:
+    orphan_objects: int
+    orphan_bytes: int
+    runs_without_artifacts: int
+    versions_missing_artifacts: int
+    deleted_runs_with_artifacts: int
+    deleted_runs_bytes: int
+    gone: int
+
+
+def audit_summary() -> AuditSummary:
+    """The drift report's headline numbers: four aggregate queries."""
+    orphans = Artifact.objects.filter(run=None, logged_model=None, missing_since=None).aggregate(
+        n=Count("id"), bytes=Coalesce(Sum("size"), 0)
+    )
+    deleted_q = Q(artifact_count__gt=0) & (
+        Q(lifecycle_stage="deleted") | Q(missing_since__isnull=False)
+    )
+    runs = Run.objects.aggregate(
+        empty=Count("id", filter=Q(missing_since=None, artifact_count=0)),
+        deleted=Count("id", filter=deleted_q),
+        deleted_bytes=Coalesce(Sum("artifact_bytes", filter=deleted_q), 0),
+        gone=Count("id", filter=Q(missing_since__isnull=False)),
+    )
+    versions = ModelVersion.objects.aggregate(
+        missing_artifacts=Count("id", filter=Q(missing_since=None, artifacts_present=False)),
+        gone=Count("id", filter=Q(missing_since__isnull=False)),
+    )
+    others_gone = (
+        Experiment.objects.filter(missing_since__isnull=False).count()
+        + RegisteredModel.objects.filter(missing_since__isnull=False).count()
+    )
+    return AuditSummary(
+        orphan_objects=orphans["n"],
+        orphan_bytes=orphans["bytes"],
+        runs_without_artifacts=runs["empty"],
+        versions_missing_artifacts=versions["missing_artifacts"],
+        deleted_runs_with_artifacts=runs["deleted"],
+        deleted_runs_bytes=runs["deleted_bytes"],
+        gone=runs["gone"] + versions["gone"] + others_gone,
+    )
+
+
+# --- search -------------------------------------------------------------------------------
+
+
+@dataclass
+class SearchResults:
+    query: str
+    experiments: list[Experiment]
+    runs: list[Run]
+    models: list[RegisteredModel]
+    artifacts: list[Artifact]
+
+    @property
+    def total(self) -> int:
+        return len(self.experiments) + len(self.runs) + len(self.models) + len(self.artifacts)
+
+
+def parse_tag_query(query: str) -> tuple[str, str | None] | None:
+    """``key=value`` or ``key:value`` -> (key, value); ``key=`` -> (key, None); else None."""
+    for separator in ("=", ":"):
+        if separator in query:
+            key, _, value = query.partition(separator)
+            key, value = key.strip(), value.strip()
+            return (key, value or None) if key else None
+    return None
+
+
+def _filter_by_tag(queryset: QuerySet, *, key: str, value: str | None) -> QuerySet:
+    # KeyTextTransform takes the key literally (a tag key may hold "__" or dots).
+    rows = queryset.annotate(tag_value=Cast(KeyTextTransform(key, "tags"), TextField()))
+    return (
+        rows.filter(tag_value=value) if value is not None else rows.filter(tag_value__isnull=False)
+    )
+
+
+def search(*, query: str, limit: int = SEARCH_LIMIT) -> SearchResults:
+    """Experiments, runs, models and artifacts matching ``query`` by name, id, key or tag.
+
+    ``key=value`` (or ``key:value``) searches tags instead of names. Each kind is one
+    query of at most ``limit`` rows; artifacts match anywhere in their key.
+    """
+    query = query.strip()
+    if not query:
+        return SearchResults(query="", experiments=[], runs=[], models=[], artifacts=[])
+    experiments = Experiment.objects.all()
+    runs = Run.objects.select_related("experiment")
+    models = RegisteredModel.objects.select_related("experiment")
+    tag = parse_tag_query(query)
+    if tag is not None:
+        key, value = tag
+        experiments, runs, models = (
+            _filter_by_tag(rows, key=key, value=value) for rows in (experiments, runs, models)
+        )
+    else:
+        experiments = experiments.filter(Q(name__icontains=query) | Q(experiment_id=query))
+        runs = runs.filter(Q(name__icontains=query) | Q(run_id=query.lower()))
+        models = models.filter(name__icontains=query)
+    artifacts = (
+        Artifact.objects.filter(missing_since=None, key__icontains=query)
+        .select_related("run", "logged_model")
+        .order_by()
+    )
+    return SearchResults(
+        query=query,
+        experiments=list(experiments[:limit]),
+        runs=list(runs[:limit]),
+        models=list(models[:limit]),
+        artifacts=list(artifacts[:limit]),
+    )
+
+
+# --- health -------------------------------------------------------------------------------
+
+
+def sync_age_seconds(sync: SyncRun | None) -> int | None:
+    if sync is None or sync.finished_at is None:
+        return None
+    return int((timezone.now() - sync.finished_at).total_seconds())

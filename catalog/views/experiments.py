@@ -1,0 +1,67 @@
+"""The experiment (S3 folder) list and folder pages."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin
+
+from catalog import selectors
+from catalog.filters import ExperimentFilterSet, RunFilterSet
+from catalog.models import Experiment
+from catalog.tables import ExperimentTable, RegisteredModelTable, RunTable
+from catalog.views.exports import CsvExportMixin
+
+MODELS_ON_FOLDER_PAGE = 50
+
+
+class ExperimentListView(CsvExportMixin, SingleTableMixin, FilterView):
+    template_name = "catalog/experiment_list.html"
+    table_class = ExperimentTable
+    filterset_class = ExperimentFilterSet
+    table_pagination = {"per_page": 50}
+    export_name = "experiments"
+
+    def get_queryset(self):
+        return selectors.experiment_rows()
+
+
+class ExperimentDetailView(CsvExportMixin, SingleTableMixin, FilterView):
+    """One folder: purpose, S3 prefix, its runs (filterable), its models, a run chart."""
+
+    template_name = "catalog/experiment_detail.html"
+    table_class = RunTable
+    filterset_class = RunFilterSet
+    table_pagination = {"per_page": 50}
+
+    def get_experiment(self) -> Experiment:
+        if not hasattr(self, "_experiment"):
+            self._experiment = get_object_or_404(
+                Experiment, experiment_id=self.kwargs["experiment_id"]
+            )
+        return self._experiment
+
+    @property
+    def export_name(self) -> str:
+        return f"experiment-{self.get_experiment().experiment_id}-runs"
+
+    def get_queryset(self):
+        return selectors.experiment_runs(experiment=self.get_experiment())
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if self.wants_export():
+            return context
+        experiment = self.get_experiment()
+        models = list(selectors.experiment_models(experiment=experiment)[:MODELS_ON_FOLDER_PAGE])
+        metric_keys = selectors.experiment_metric_keys(experiment=experiment)
+        context.update(
+            experiment=experiment,
+            models_table=RegisteredModelTable(models, orderable=False),
+            model_count=len(models),
+            metric_keys=metric_keys,
+            chart_metric=selectors.pick_metric(
+                requested=self.request.GET.get("metric"), available=metric_keys
+            ),
+        )
+        return context

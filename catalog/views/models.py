@@ -1,0 +1,129 @@
+"""Registered models: the filterable table, the model page, the version page, categories."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from django.views.generic import TemplateView
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin
+
+from catalog import selectors
+from catalog.filters import RegisteredModelFilterSet
+from catalog.models import Category
+from catalog.tables import ModelVersionTable, RegisteredModelTable
+from catalog.views.exports import CsvExportMixin
+
+
+class ModelListView(CsvExportMixin, SingleTableMixin, FilterView):
+    template_name = "catalog/model_list.html"
+    table_class = RegisteredModelTable
+    filterset_class = RegisteredModelFilterSet
+    table_pagination = {"per_page": 50}
+    export_name = "registered-models"
+
+    def get_queryset(self):
+        return selectors.registered_model_rows()
+
+
+class ModelDetailView(CsvExportMixin, SingleTableMixin, TemplateView):
+    """Description, category, tags, aliases, versions, a metric chart, load snippets."""
+
+    template_name = "catalog/model_detail.html"
+    table_class = ModelVersionTable
+    table_pagination = {"per_page": 50}
+
+    def get_registered_model(self):
+        if not hasattr(self, "_registered_model"):
+            registered_model = selectors.registered_model_detail(name=self.kwargs["name"])
+            if registered_model is None:
+                raise Http404("No such registered model")
+            self._registered_model = registered_model
+        return self._registered_model
+
+    @property
+    def export_name(self) -> str:
+        return "model-versions"
+
+    def get_table_data(self):
+        return selectors.model_versions(registered_model=self.get_registered_model())
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if self.wants_export():
+            return context
+        registered_model = self.get_registered_model()
+        versions_on_page = [row.record for row in context["table"].page.object_list]
+        # The version the snippets load: the latest, else the newest one listed.
+        latest = next(
+            (v for v in versions_on_page if v.version == registered_model.latest_version), None
+        )
+        if latest is None and registered_model.latest_version is not None:
+            latest = selectors.model_version_detail(
+                name=registered_model.name, version=registered_model.latest_version
+            )
+        latest = latest or (versions_on_page[0] if versions_on_page else None)
+        snippets = []
+        if latest is not None:
+            snippets = model_snippets(registered_model=registered_model, version=latest)
+        metric_keys = selectors.version_metric_keys(versions=versions_on_page)
+        context.update(
+            registered_model=registered_model,
+            latest=latest,
+            snippets=snippets,
+            metric_keys=metric_keys,
+            chart_metric=selectors.pick_metric(
+                requested=self.request.GET.get("metric"), available=metric_keys
+            ),
+        )
+        return context
+
+
+def model_snippets(*, registered_model, version) -> list[selectors.LoadSnippet]:
+    """Snippets of the model page: every alias of the model, then ``version``'s own forms.
+
+    Aliases come from the model (alias -> version), so an alias on another version is
+    offered too; the run, S3 and logged-model forms address ``version``.
+    """
+    aliases = sorted((registered_model.aliases or {}).items())
+    by_alias = [
+        selectors.LoadSnippet(
+            label=f"Alias @{alias} (v{number})", uri=f"models:/{registered_model.name}@{alias}"
+        )
+        for alias, number in aliases
+    ]
+    own = selectors.load_snippets(
+        version=version, registered_model=registered_model, include_aliases=False
+    )
+    return by_alias + own
+
+
+class ModelVersionDetailView(TemplateView):
+    template_name = "catalog/model_version_detail.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        version = selectors.model_version_detail(
+            name=self.kwargs["name"], version=self.kwargs["version"]
+        )
+        if version is None:
+            raise Http404("No such model version")
+        context.update(
+            version=version,
+            registered_model=version.registered_model,
+            snippets=selectors.load_snippets(
+                version=version, registered_model=version.registered_model
+            ),
+        )
+        return context
+
+
+class CategoryListView(TemplateView):
+    """Models grouped by category, as the seed's "Model Categories by Type"."""
+
+    template_name = "catalog/category_list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["groups"] = selectors.category_groups()
+        context["categories"] = Category
+        return context

@@ -1,0 +1,53 @@
+"""The quality leaderboard: latest versions of every model ranked on one metric."""
+
+from __future__ import annotations
+
+from django.views.generic import TemplateView
+from django_tables2 import SingleTableMixin
+
+from catalog import selectors
+from catalog.tables import LeaderboardTable
+from catalog.views.exports import CsvExportMixin
+
+
+def parse_threshold(raw: str | None) -> float | None:
+    """``"0.9"`` -> 0.9, ``"90%"`` -> 0.9; blank or unparsable -> None."""
+    if not raw:
+        return None
+    text = raw.strip()
+    try:
+        if text.endswith("%"):
+            return float(text[:-1]) / 100
+        return float(text)
+    except ValueError:
+        return None
+
+
+class MetricsView(CsvExportMixin, SingleTableMixin, TemplateView):
+    template_name = "catalog/metrics.html"
+    table_class = LeaderboardTable
+    table_pagination = {"per_page": 50}
+    export_name = "leaderboard"
+
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        self.metric_keys = selectors.leaderboard_metric_keys()
+        self.metric = selectors.pick_metric(
+            requested=request.GET.get("metric"), available=self.metric_keys
+        )
+        self.threshold = parse_threshold(request.GET.get("threshold"))
+
+    def get_table_data(self):
+        if self.metric is None:
+            return []
+        return selectors.leaderboard(metric=self.metric, threshold=self.threshold)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(
+            metric_keys=self.metric_keys,
+            metric=self.metric,
+            threshold=self.threshold,
+            threshold_raw=self.request.GET.get("threshold", ""),
+        )
+        return context
