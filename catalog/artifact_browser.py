@@ -160,7 +160,7 @@ class FolderListing:
 def _subfolder_rows(*, owner: Run | LoggedModel, folder: str) -> list[dict]:
     """One GROUP BY: per next path segment below ``folder``, file count, bytes, missing.
 
-    Files directly in ``folder`` come back under the segment "". Rows are narrowed to
+    Files directly in ``folder`` come back with ``direct`` = 1. Rows are narrowed to
     the owner (the leading column of the (owner, folder, path) index), then to
     ``folder`` and its descendants with an exact prefix comparison: Django's
     ``startswith`` is case-insensitive on SQLite, so it is kept only as a coarse,
@@ -181,16 +181,19 @@ def _subfolder_rows(*, owner: Run | LoggedModel, folder: str) -> list[dict]:
         When(slash__gt=0, then=Substr("rest", 1, F("slash") - 1)),
         default="rest",
     )
+    # Files directly in ``folder`` are told apart by equality, not by an empty segment:
+    # "a//b.txt" lives in a subfolder of "a" whose name is empty.
+    direct = Case(When(folder=folder, then=Value(1)), default=Value(0))
     present = Q(missing_since__isnull=True)
     return list(
-        queryset.annotate(segment=segment)
-        .values("segment")
+        queryset.annotate(segment=segment, direct=direct)
+        .values("direct", "segment")
         .annotate(
             file_count=Count("id"),
             bytes=Coalesce(Sum("size", filter=present), 0, output_field=IntegerField()),
             missing_count=Count("id", filter=~present),
         )
-        .order_by("segment")
+        .order_by("-direct", "segment")
     )
 
 
@@ -207,13 +210,13 @@ def folder_listing(
     subfolders = []
     page_prefix = _path_prefix(kind=kind, view="artifact", public_id=public_id)
     for row in _subfolder_rows(owner=owner, folder=folder):
-        if row["segment"] in ("", None):
+        if row["direct"]:
             direct = row
             continue
-        sub_path = f"{folder}/{row['segment']}" if folder else row["segment"]
+        sub_path = f"{folder}/{row['segment'] or ''}" if folder else row["segment"] or ""
         subfolders.append(
             Subfolder(
-                name=row["segment"],
+                name=row["segment"] or "",
                 path=sub_path,
                 url=_protect_dot_segments(
                     page_prefix + _quote_path(sub_path + "/"), fixed_prefix=page_prefix

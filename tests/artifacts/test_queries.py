@@ -30,10 +30,10 @@ def test_subfolders_are_grouped_in_the_database(big_run, django_assert_num_queri
     with django_assert_num_queries(1):
         rows = _subfolder_rows(owner=big_run, folder="")
     # One row per next segment (and one for the top's own files), not one per file.
-    assert [(row["segment"], row["file_count"]) for row in rows] == [
-        ("", 1),
-        ("model", 42),
-        ("plots", FILES_IN_ONE_FOLDER),
+    assert [(row["direct"], row["segment"], row["file_count"]) for row in rows] == [
+        (1, "", 1),
+        (0, "model", 42),
+        (0, "plots", FILES_IN_ONE_FOLDER),
     ]
     assert rows[2]["bytes"] == FILES_IN_ONE_FOLDER * 100
     with django_assert_num_queries(2):

@@ -210,3 +210,15 @@ def test_a_folder_marker_object_does_not_hide_its_folder(reader_client):
     # A marker whose folder is otherwise empty still has a page of its own.
     make_artifact(run=run, path="empty/", size=0, folder="empty")
     assert reader_client.get(f"/runs/{run.run_id}/artifacts/empty/").status_code == 200
+
+
+def test_an_empty_path_segment_is_a_subfolder_of_its_own(reader_client):
+    run = make_run()
+    make_artifact(run=run, path="a/x.txt", size=1)
+    make_artifact(run=run, path="a//b.txt", size=2)
+    html = _text(reader_client.get(f"/runs/{run.run_id}/artifacts/a/"))
+    assert "x.txt" in html and "b.txt" not in html
+    assert f'<a href="/runs/{run.run_id}/artifacts/a//">/</a>' in html
+    assert "1 here, 1 subfolder" in html
+    inner = _text(reader_client.get(f"/runs/{run.run_id}/artifacts/a//"))
+    assert "b.txt" in inner and "x.txt" not in inner
