@@ -154,6 +154,8 @@ def moto_endpoint():
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
+    # No pooled connections to the tracking databases: World.restore() rewrites the file.
+    env["MLFLOW_SQLALCHEMYSTORE_POOLCLASS"] = "NullPool"
     saved = {name: os.environ.get(name) for name in [*env, "MLFLOW_S3_ENDPOINT_URL"]}
     os.environ.update(env)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

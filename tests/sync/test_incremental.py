@@ -56,9 +56,9 @@ def test_changed_metrics_refetch_history_of_that_run_only(seed_world, sync_world
     snapshot = seed_world.snapshot()
     try:
         run_id = seed_world.run_ids["r3a"]
-        MlflowClient(tracking_uri=seed_world.tracking_uri).log_metric(
-            run_id, "accuracy", 0.99, step=3
-        )
+        MlflowClient(
+            tracking_uri=seed_world.tracking_uri, registry_uri=seed_world.tracking_uri
+        ).log_metric(run_id, "accuracy", 0.99, step=3)
         report = sync_world(seed_world)
         assert report.as_dict()["counts"]["runs"]["updated"] == 1
         # accuracy and f1 of that one run.

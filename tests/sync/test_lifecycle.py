@@ -62,9 +62,9 @@ def test_vanish_and_return_with_curated_fields_kept(seed_world, sync_world, staf
         _hard_delete_run(seed_world, run_id)
         removed = _remove_folder(seed_world, f"5/{folder_run_id}/")
         assert removed == SEED_OBJECTS_PER_RUN
-        MlflowClient(tracking_uri=seed_world.tracking_uri).delete_model_version(
-            "anomaly_detector_refined_v2", "1"
-        )
+        MlflowClient(
+            tracking_uri=seed_world.tracking_uri, registry_uri=seed_world.tracking_uri
+        ).delete_model_version("anomaly_detector_refined_v2", "1")
         report = sync_world(seed_world)
         assert report.status == "ok", report.all_warnings()
         counts = report.as_dict()["counts"]
@@ -123,7 +123,9 @@ def test_soft_deleted_run_stays_with_its_artifacts(seed_world, sync_world):
     snapshot = seed_world.snapshot()
     try:
         run_id = seed_world.run_ids["r1b"]
-        MlflowClient(tracking_uri=seed_world.tracking_uri).delete_run(run_id)
+        MlflowClient(
+            tracking_uri=seed_world.tracking_uri, registry_uri=seed_world.tracking_uri
+        ).delete_run(run_id)
         report = sync_world(seed_world)
         assert report.status == "ok"
         run = Run.objects.get(run_id=run_id)
