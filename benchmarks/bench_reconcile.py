@@ -38,15 +38,22 @@ def child_main(phase: str, *, plan_name: str, database_url: str, name: str) -> d
     if phase == "streams":
         return _time_streams(mlflow_source, s3_source)
     setup_django(database_url=database_url, name=name, migrate=phase == "first")
+    from benchmarks.stages import StageClock
     from benchmarks.writes import count_writes
     from catalog.sync.service import SyncOptions, run_sync
 
     rss_before = common.peak_rss_mb()
+    clock = StageClock()
     with count_writes() as writes:
         started = time.perf_counter()
-        report = run_sync(mlflow_source=mlflow_source, s3_source=s3_source, options=SyncOptions())
+        report = run_sync(
+            mlflow_source=mlflow_source, s3_source=s3_source, options=SyncOptions(progress=clock)
+        )
         seconds = time.perf_counter() - started
+        clock.finish()
     summary = report.as_dict()
+    stages = clock.durations()
+    artifact_stage_s = stages.get("artifacts")
     return {
         "phase": phase,
         "status": summary["status"],
@@ -56,6 +63,11 @@ def child_main(phase: str, *, plan_name: str, database_url: str, name: str) -> d
         "runs": size.runs,
         "artifacts_per_s": round(size.artifacts / seconds),
         "records_per_s": round((size.artifacts + size.runs) / seconds),
+        "stages_s": stages,
+        "artifact_stage_s": artifact_stage_s,
+        "artifact_stage_per_s": round(size.artifacts / artifact_stage_s)
+        if artifact_stage_s
+        else None,
         "rows_written": writes.catalogue_rows(),
         "rows_written_by_table": dict(writes.rows),
         "queries": writes.queries,
@@ -143,6 +155,8 @@ def main() -> None:
         "phases": phases,
         "first_artifacts_per_s": phases["first"]["artifacts_per_s"],
         "resync_artifacts_per_s": phases["nochange"]["artifacts_per_s"],
+        "first_artifact_stage_per_s": phases["first"]["artifact_stage_per_s"],
+        "resync_artifact_stage_per_s": phases["nochange"]["artifact_stage_per_s"],
         "changed_artifacts_per_s": phases["changed"]["artifacts_per_s"],
         "resync_rows_written": phases["nochange"]["rows_written"],
         "peak_rss_mb": max(phases[p]["peak_rss_mb"] for p in PHASES),
