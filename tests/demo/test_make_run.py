@@ -138,6 +138,13 @@ def test_make_run_serves_the_demo_and_ctrl_c_stops_everything(tmp_path):
         home = response.text
         for name in SEED_EXPERIMENT_NAMES:  # the home page's quick-reference table
             assert f">{escape(name)}<" in home, name
+        # Artifact bytes come from the S3 stand-in, through the site.
+        plot = session.get(
+            f"http://127.0.0.1:{port}/runs/027b7fe9d28443fdb51051ccfdbaeb52/raw/"
+            "plots/confusion_matrix.png",
+            timeout=30,
+        )
+        assert plot.status_code == 200 and plot.content.startswith(b"\x89PNG"), plot.status_code
         admin = session.get(f"http://127.0.0.1:{port}/admin/", timeout=30)
         assert admin.status_code == 200 and "/admin/logout/" in admin.text  # a staff login
     finally:
