@@ -25,6 +25,7 @@ import requests
 from django.utils.html import escape
 
 from demo.seed import EXPERIMENTS
+from tests.demo.processes import alive, children, group_members
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 SEED_EXPERIMENT_NAMES = [spec.name for spec in EXPERIMENTS]
@@ -41,26 +42,6 @@ def port_is_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(1)
         return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie has exited but not been reaped; it holds no resources.
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))
-
-
-def group_members(pgid: int) -> set[int]:
-    found = subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True, text=True)
-    return {int(pid) for pid in found.stdout.split()}
-
-
-def children(pid: int) -> set[int]:
-    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
-    return {int(child) for child in found.stdout.split()}
 
 
 class OutputReader:
