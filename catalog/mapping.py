@@ -190,7 +190,7 @@ def _usage() -> list[str]:
         "",
         "Valid forms: `models:/<name>@<alias>`, `models:/<name>/<version>`, "
         "`runs:/<run_id>/<path>`, `s3://<bucket>/<exp_id>/<run_id>/artifacts/<path>`. "
-        "(`models://<name>/latest` is not a valid MLflow URI.)",
+        "There is no `latest` shorthand: point an alias (e.g. `@production`) at a version.",
         "",
         "### Accessing Artifacts",
         "- **Catalogue:** every run page lists its artifacts, with previews and downloads",
