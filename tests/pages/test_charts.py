@@ -1,0 +1,76 @@
+"""Charts are real PNGs of the numbers given, drawn once per data version."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from catalog import charts
+
+
+def _image(png: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(png))
+    image.load()
+    return image
+
+
+def test_bar_chart_is_a_png_that_grows_with_the_bars():
+    small = _image(charts.bar_chart_png(labels=["a", "b"], values=[0.9, 0.8], metric="accuracy"))
+    big = _image(
+        charts.bar_chart_png(
+            labels=[f"run {i}" for i in range(20)], values=[i / 20 for i in range(20)], metric="f1"
+        )
+    )
+    assert small.format == "PNG" and big.format == "PNG"
+    assert big.height > small.height
+
+
+def test_bar_chart_threshold_colours_the_passing_bars_green():
+    png = charts.bar_chart_png(
+        labels=["pass", "fail"], values=[0.95, 0.5], metric="accuracy", threshold=0.9
+    )
+    image = _image(png).convert("RGB")
+    colours = {colour for _, colour in image.getcolors(maxcolors=1_000_000)}
+    assert (0x1A, 0x7F, 0x37) in colours  # HIGHLIGHT_COLOR
+    assert (0x2F, 0x6F, 0xB0) in colours  # BAR_COLOR
+
+
+def test_empty_and_bad_input():
+    assert charts.bar_chart_png(labels=[], values=[], metric="x").startswith(b"\x89PNG")
+    assert charts.line_chart_png(points=[], metric="x").startswith(b"\x89PNG")
+    with pytest.raises(ValueError, match="same length"):
+        charts.bar_chart_png(labels=["a"], values=[], metric="x")
+
+
+def test_line_chart():
+    png = charts.line_chart_png(points=[(0, 0.5), (1, 0.7), (2, 0.9)], metric="accuracy")
+    assert _image(png).format == "PNG"
+
+
+def test_cached_png_renders_once_per_data_version():
+    calls = []
+
+    def render():
+        calls.append(1)
+        return b"png-" + str(len(calls)).encode()
+
+    assert charts.cached_png(kind="t", data={"v": [1, 2]}, render=render) == b"png-1"
+    assert charts.cached_png(kind="t", data={"v": [1, 2]}, render=render) == b"png-1"
+    assert charts.cached_png(kind="t", data={"v": [1, 3]}, render=render) == b"png-2"
+    assert len(calls) == 2
+
+
+def test_chart_view_serves_from_the_cache(seed_world, reader_client, monkeypatch):
+    from django.urls import reverse
+
+    url = reverse("catalog:chart_experiment_runs", args=["4"]) + "?metric=accuracy"
+    first = reader_client.get(url)
+    assert first["Content-Type"] == "image/png"
+
+    def must_not_render(**kwargs):
+        raise AssertionError("drawn again")
+
+    monkeypatch.setattr(charts, "bar_chart_png", must_not_render)
+    assert reader_client.get(url).content == first.content
