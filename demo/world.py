@@ -46,17 +46,21 @@ def build_world(*, tracking_uri: str, s3_endpoint_url: str) -> WorldReport:
     MLflow's S3 client reads ``MLFLOW_S3_ENDPOINT_URL`` and AWS credentials from the
     environment: set them first (``demo.s3.running_s3_stand_in`` does).
     """
-    import mlflow
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
     from mlflow.tracking import MlflowClient
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
-    # The registry resolves ``models:/m-<id>`` sources through the global tracking URI.
-    mlflow.set_tracking_uri(tracking_uri)
     s3 = make_boto3_client(s3_endpoint_url)
     s3.create_bucket(Bucket=BUCKET)
     report = WorldReport()
     clock = _Clock(BUILD_CLOCK_START)
-    with frozen_mlflow_clock(now=clock.now), planned_ids():
+    # The registry resolves ``models:/m-<id>`` sources through MLflow's global tracking
+    # URI, whatever the client's; it is set for the build only, then restored.
+    with (
+        _use_tracking_uri(tracking_uri),
+        frozen_mlflow_clock(now=clock.now),
+        planned_ids(),
+    ):
         # Creating the store runs its migrations and makes MLflow's "Default" experiment 0.
         SqlAlchemyStore(tracking_uri, f"s3://{BUCKET}")
         client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)

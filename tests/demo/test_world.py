@@ -213,3 +213,11 @@ def test_registered_models_carry_tags_and_aliases(sync_demo_world, name):
     assert model.tags["s3_folder"] in {"4/", "7/"}
     assert model.aliases == {"production": 1}
     assert model.mlflow_description
+
+
+def test_the_build_leaves_mlflow_as_it_found_it(demo_world):
+    import mlflow
+    from mlflow.store.tracking import sqlalchemy_store
+
+    assert mlflow.get_tracking_uri() != demo_world.tracking_uri
+    assert sqlalchemy_store.uuid.__name__ == "uuid"
