@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_CONTENT_BYTES = 256 * 1024
 MAX_FEATURES = 10_000
 MLMODEL = "mlmodel"
@@ -42,7 +43,8 @@ def parse_content(*, kind: str, data: bytes, truncated: bool) -> dict[str, Any]:
 
 def parse_mlmodel(data: bytes) -> dict[str, Any]:
     """Flavors, versions, signature and size from an ``MLmodel`` file's bytes."""
-    document = yaml.safe_load(data.decode("utf-8"))
+    # The same safe subset as yaml.safe_load, through libyaml when it is there (10x faster).
+    document = yaml.load(data.decode("utf-8"), Loader=SAFE_LOADER)  # noqa: S506
     if not isinstance(document, dict):
         raise ValueError("MLmodel is not a YAML mapping")
     flavors = document.get("flavors") or {}

@@ -40,6 +40,7 @@ from catalog.models import (
     Run,
 )
 from catalog.sync import content
+from catalog.sync.bulk import db_datetime, db_json, insert_rows, update_rows
 from catalog.sync.categories import infer_category
 from catalog.sync.layout import (
     experiment_walk_root,
@@ -63,6 +64,11 @@ from catalog.sync.records import (
     SourceError,
 )
 
+ARTIFACT_INSERT_COLUMNS = (
+    "bucket", "key", "run_id", "logged_model_id", "path", "folder", "orphan_folder", "size",
+    "etag", "last_modified", "meta", "meta_etag", "fingerprint", "first_seen", "last_seen",
+)  # fmt: skip
+METRIC_POINT_COLUMNS = ("run_id", "key", "step", "timestamp", "value")
 ENTITIES = (
     "experiments",
     "runs",
@@ -365,16 +371,9 @@ class Reconciler:
                 run_pk = table.pks[run_id]
                 unique = {(p.key, p.step, p.timestamp): p for p in history}
                 points.extend(
-                    MetricPoint(
-                        run_id=run_pk,
-                        key=p.key,
-                        step=p.step,
-                        timestamp=p.timestamp,
-                        value=_finite(p.value),
-                    )
-                    for p in unique.values()
+                    (run_pk, p.key, p.step, p.timestamp, _finite(p.value)) for p in unique.values()
                 )
-            MetricPoint.objects.bulk_create(points, batch_size=self.options.batch_size)
+            insert_rows(model=MetricPoint, columns=METRIC_POINT_COLUMNS, rows=points)
             histories.clear()
 
         # History is replaced in the same transaction as the run row that carries the new
@@ -541,18 +540,21 @@ class Reconciler:
                 | Q(key="feature_names.txt")
             ).values_list("key", "meta_etag")
         )
-        creates: list[Artifact] = []
+        # New rows go in as database-ready tuples (see catalog.sync.bulk); the rare
+        # changed rows as instances through bulk_update.
+        creates: list[tuple] = []
         updates: list[Artifact] = []
         meta_updates: list[Artifact] = []
         fields = [
             "run", "logged_model", "path", "folder", "orphan_folder", "size", "etag",
             "last_modified", "fingerprint", "last_seen", "missing_since",
         ]  # fmt: skip
+        now_db = db_datetime(self.now)
+        empty_meta_db = db_json({})
 
         def flush() -> None:
             with transaction.atomic():
-                if creates:
-                    Artifact.objects.bulk_create(creates, batch_size=batch_size)
+                insert_rows(model=Artifact, columns=ARTIFACT_INSERT_COLUMNS, rows=creates)
                 if updates:
                     Artifact.objects.bulk_update(updates, fields=fields, batch_size=500)
                 if meta_updates:
@@ -600,32 +602,40 @@ class Reconciler:
                     if old is not None and old[1] == digest:
                         counts.unchanged += 1
                         continue
-                    row = Artifact(
-                        bucket=bucket,
-                        key=key,
-                        run_id=run_pk,
-                        logged_model_id=model_pk,
-                        path=path,
-                        folder=path.rpartition("/")[0],
-                        orphan_folder=group,
-                        size=record.size,
-                        etag=record.etag,
-                        last_modified=modified,
-                        fingerprint=digest,
-                        last_seen=self.now,
-                        missing_since=None,
-                    )
                     kind = content.content_kind(key)
                     needs_meta = kind is not None and meta_etags.get(key) != record.etag
+                    meta: dict[str, Any] = {}
                     if needs_meta:
-                        row.meta = self._read_meta(bucket=bucket, key=key, kind=kind)
-                        row.meta_etag = record.etag
+                        meta = self._read_meta(bucket=bucket, key=key, kind=kind)
+                    folder = path.rpartition("/")[0]
                     if old is None:
-                        row.first_seen = self.now
-                        creates.append(row)
+                        creates.append(
+                            (
+                                bucket, key, run_pk, model_pk, path, folder, group,
+                                record.size, record.etag, db_datetime(modified),
+                                db_json(meta) if meta else empty_meta_db,
+                                record.etag if needs_meta else "",
+                                digest, now_db, now_db,
+                            )
+                        )  # fmt: skip
                         counts.created += 1
                     else:
-                        row.pk = old[0]
+                        row = Artifact(
+                            pk=old[0],
+                            run_id=run_pk,
+                            logged_model_id=model_pk,
+                            path=path,
+                            folder=folder,
+                            orphan_folder=group,
+                            size=record.size,
+                            etag=record.etag,
+                            last_modified=modified,
+                            fingerprint=digest,
+                            last_seen=self.now,
+                            missing_since=None,
+                            meta=meta,
+                            meta_etag=record.etag if needs_meta else "",
+                        )
                         (meta_updates if needs_meta else updates).append(row)
                         if old[1] is None:
                             counts.restored += 1
@@ -910,29 +920,66 @@ class Reconciler:
         ):
             fresh = per_experiment.get(pk, [0, 0, 0])
             if [run_count, artifact_count, artifact_bytes] != fresh:
-                changed.append(
-                    Experiment(
-                        pk=pk, run_count=fresh[0], artifact_count=fresh[1], artifact_bytes=fresh[2]
-                    )
-                )
-        Experiment.objects.bulk_update(
-            changed, fields=["run_count", "artifact_count", "artifact_bytes"], batch_size=500
+                changed.append((*fresh, pk))
+        update_rows(
+            model=Experiment,
+            columns=("run_count", "artifact_count", "artifact_bytes"),
+            rows=changed,
         )
 
         changed_versions = []
-        for pk, bucket, prefix, flag in ModelVersion.objects.values_list(
-            "pk", "artifact_bucket", "artifact_prefix", "artifacts_present"
-        ):
-            fresh = None
-            if bucket and prefix:
-                fresh = present.filter(
-                    bucket=bucket, key__gte=prefix, key__lt=_after(prefix)
-                ).exists()
+        for pk, flag, fresh in self._versions_presence(present):
             if fresh != flag:
-                changed_versions.append(ModelVersion(pk=pk, artifacts_present=fresh))
-        ModelVersion.objects.bulk_update(
-            changed_versions, fields=["artifacts_present"], batch_size=500
+                changed_versions.append((fresh, pk))
+        update_rows(model=ModelVersion, columns=("artifacts_present",), rows=changed_versions)
+
+    def _versions_presence(self, present) -> Iterable[tuple[int, bool | None, bool | None]]:
+        """(pk, stored flag, fresh flag) of every version: is anything stored at its source?
+
+        Through the owner's foreign key where the source names one (``runs:/``,
+        ``models:/m-``): an indexed lookup, and no string range over keys, whose order
+        depends on the database collation. Other sources are checked by key prefix.
+        """
+        versions = list(
+            ModelVersion.objects.values_list(
+                "pk", "artifacts_present", "artifact_bucket", "artifact_prefix", "source",
+                "run_id", "logged_model_id",
+            )
+        )  # fmt: skip
+        run_pks = {row[5] for row in versions if row[5] and row[4].startswith("runs:/")}
+        folders: dict[int, set[str]] = defaultdict(set)
+        run_list = sorted(run_pks)
+        for start in range(0, len(run_list), 500):
+            rows = (
+                present.filter(run_id__in=run_list[start : start + 500])
+                .values_list("run_id", "folder")
+                .distinct()
+            )
+            for run_pk, folder in rows:
+                folders[run_pk].add(folder)
+        model_pks = set(
+            present.filter(logged_model__isnull=False)
+            .values_list("logged_model_id", flat=True)
+            .distinct()
         )
+        for pk, flag, bucket, prefix, source, run_pk, model_pk in versions:
+            if not (bucket and prefix):
+                yield pk, flag, None
+            elif run_pk and source.startswith("runs:/"):
+                path = source[len("runs:/") :].lstrip("/").partition("/")[2].strip("/")
+                run_folders = folders.get(run_pk, set())
+                yield (
+                    pk,
+                    flag,
+                    any(
+                        not path or folder == path or folder.startswith(f"{path}/")
+                        for folder in run_folders
+                    ),
+                )
+            elif model_pk and source.startswith("models:/m-"):
+                yield pk, flag, model_pk in model_pks
+            else:
+                yield pk, flag, present.filter(bucket=bucket, key__startswith=prefix).exists()
 
     def _update_totals(self, model: type, totals: dict[int, tuple[int, int]]) -> None:
         changed = []
@@ -941,11 +988,9 @@ class Reconciler:
         ).iterator(chunk_size=10000):
             fresh = totals.get(pk, (0, 0))
             if (count, size) != fresh:
-                changed.append(model(pk=pk, artifact_count=fresh[0], artifact_bytes=fresh[1]))
-                if len(changed) >= 1000:
-                    model.objects.bulk_update(changed, fields=["artifact_count", "artifact_bytes"])
-                    changed.clear()
-        model.objects.bulk_update(changed, fields=["artifact_count", "artifact_bytes"])
+                changed.append((fresh[0], fresh[1], pk))
+        with transaction.atomic():
+            update_rows(model=model, columns=("artifact_count", "artifact_bytes"), rows=changed)
 
 
 class SyncConfigurationError(Exception):
@@ -960,11 +1005,6 @@ def reconcile(*, mlflow_source: Any, s3_source: Any, options: SyncOptions) -> Sy
     is a warning and a ``partial`` status.
     """
     return Reconciler(mlflow_source=mlflow_source, s3_source=s3_source, options=options).run()
-
-
-def _after(prefix: str) -> str:
-    """The smallest string greater than every string that starts with ``prefix``."""
-    return prefix + "\U0010ffff"
 
 
 def _metrics_signature(metrics: tuple[MetricRecord, ...]) -> str:

@@ -16,6 +16,9 @@ def catalogue_writes(queries) -> list[str]:
     writes = []
     for query in queries:
         sql = query["sql"].strip()
+        # Django logs an executemany as "<n> times: <sql>".
+        if " times: " in sql.split("\n", 1)[0][:40]:
+            sql = sql.split(" times: ", 1)[1].strip()
         verb = sql.split(None, 1)[0].upper()
         if verb not in {"INSERT", "UPDATE", "DELETE"}:
             continue
