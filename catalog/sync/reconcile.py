@@ -43,11 +43,11 @@ from catalog.sync import content
 from catalog.sync.bulk import db_datetime, db_json, insert_rows, update_rows
 from catalog.sync.categories import infer_category
 from catalog.sync.layout import (
+    ARTIFACTS_SEGMENT,
     experiment_walk_root,
     folder_prefix,
     merge_roots,
     orphan_group,
-    owner_prefix_candidates,
     parse_s3_uri,
     resolve_artifact_uri,
     version_source_prefix,
@@ -551,6 +551,10 @@ class Reconciler:
         ]  # fmt: skip
         now_db = db_datetime(self.now)
         empty_meta_db = db_json({})
+        pop = existing.pop
+        blake2b = hashlib.blake2b
+        segment_length = len(ARTIFACTS_SEGMENT)
+        unchanged = 0
 
         def flush() -> None:
             with transaction.atomic():
@@ -576,16 +580,21 @@ class Reconciler:
                         )
                         continue
                     key = record.key
+                    # The owner: the first ".../artifacts/" prefix of the key that a known
+                    # run or logged model has (inlined: this loop runs once per object).
                     owner = None
                     path = key
-                    for candidate in owner_prefix_candidates(key):
-                        owner = owners.get(candidate)
+                    index = key.find(ARTIFACTS_SEGMENT)
+                    while index >= 0:
+                        end = index + segment_length
+                        owner = owners.get(key[:end])
                         if owner is not None:
-                            path = key[len(candidate) :]
+                            path = key[end:]
                             if not path:
                                 owner = None
                                 path = key
                             break
+                        index = key.find(ARTIFACTS_SEGMENT, index + 1)
                     if owner is None:
                         run_pk = model_pk = None
                         group = orphan_group(key=key, root_prefix=root_prefix)
@@ -594,13 +603,14 @@ class Reconciler:
                         run_pk, model_pk = owner
                         group = ""
                     modified = record.last_modified
-                    digest = _short_digest(
+                    digest = blake2b(
                         f"{run_pk}|{model_pk}|{path}|{group}|{record.size}|{record.etag}|"
-                        f"{modified.isoformat() if modified else ''}"
-                    )
-                    old = existing.pop(key, None)
+                        f"{modified.isoformat() if modified else ''}".encode(),
+                        digest_size=16,
+                    ).hexdigest()
+                    old = pop(key, None)
                     if old is not None and old[1] == digest:
-                        counts.unchanged += 1
+                        unchanged += 1
                         continue
                     kind = content.content_kind(key)
                     needs_meta = kind is not None and meta_etags.get(key) != record.etag
@@ -646,6 +656,7 @@ class Reconciler:
             except SourceError as error:
                 self._source_failed("artifacts", error)
             flush()
+        counts.unchanged += unchanged
         # Unlisted keys under the walked prefixes are the missing candidates.
         prefixes = tuple(walk.prefix for walk in walks)
         self.artifact_missing.extend(
