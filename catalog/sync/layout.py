@@ -77,17 +77,6 @@ def merge_roots(roots: Iterable[S3Root]) -> list[S3Root]:
     return result
 
 
-def owner_prefix_candidates(key: str) -> Iterable[str]:
-    """Every prefix of ``key`` that ends in ``/artifacts/`` (an owner's folder)."""
-    start = 0
-    while True:
-        index = key.find(ARTIFACTS_SEGMENT, start)
-        if index < 0:
-            return
-        yield key[: index + len(ARTIFACTS_SEGMENT)]
-        start = index + 1
-
-
 def orphan_group(*, key: str, root_prefix: str) -> str:
     """The drift report's group of an orphan key under a walk root (see module doc)."""
     relative = key[len(root_prefix) :] if key.startswith(root_prefix) else key

@@ -1,0 +1,99 @@
+"""Reconcile fed in-memory record streams: the fail-safe's edges, in isolation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from catalog.models import Artifact, Experiment, Run
+from catalog.sync.mlflow_source import MlflowSourceError
+from catalog.sync.records import ArtifactRecord, ExperimentRecord, MetricRecord, RunRecord
+from catalog.sync.service import SyncOptions, run_sync
+
+MODIFIED = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class MemoryMlflow:
+    def __init__(self, runs: int, *, fail_runs_after: int | None = None) -> None:
+        self.runs = runs
+        self.fail_runs_after = fail_runs_after
+        self.metric_history_calls = 0
+
+    def iter_experiments(self):
+        yield ExperimentRecord(experiment_id="1", name="e", artifact_location="s3://b/1")
+
+    def iter_runs(self, *, experiment_ids):
+        for index in range(self.runs):
+            if self.fail_runs_after is not None and index == self.fail_runs_after:
+                raise MlflowSourceError("reading runs: page 2 timed out")
+            yield RunRecord(
+                run_id=f"run{index:04d}",
+                experiment_id="1",
+                artifact_uri=f"s3://b/1/run{index:04d}/artifacts",
+                metrics=(MetricRecord(key="m", value=1.0, step=1, timestamp=5),),
+            )
+
+    def metric_history(self, *, run_id, key):
+        self.metric_history_calls += 1
+        return [MetricRecord(key=key, value=1.0, step=1, timestamp=5)]
+
+    def iter_logged_models(self, *, experiment_ids):
+        return iter(())
+
+    def iter_registered_models(self):
+        return iter(())
+
+    def iter_model_versions(self):
+        return iter(())
+
+
+class MemoryS3:
+    def __init__(self, runs: int) -> None:
+        self.runs = runs
+
+    def iter_root(self, *, root):
+        for index in range(self.runs):
+            yield ArtifactRecord(
+                bucket="b", key=f"1/run{index:04d}/artifacts/a.txt", size=3, etag="e",
+                last_modified=MODIFIED,
+            )  # fmt: skip
+
+    def read_head(self, *, bucket, key, max_bytes):
+        raise AssertionError("no content to read here")
+
+
+def sync(mlflow, s3, **options):
+    return run_sync(mlflow_source=mlflow, s3_source=s3, options=SyncOptions(**options))
+
+
+@pytest.mark.django_db
+def test_a_short_mlflow_listing_keeps_what_it_read_and_marks_nothing():
+    assert sync(MemoryMlflow(10), MemoryS3(10)).status == "ok"
+    report = sync(MemoryMlflow(10, fail_runs_after=4), MemoryS3(10))
+    assert report.status == "partial"
+    assert report.as_dict()["counts"]["runs"]["unchanged"] == 4
+    assert not Run.objects.filter(missing_since__isnull=False).exists()
+    # Artifacts of runs not re-listed stay owned: their runs were not declared gone.
+    assert Artifact.objects.filter(run__isnull=True).count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("kept", "status", "marked"), [(8, "ok", 2), (7, "partial", 0)])
+def test_the_missing_share_threshold(kept, status, marked):
+    sync(MemoryMlflow(10), MemoryS3(10))
+    report = sync(MemoryMlflow(kept), MemoryS3(kept), max_missing_share=0.2)
+    assert report.status == status
+    assert report.as_dict()["counts"]["runs"]["missing"] == marked
+    assert Run.objects.filter(missing_since__isnull=False).count() == marked
+    assert Experiment.objects.get().run_count == 10 - marked
+
+
+@pytest.mark.django_db
+def test_history_is_read_once_per_change():
+    mlflow = MemoryMlflow(3)
+    sync(mlflow, MemoryS3(3))
+    assert mlflow.metric_history_calls == 3
+    again = MemoryMlflow(3)
+    sync(again, MemoryS3(3))
+    assert again.metric_history_calls == 0
