@@ -1,28 +1,184 @@
 """The seed page ("S3 Artifact Storage Mapping") regenerated from the catalogue.
 
 Same structure as the hand-kept page it replaces: quick reference, overview, one
-section per folder, artifact structure, categories, usage (with valid MLflow URIs, never
-``models://``), quality summary and maintenance notes, all from live rows, with the
-last sync time in place of a hand-typed date. Served at ``/export/mapping.md`` and
-written by ``manage.py export_mapping``. Lists are capped so the page stays readable
-(and bounded) for a large server.
+section per folder, artifact structure, categories, usage (with valid MLflow URIs),
+quality summary and maintenance notes, all from live rows, with the last sync time in
+place of a hand-typed date. Served at ``/export/mapping.md`` and written by
+``manage.py export_mapping``.
+
+``gather_mapping_data`` reads everything in a fixed number of queries (about a dozen,
+whatever the catalogue's size); the ``_section`` functions are pure text. Lists are
+capped (runs per folder, models per category) so the page stays readable and cheap for a
+large server; the caps are stated on the page.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from catalog import selectors
-from catalog.models import Artifact, ModelVersion, Run
+from catalog.models import Artifact, Category, Experiment, ModelVersion, RegisteredModel, Run
 from catalog.tables import folder_of, format_metric, plain_purpose
 
-RUNS_PER_FOLDER = 25
-MODELS_PER_LIST = 100
-STRUCTURE_SAMPLE = 20_000
+RUNS_PER_FOLDER = 10
+MODELS_PER_CATEGORY = 200
+STRUCTURE_SAMPLE = 2_000
 QUALITY_THRESHOLD = 0.9
+QUALITY_ROWS = 100
+
+
+EXPERIMENT_FIELDS = (
+    "experiment_id",
+    "name",
+    "artifact_location",
+    "description",
+    "mlflow_description",
+    "run_count",
+    "artifact_count",
+    "artifact_bytes",
+)
+
+
+@dataclass(frozen=True)
+class RunRow:
+    run_id: str
+    name: str
+    status: str
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    name: str
+    category: str
+    experiment_pk: int | None
+    latest_run_id: str
+
+
+@dataclass
+class MappingData:
+    """Everything the page shows, read once."""
+
+    sync: object
+    totals: dict
+    experiments: list[Experiment]
+    models: list[ModelRow]
+    runs_by_experiment: dict[int, list[RunRow]]
+    structure: list[tuple[int, str]]
+    example: ModelVersion | None
+    quality_metric: str | None
+    quality_rows: list[ModelVersion]
+    orphans: dict
+    versions_missing_artifacts: int
+    models_by_experiment: dict[int, list[ModelRow]] = field(default_factory=dict)
+
+    def __post_init__(self):
+        for model in self.models:
+            if model.experiment_pk is not None:
+                self.models_by_experiment.setdefault(model.experiment_pk, []).append(model)
+
+    @property
+    def buckets(self) -> list[str]:
+        found = {selectors.bucket_of(e.artifact_location) for e in self.experiments}
+        return sorted(found - {""})
+
+
+def gather_mapping_data() -> MappingData:
+    """Read the catalogue for the mapping page in a fixed number of queries."""
+    present = Q(missing_since=None)
+    totals = Experiment.objects.filter(present).aggregate(
+        active=Count("id", filter=Q(lifecycle_stage="active")),
+        deleted=Count("id", filter=~Q(lifecycle_stage="active")),
+        runs=Coalesce(Sum("run_count"), 0),
+        artifacts=Coalesce(Sum("artifact_count"), 0),
+        bytes=Coalesce(Sum("artifact_bytes"), 0),
+    )
+    # The first runs of every folder: RUNS_PER_FOLDER correlated lookups per experiment
+    # on the (experiment, start_time) index, then one fetch of those runs. A window
+    # function would sort every run of the catalogue instead.
+    first_runs = Run.objects.filter(experiment=OuterRef("pk"), missing_since=None).order_by(
+        "start_time", "pk"
+    )
+    experiments = list(
+        Experiment.objects.filter(present, lifecycle_stage="active")
+        .only(*EXPERIMENT_FIELDS)
+        .annotate(
+            **{
+                f"run_{index}": Subquery(first_runs.values("pk")[index : index + 1])
+                for index in range(RUNS_PER_FOLDER)
+            }
+        )
+        .order_by("experiment_id")
+    )
+    latest_run = ModelVersion.objects.filter(
+        registered_model=OuterRef("pk"), version=OuterRef("latest_version")
+    ).values("source_run_id")[:1]
+    models = [
+        ModelRow(*row)
+        for row in RegisteredModel.objects.filter(present)
+        .annotate(
+            effective=selectors.effective_category_expression(),
+            latest_run_id=Subquery(latest_run),
+        )
+        .order_by("name")
+        .values_list("name", "effective", "experiment_id", "latest_run_id")
+    ]
+    run_pks = [
+        pk
+        for experiment in experiments
+        for pk in (getattr(experiment, f"run_{index}") for index in range(RUNS_PER_FOLDER))
+        if pk is not None
+    ]
+    runs = Run.objects.filter(pk__in=run_pks).values_list(
+        "run_id", "name", "status", "experiment_id", "start_time", "pk"
+    )
+    runs_by_experiment: dict[int, list[RunRow]] = defaultdict(list)
+    for row in sorted(runs, key=lambda row: (row[4] is None, row[4] or 0, row[5])):
+        runs_by_experiment[row[3]].append(RunRow(*row[:3]))
+    structure = list(
+        Artifact.objects.filter(run__isnull=False, missing_since=None)
+        .order_by()
+        .values_list("run_id", "path")[:STRUCTURE_SAMPLE]
+    )
+    example = (
+        ModelVersion.objects.filter(missing_since=None, registered_model__missing_since=None)
+        .select_related("registered_model", "run", "logged_model")
+        .order_by("registered_model__name", "-version")
+        .first()
+    )
+    keys = selectors.leaderboard_metric_keys()
+    metric = "accuracy" if "accuracy" in keys else (keys[0] if keys else None)
+    quality_rows = []
+    if metric is not None:
+        quality_rows = list(
+            selectors.leaderboard(metric=metric, threshold=QUALITY_THRESHOLD)[:QUALITY_ROWS]
+        )
+    orphans = Artifact.objects.filter(run=None, logged_model=None, missing_since=None).aggregate(
+        n=Count("id"), bytes=Coalesce(Sum("size"), 0)
+    )
+    return MappingData(
+        sync=selectors.last_sync(),
+        totals=totals,
+        experiments=experiments,
+        models=models,
+        runs_by_experiment=runs_by_experiment,
+        structure=structure,
+        example=example,
+        quality_metric=metric,
+        quality_rows=quality_rows,
+        orphans=orphans,
+        versions_missing_artifacts=ModelVersion.objects.filter(
+            missing_since=None, artifacts_present=False
+        ).count(),
+    )
+
+
+# --- text ---------------------------------------------------------------------------------
 
 
 def _cell(text) -> str:
@@ -34,56 +190,73 @@ def _code(text) -> str:
     return "`" + str(text).replace("`", "'") + "`"
 
 
-def _quick_reference(experiments) -> list[str]:
+def _sync_line(sync) -> str:
+    if sync is None:
+        return "never"
+    when = sync.finished_at or sync.started_at
+    return f"{when:%Y-%m-%d %H:%M} UTC ({sync.get_status_display()})"
+
+
+def _header(data: MappingData) -> list[str]:
+    return [
+        "# S3 Artifact Storage Mapping",
+        "",
+        f"**Generated:** {timezone.now():%Y-%m-%d %H:%M} UTC by the SmartMaint catalogue  ",
+        f"**Last Sync:** {_sync_line(data.sync)}  ",
+        f"**Status:** {len(data.models)} registered models in {data.totals['active']} experiments",
+        "",
+        "This page maps the S3 bucket structure to MLflow experiments, runs and registered "
+        "models. It is generated from the catalogue: do not edit it by hand.",
+    ]
+
+
+def _quick_reference(data: MappingData) -> list[str]:
     lines = [
         "## Quick Reference Table",
         "",
         "| S3 Folder | Experiment Name | Purpose | Models Count | Key Models |",
         "|-----------|----------------|---------|--------------|------------|",
     ]
-    for experiment in experiments:
-        models = list(experiment.registered_models.all())
-        key_models = ", ".join(model.name for model in models[: selectors.KEY_MODELS_SHOWN])
-        if len(models) > selectors.KEY_MODELS_SHOWN:
-            key_models += f" (+{len(models) - selectors.KEY_MODELS_SHOWN} more)"
+    shown = selectors.KEY_MODELS_SHOWN
+    for experiment in data.experiments:
+        models = data.models_by_experiment.get(experiment.pk, [])
+        key_models = ", ".join(model.name for model in models[:shown])
+        if len(models) > shown:
+            key_models += f" (+{len(models) - shown} more)"
         lines.append(
             f"| {_cell(folder_of(experiment))} | {_cell(experiment.name)} | "
-            f"{_cell(plain_purpose(experiment.purpose))} | {experiment.model_count} | "
+            f"{_cell(plain_purpose(experiment.purpose))} | {len(models)} | "
             f"{_cell(key_models) or '—'} |"
         )
     return lines
 
 
-def _overview(overview: selectors.Overview) -> list[str]:
-    buckets = ", ".join(_code(bucket) for bucket in overview.buckets) or "none"
+def _overview(data: MappingData) -> list[str]:
+    totals = data.totals
+    buckets = ", ".join(_code(bucket) for bucket in data.buckets) or "none"
+    deleted = f" (plus {totals['deleted']} deleted)" if totals["deleted"] else ""
     return [
         "## Overview",
         "",
-        f"- **S3 Bucket{'s' if len(overview.buckets) != 1 else ''}:** {buckets}",
-        f"- **Total Experiments:** {overview.experiment_count}"
-        + (
-            f" (plus {overview.deleted_experiment_count} deleted)"
-            if overview.deleted_experiment_count
-            else ""
-        ),
-        f"- **Total Runs:** {overview.run_count}",
-        f"- **Total Registered Models:** {overview.model_count}",
-        f"- **Total Artifacts:** {overview.artifact_count} objects, "
-        f"{filesizeformat(overview.artifact_bytes)}",
-        f"- **Storage Pattern:** {_code(overview.storage_pattern)}",
+        f"- **S3 Bucket{'s' if len(data.buckets) != 1 else ''}:** {buckets}",
+        f"- **Total Experiments:** {totals['active']}{deleted}",
+        f"- **Total Runs:** {totals['runs']}",
+        f"- **Total Registered Models:** {len(data.models)}",
+        f"- **Total Artifacts:** {totals['artifacts']} objects, {filesizeformat(totals['bytes'])}",
+        "- **Storage Pattern:** `{experiment_id}/{run_id}/artifacts/{artifact_path}`",
     ]
 
 
-def _folder_section(experiment, runs_by_experiment, versions_by_run) -> list[str]:
+def _folder_section(data: MappingData, experiment: Experiment) -> list[str]:
     lines = [
         f"### Folder {folder_of(experiment)} - {experiment.name}",
         f"- **Experiment ID:** {experiment.experiment_id}",
         f'- **Experiment Name:** "{experiment.name}"',
         f"- **Purpose:** {plain_purpose(experiment.purpose, limit=500) or '—'}",
-        f"- **S3 prefix:** {_code(experiment.artifact_location)}",
+        f"- **S3 prefix:** {_code(experiment.artifact_location + '/')}",
         "- **Sub-folders (Run IDs):**",
     ]
-    runs = runs_by_experiment.get(experiment.pk, [])
+    runs = data.runs_by_experiment.get(experiment.pk, [])
     for run in runs:
         label = f" - {run.name}" if run.name else ""
         status = f" - **{run.status}**" if run.status else ""
@@ -93,17 +266,9 @@ def _folder_section(experiment, runs_by_experiment, versions_by_run) -> list[str
     if not runs:
         lines.append("  - (none)")
     lines.append("- **Registered Models:**")
-    models = list(experiment.registered_models.all())
+    models = data.models_by_experiment.get(experiment.pk, [])
     for model in models:
-        runs_of_model = sorted(
-            {
-                version.source_run_id
-                for run in runs
-                for version in versions_by_run.get(run.pk, [])
-                if version.registered_model_id == model.pk
-            }
-        )
-        suffix = f" (Run: {', '.join(runs_of_model)})" if runs_of_model else ""
+        suffix = f" (Run: {model.latest_run_id})" if model.latest_run_id else ""
         lines.append(f"  - {_code(model.name)}{suffix}")
     if not models:
         lines.append("  - (none)")
@@ -125,25 +290,26 @@ def _folder_children(names: Counter, limit: int = 8) -> list[str]:
     return sorted(patterns)[:limit]
 
 
-def _artifact_structure() -> list[str]:
+def _artifact_structure(data: MappingData) -> list[str]:
     """The run folder layout as found: top-level entries with the share of runs having them."""
-    paths = Artifact.objects.filter(run__isnull=False, missing_since=None).values_list(
-        "run_id", "path"
-    )[:STRUCTURE_SAMPLE]
     entries: dict[str, set] = {}
     children: dict[str, Counter] = {}
-    for run_id, path in paths:
+    for run_id, path in data.structure:
         head, slash, rest = path.partition("/")
         name = head + slash
         entries.setdefault(name, set()).add(run_id)
         if rest:
             child = rest.split("/", 1)[0] + ("/" if "/" in rest else "")
             children.setdefault(name, Counter())[child] += 1
-    lines = ["## Artifact Structure", "", "Each run folder contains (share of runs sampled):"]
-    lines.append("```")
-    lines.append("{run_id}/")
-    lines.append("├── artifacts/")
-    runs_seen = len({run_id for run_id, _ in paths}) or 1
+    runs_seen = len({run_id for run_id, _ in data.structure}) or 1
+    lines = [
+        "## Artifact Structure",
+        "",
+        f"Each run folder contains (share of the {runs_seen} runs sampled):",
+        "```",
+        "{run_id}/",
+        "├── artifacts/",
+    ]
     for name in sorted(entries, key=lambda entry: (not entry.endswith("/"), entry)):
         share = round(100 * len(entries[name]) / runs_seen)
         lines.append(f"│   ├── {name:<28} # in {share}% of runs")
@@ -153,26 +319,28 @@ def _artifact_structure() -> list[str]:
     return lines
 
 
-def _categories() -> list[str]:
+def _categories(data: MappingData) -> list[str]:
+    folders = {experiment.pk: folder_of(experiment) for experiment in data.experiments}
+    by_category: dict[str, list[ModelRow]] = defaultdict(list)
+    for model in data.models:
+        by_category[model.category].append(model)
     lines = ["## Model Categories by Type"]
-    for group in selectors.category_groups():
-        lines += ["", f"### {group.label} Models"]
-        for model in group.models[:MODELS_PER_LIST]:
-            where = f" (S3: {folder_of(model.experiment)})" if model.experiment else ""
-            lines.append(f"- {_code(model.name)}{where}")
-        if group.count > len(group.models[:MODELS_PER_LIST]):
-            lines.append(f"- … and {group.count - MODELS_PER_LIST} more")
+    for category in Category:
+        models = by_category.get(category.value)
+        if not models:
+            continue
+        lines += ["", f"### {category.label} Models"]
+        for model in models[:MODELS_PER_CATEGORY]:
+            folder = folders.get(model.experiment_pk)
+            lines.append(f"- {_code(model.name)}" + (f" (S3: {folder})" if folder else ""))
+        if len(models) > MODELS_PER_CATEGORY:
+            lines.append(f"- … and {len(models) - MODELS_PER_CATEGORY} more")
     return lines
 
 
-def _usage() -> list[str]:
-    example = (
-        ModelVersion.objects.filter(missing_since=None, registered_model__missing_since=None)
-        .select_related("registered_model", "run", "logged_model")
-        .order_by("registered_model__name", "-version")
-        .first()
-    )
+def _usage(data: MappingData) -> list[str]:
     lines = ["## Usage Instructions", "", "### Loading Models", "```python", "import mlflow", ""]
+    example = data.example
     if example is None:
         lines += [
             '# By alias:   mlflow.pyfunc.load_model("models:/<name>@<alias>")',
@@ -200,43 +368,34 @@ def _usage() -> list[str]:
     return lines
 
 
-def _quality() -> list[str]:
-    keys = selectors.leaderboard_metric_keys()
-    metric = "accuracy" if "accuracy" in keys else (keys[0] if keys else None)
+def _quality(data: MappingData) -> list[str]:
     lines = ["## Quality Metrics Summary", ""]
+    metric = data.quality_metric
     if metric is None:
         return lines + ["No metrics recorded on registered models' source runs."]
     lines.append(f"### High-Performing Models ({metric} >= {QUALITY_THRESHOLD:g})")
-    rows = list(selectors.leaderboard(metric=metric, threshold=QUALITY_THRESHOLD)[:MODELS_PER_LIST])
-    for version in rows:
+    for version in data.quality_rows:
         folder = folder_of(version.run.experiment) if version.run else "?"
         lines.append(
             f"- {_code(version.registered_model.name)} v{version.version}: "
             f"{metric} = {format_metric(version.metric_value)} (Folder {folder})"
         )
-    if not rows:
+    if not data.quality_rows:
         lines.append("- (none)")
     return lines
 
 
-def _maintenance(overview: selectors.Overview) -> list[str]:
-    sync = selectors.last_sync()
-    if sync is None:
-        synced = "never synced"
-    else:
-        when = sync.finished_at or sync.started_at
-        synced = f"{when:%Y-%m-%d %H:%M} UTC ({sync.get_status_display()})"
-    audit = selectors.audit_summary()
+def _maintenance(data: MappingData) -> list[str]:
+    buckets = ", ".join(f"`s3://{bucket}/`" for bucket in data.buckets) or "no bucket"
     return [
         "## Maintenance Notes",
         "",
-        f"- **Last Sync:** {synced}",
-        f"- **Total Storage:** {filesizeformat(overview.artifact_bytes)} in "
-        f"{overview.artifact_count} objects under "
-        + (", ".join(f"`s3://{bucket}/`" for bucket in overview.buckets) or "no bucket"),
-        f"- **Orphaned storage:** {audit.orphan_objects} objects, "
-        f"{filesizeformat(audit.orphan_bytes)} (see the catalogue's audit page)",
-        f"- **Versions with missing artifacts:** {audit.versions_missing_artifacts}",
+        f"- **Last Sync:** {_sync_line(data.sync)}",
+        f"- **Total Storage:** {filesizeformat(data.totals['bytes'])} in "
+        f"{data.totals['artifacts']} objects under {buckets}",
+        f"- **Orphaned storage:** {data.orphans['n']} objects, "
+        f"{filesizeformat(data.orphans['bytes'])} (see the catalogue's audit page)",
+        f"- **Versions with missing artifacts:** {data.versions_missing_artifacts}",
         "- **Access Pattern:** load production models through the registry "
         "(`models:/<name>@<alias>`) for version control",
     ]
@@ -244,56 +403,15 @@ def _maintenance(overview: selectors.Overview) -> list[str]:
 
 def render_mapping_markdown() -> str:
     """The whole mapping page as Markdown, from the catalogue's current rows."""
-    overview = selectors.overview()
-    experiments = list(
-        selectors.experiment_rows().filter(missing_since=None, lifecycle_stage="active")
-    )
-    # One query for the first runs of every folder shown, one for their versions.
-    runs_by_experiment: dict[int, list[Run]] = {}
-    for experiment in experiments:
-        runs_by_experiment[experiment.pk] = []
-    run_rows = (
-        Run.objects.filter(experiment__in=[e.pk for e in experiments], missing_since=None)
-        .only("pk", "run_id", "name", "status", "experiment_id", "start_time")
-        .order_by("experiment_id", "start_time", "run_id")
-    )
-    for run in run_rows.iterator():
-        bucket = runs_by_experiment[run.experiment_id]
-        if len(bucket) < RUNS_PER_FOLDER:
-            bucket.append(run)
-    shown_runs = [run.pk for runs in runs_by_experiment.values() for run in runs]
-    versions_by_run: dict[int, list[ModelVersion]] = {}
-    for version in ModelVersion.objects.filter(run__in=shown_runs, missing_since=None):
-        versions_by_run.setdefault(version.run_id, []).append(version)
-
-    sync = selectors.last_sync()
-    generated = timezone.now()
-    lines = [
-        "# S3 Artifact Storage Mapping",
-        "",
-        f"**Generated:** {generated:%Y-%m-%d %H:%M} UTC by the SmartMaint catalogue  ",
-        "**Last Sync:** "
-        + (
-            f"{(sync.finished_at or sync.started_at):%Y-%m-%d %H:%M} UTC, "
-            f"{sync.get_status_display()}"
-            if sync
-            else "never"
-        )
-        + "  ",
-        f"**Status:** {overview.model_count} registered models in {overview.experiment_count} "
-        "experiments",
-        "",
-        "This page maps the S3 bucket structure to MLflow experiments, runs and registered "
-        "models. It is generated from the catalogue: do not edit it by hand.",
-        "",
-    ]
-    lines += _quick_reference(experiments) + [""]
-    lines += _overview(overview) + ["", "## Experiment-to-S3 Folder Mapping", ""]
-    for experiment in experiments:
-        lines += _folder_section(experiment, runs_by_experiment, versions_by_run) + [""]
-    lines += _artifact_structure() + [""]
-    lines += _categories() + [""]
-    lines += _usage() + [""]
-    lines += _quality() + [""]
-    lines += _maintenance(overview)
+    data = gather_mapping_data()
+    lines = _header(data) + [""]
+    lines += _quick_reference(data) + [""]
+    lines += _overview(data) + ["", "## Experiment-to-S3 Folder Mapping", ""]
+    for experiment in data.experiments:
+        lines += _folder_section(data, experiment) + [""]
+    lines += _artifact_structure(data) + [""]
+    lines += _categories(data) + [""]
+    lines += _usage(data) + [""]
+    lines += _quality(data) + [""]
+    lines += _maintenance(data)
     return "\n".join(lines) + "\n"

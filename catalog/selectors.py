@@ -265,7 +265,17 @@ def registered_model_rows() -> QuerySet[RegisteredModel]:
         RegisteredModel.objects.select_related("experiment")
         .annotate(
             effective_category_value=effective_category_expression(),
-            version_count=Count("versions", distinct=True),
+            # A correlated count, not a JOIN + GROUP BY: only the page's rows are counted.
+            version_count=Coalesce(
+                Subquery(
+                    ModelVersion.objects.filter(registered_model=OuterRef("pk"))
+                    .order_by()
+                    .values("registered_model")
+                    .annotate(n=Count("id"))
+                    .values("n")[:1]
+                ),
+                0,
+            ),
             latest_artifacts_present=Subquery(latest.values("artifacts_present")[:1]),
         )
         .order_by("name")

@@ -96,7 +96,7 @@ class CatalogTable(tables.Table):
 
     class Meta:
         attrs = {"class": "table"}
-        template_name = "django_tables2/table.html"
+        template_name = "django_tables2/catalog_table.html"
 
 
 # --- experiments --------------------------------------------------------------------------

@@ -57,7 +57,7 @@ def test_mapping_export_runs_a_fixed_number_of_queries(
     seed_world, reader_client, django_assert_max_num_queries
 ):
     # An export, not a browsing page: more sections, but still a constant count.
-    with django_assert_max_num_queries(30):
+    with django_assert_max_num_queries(MAX_QUERIES):
         response = reader_client.get(reverse("catalog:mapping_export"))
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/markdown")
