@@ -101,3 +101,24 @@ def test_search_by_tag_with_odd_keys(db):
 def test_bucket_of():
     assert selectors.bucket_of("s3://b/1") == "b"
     assert selectors.bucket_of("file:///x") == ""
+
+
+def test_search_finds_runs_by_id_prefix(db):
+    run = make_run(run_id="abcdef0123456789abcdef0123456789")
+    assert selectors.search(query="ABCDEF01").runs == [run]
+
+
+def test_large_catalogues_search_artifacts_by_path_only(db, settings):
+    from tests.factories import make_artifact
+
+    run = make_run(name="r", artifact_count=3)
+    run.experiment.artifact_count = 3
+    run.experiment.save()
+    artifact = make_artifact(run=run, path="plots/anomaly_scores.png")
+    assert selectors.search(query="anomaly").artifacts == [artifact]
+    settings.CATALOG_SEARCH_FULL_SCAN_MAX_ARTIFACTS = 2
+    results = selectors.search(query="anomaly")
+    assert (results.artifacts, results.artifact_mode) == ([], "paths")
+    assert selectors.search(query="anomaly_scores.png").artifacts == [artifact]
+    assert selectors.search(query="plots/").artifacts == [artifact]
+    assert selectors.search(query="k=v").artifact_mode == "none"
