@@ -44,6 +44,16 @@ def _empty(figure: Figure, message: str) -> bytes:
     return _png(figure)
 
 
+def _zoomed_range(values: Sequence[float]) -> tuple[float, float] | None:
+    """An x range around ``values`` when they are all positive and close together."""
+    low, high = min(values), max(values)
+    spread = high - low
+    if low <= 0 or spread >= 0.25 * high:
+        return None
+    margin = max(spread, 0.01 * high)
+    return low - margin, high + margin * 0.6
+
+
 def bar_chart_png(
     *,
     labels: Sequence[str],
@@ -81,6 +91,11 @@ def bar_chart_png(
         )
     if threshold is not None:
         axes.axvline(threshold, color="#cf222e", linestyle="--", linewidth=1)
+    zoom = _zoomed_range([*values, *([threshold] if threshold is not None else [])])
+    if zoom is not None:
+        # Close values (0.95 vs 0.97) are invisible on an axis from zero: zoom, and say so.
+        axes.set_xlim(*zoom)
+        axes.set_xlabel(f"{metric} (axis does not start at 0)")
     if title:
         axes.set_title(_short(title))
     axes.grid(axis="x", alpha=0.3)

@@ -231,7 +231,7 @@ class RunTable(CatalogTable):
         order_by = ("-start_time",)
 
     def render_run_id(self, value):
-        return format_html('<code title="{}">{}</code>', value, value[:12])
+        return format_html('<code class="nowrap" title="{}">{}</code>', value, value[:12])
 
     def render_status(self, record):
         html = badge(record.status or "unknown", (record.status or "unknown").lower())

@@ -57,7 +57,9 @@ class ExperimentDetailView(CsvExportMixin, SingleTableMixin, FilterView):
         metric_keys = selectors.experiment_metric_keys(experiment=experiment)
         context.update(
             experiment=experiment,
-            models_table=RegisteredModelTable(models, orderable=False),
+            models_table=RegisteredModelTable(
+                models, orderable=False, exclude=("experiment", "tags", "missing_since")
+            ),
             model_count=len(models),
             metric_keys=metric_keys,
             chart_metric=selectors.pick_metric(

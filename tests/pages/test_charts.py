@@ -74,3 +74,10 @@ def test_chart_view_serves_from_the_cache(seed_world, reader_client, monkeypatch
 
     monkeypatch.setattr(charts, "bar_chart_png", must_not_render)
     assert reader_client.get(url).content == first.content
+
+
+def test_close_values_zoom_the_axis_and_distant_ones_do_not():
+    assert charts._zoomed_range([0.95, 0.97]) == pytest.approx((0.93, 0.982))
+    assert charts._zoomed_range([0.2, 0.97]) is None
+    assert charts._zoomed_range([-1.0, -0.9]) is None
+    assert charts._zoomed_range([0.9, 0.9])[0] < 0.9  # a single value still gets a margin
