@@ -26,18 +26,17 @@ ORPHAN_FILES = {
 
 def apply_drift(*, client, s3) -> dict[str, object]:
     """Make the drift cases in the built world; return them as labelled for the docs."""
-    experiment_run = f"3/{TUNING_LEAVES_15}/artifacts/model/"
-    for prefix, body in ((DRIFT["orphan_folder"], ORPHAN_FILES),):
-        for relative, content in body.items():
-            s3.put_object(Bucket=BUCKET, Key=f"{prefix}{relative}", Body=content)
+    for relative, content in ORPHAN_FILES.items():
+        s3.put_object(Bucket=BUCKET, Key=f"{DRIFT['orphan_folder']}{relative}", Body=content)
     s3.put_object(
         Bucket=BUCKET,
         Key=DRIFT["orphan_file"],
         Body=b"air_temperature_k,process_temperature_k\n298.1,308.6\n",
     )
     client.delete_run(DRIFT["deleted_run_with_artifacts"])
-    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=experiment_run).get("Contents", [])
+    removed_model = f"3/{TUNING_LEAVES_15}/artifacts/model/"
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=removed_model).get("Contents", [])
     if not listed:
-        raise RuntimeError(f"nothing to remove under {experiment_run}: the build changed")
+        raise RuntimeError(f"nothing to remove under {removed_model}: the build changed")
     s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": item["Key"]} for item in listed]})
     return dict(DRIFT)

@@ -9,6 +9,7 @@ the build (:mod:`demo.determinism`), so a rebuild gives the same world.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -50,6 +51,11 @@ def build_world(*, tracking_uri: str, s3_endpoint_url: str) -> WorldReport:
     from mlflow.tracking import MlflowClient
     from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
+    if os.environ.get("MLFLOW_S3_ENDPOINT_URL") != s3_endpoint_url:
+        raise ValueError(
+            "MLflow would log artifacts elsewhere: set MLFLOW_S3_ENDPOINT_URL to "
+            f"{s3_endpoint_url} (demo.s3.running_s3_stand_in does)"
+        )
     s3 = make_boto3_client(s3_endpoint_url)
     s3.create_bucket(Bucket=BUCKET)
     report = WorldReport()

@@ -221,3 +221,11 @@ def test_the_build_leaves_mlflow_as_it_found_it(demo_world):
 
     assert mlflow.get_tracking_uri() != demo_world.tracking_uri
     assert sqlalchemy_store.uuid.__name__ == "uuid"
+
+
+def test_building_without_the_endpoint_in_the_environment_is_refused(monkeypatch, tmp_path):
+    from demo.world import build_world
+
+    monkeypatch.delenv("MLFLOW_S3_ENDPOINT_URL", raising=False)
+    with pytest.raises(ValueError, match="set MLFLOW_S3_ENDPOINT_URL"):
+        build_world(tracking_uri=f"sqlite:///{tmp_path}/m.db", s3_endpoint_url="http://x:1")
