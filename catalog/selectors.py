@@ -77,6 +77,18 @@ def last_sync() -> SyncRun | None:
     return SyncRun.objects.exclude(status=SyncRun.Status.RUNNING).first()
 
 
+_NOT_READ = object()
+
+
+def request_last_sync(request) -> SyncRun | None:
+    """``last_sync()`` read once per request (the header and a view both show it)."""
+    cached = getattr(request, "_catalog_last_sync", _NOT_READ)
+    if cached is _NOT_READ:
+        cached = last_sync()
+        request._catalog_last_sync = cached
+    return cached
+
+
 def order_metric_keys(keys) -> list[str]:
     """Metric keys with the usual quality metrics first, then alphabetical."""
     preferred = [key for key in PREFERRED_METRICS if key in keys]

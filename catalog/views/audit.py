@@ -54,7 +54,7 @@ class AuditView(CsvExportMixin, SingleTableMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         if self.wants_export():
             return context
-        sync = selectors.last_sync()
+        sync = selectors.request_last_sync(self.request)
         context.update(
             summary=selectors.audit_summary(),
             section=self.section,
