@@ -61,9 +61,11 @@ def bar_chart_png(
     metric: str,
     threshold: float | None = None,
     title: str = "",
+    lower_is_better: bool = False,
 ) -> bytes:
-    """A horizontal bar chart of ``values`` by ``labels``; bars at or over ``threshold``
-    are green and the threshold is drawn as a dashed line."""
+    """A horizontal bar chart of ``values`` by ``labels``; bars that pass ``threshold``
+    (at or over it, or at or under it when ``lower_is_better``) are green and the
+    threshold is drawn as a dashed line."""
     if len(labels) != len(values):
         raise ValueError("labels and values must have the same length")
     height = max(2.2, 0.38 * len(labels) + 1.2)
@@ -73,7 +75,9 @@ def bar_chart_png(
     axes = figure.add_subplot()
     positions = list(range(len(labels)))
     colors = [
-        HIGHLIGHT_COLOR if threshold is not None and value >= threshold else BAR_COLOR
+        HIGHLIGHT_COLOR
+        if threshold is not None and (value <= threshold if lower_is_better else value >= threshold)
+        else BAR_COLOR
         for value in values
     ]
     axes.barh(positions, values, color=colors)

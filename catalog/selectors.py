@@ -465,11 +465,25 @@ def leaderboard_metric_keys() -> list[str]:
     return _metric_keys_of(sample[:METRIC_KEY_SAMPLE])
 
 
+# Metrics where smaller is better (errors and losses): ranked ascending, and a threshold
+# means "at most". Matched on the words of the key ("val_loss", "holdout_day_mae").
+LOWER_IS_BETTER_WORDS = frozenset(
+    {"rmse", "mse", "mae", "mape", "smape", "loss", "error", "err", "l1", "l2", "logloss"}
+)
+
+
+def lower_is_better(metric: str) -> bool:
+    """Whether a smaller value of ``metric`` is better (an error or a loss)."""
+    words = metric.lower().replace("-", "_").replace(".", "_").replace("/", "_").split("_")
+    return any(word in LOWER_IS_BETTER_WORDS for word in words)
+
+
 def leaderboard(*, metric: str, threshold: float | None = None) -> QuerySet[ModelVersion]:
     """Latest versions ranked by ``metric`` of their source run, best first.
 
-    Annotated with ``metric_value``; versions without the metric are left out, and with
-    a ``threshold`` only those at or above it are kept (the seed's ">90% accuracy").
+    Annotated with ``metric_value``; versions without the metric are left out. With a
+    ``threshold`` only those at or above it are kept (the seed's ">90% accuracy"), or at
+    or below it for an error metric (``lower_is_better``), which also ranks ascending.
     """
     rows = (
         latest_versions()
@@ -477,9 +491,12 @@ def leaderboard(*, metric: str, threshold: float | None = None) -> QuerySet[Mode
         .annotate(metric_value=Cast(KeyTextTransform(metric, "run__metrics"), FloatField()))
         .filter(metric_value__isnull=False)
     )
+    ascending = lower_is_better(metric)
     if threshold is not None:
-        rows = rows.filter(metric_value__gte=threshold)
-    return rows.order_by(F("metric_value").desc(), "registered_model__name")
+        bound = "metric_value__lte" if ascending else "metric_value__gte"
+        rows = rows.filter(**{bound: threshold})
+    best_first = F("metric_value").asc() if ascending else F("metric_value").desc()
+    return rows.order_by(best_first, "registered_model__name")
 
 
 def leaderboard_values(*, metric: str, threshold: float | None) -> list[tuple[str, float]]:

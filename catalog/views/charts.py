@@ -31,7 +31,14 @@ def _metric(request) -> str:
 
 
 def _bar(*, kind: str, values, metric: str, threshold=None, title: str = "") -> HttpResponse:
-    data = {"values": values, "metric": metric, "threshold": threshold, "title": title}
+    lower = selectors.lower_is_better(metric)
+    data = {
+        "values": values,
+        "metric": metric,
+        "threshold": threshold,
+        "title": title,
+        "lower": lower,
+    }
     png = charts.cached_png(
         kind=kind,
         data=data,
@@ -41,6 +48,7 @@ def _bar(*, kind: str, values, metric: str, threshold=None, title: str = "") -> 
             metric=metric,
             threshold=threshold,
             title=title,
+            lower_is_better=lower,
         ),
     )
     return _png_response(png)

@@ -49,5 +49,6 @@ class MetricsView(CsvExportMixin, SingleTableMixin, TemplateView):
             metric=self.metric,
             threshold=self.threshold,
             threshold_raw=self.request.GET.get("threshold", ""),
+            lower_is_better=bool(self.metric) and selectors.lower_is_better(self.metric),
         )
         return context

@@ -122,3 +122,16 @@ def test_large_catalogues_search_artifacts_by_path_only(db, settings):
     assert selectors.search(query="anomaly_scores.png").artifacts == [artifact]
     assert selectors.search(query="plots/").artifacts == [artifact]
     assert selectors.search(query="k=v").artifact_mode == "none"
+
+
+def test_error_metrics_rank_lowest_first(db):
+    for name, rmse in (("good", 1.5), ("bad", 9.0), ("middling", 4.0)):
+        model = make_registered_model(name=name, latest_version=1)
+        make_model_version(registered_model=model, run=make_run(metrics={"rmse": rmse}))
+    assert selectors.lower_is_better("rmse") and selectors.lower_is_better("holdout_day_mae")
+    assert selectors.lower_is_better("val_loss") and not selectors.lower_is_better("accuracy")
+    assert not selectors.lower_is_better("precision")
+    ranked = [v.registered_model.name for v in selectors.leaderboard(metric="rmse")]
+    assert ranked == ["good", "middling", "bad"]
+    within = [v.registered_model.name for v in selectors.leaderboard(metric="rmse", threshold=5)]
+    assert within == ["good", "middling"]
