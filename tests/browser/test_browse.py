@@ -145,3 +145,23 @@ def test_metrics_and_audit_pages(logged_in_page):
     assert "Orphan folders" in page.locator("nav.tabs").inner_text()
     assert page.locator("table.table tbody tr").count() >= 1
     _shot(page, "audit")
+
+
+def test_no_console_errors_or_csp_violations(logged_in_page):
+    page = logged_in_page
+    errors = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    for url in (
+        "/",
+        "/experiments/4/",
+        f"/runs/{PLOT_RUN_ID}/",
+        "/models/ai4i_classifier_svc_baseline/",
+        "/categories/",
+        "/metrics/?metric=accuracy&threshold=0.9",
+        "/audit/?section=gone",
+        "/search/?q=svc",
+    ):
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+    assert errors == []
