@@ -63,6 +63,10 @@ def site_env(
             "MLFLOW_TRACKING_URI": f"sqlite:///{directory / 'mlflow.db'}",
             "CATALOG_SYNC_LOCK_PATH": str(directory / "sync_registry.lock"),
             "CATALOG_CACHE_DIR": str(directory / "cache"),
+            # A developer's .env may point these at the real store; the demo has none.
+            "CATALOG_S3_ROOTS": "",
+            "CATALOG_ARTIFACTS_DESTINATION": "",
+            "CATALOG_MLFLOW_UI_URL": "",
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -199,6 +203,16 @@ def _log(message: str) -> None:
     print(f"[demo] {message}", flush=True)
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port: {text!r} (CATALOG_DEMO_PORT)")
+    return port
+
+
 def _raise_stop(signum, frame) -> None:
     raise Stop(signal.Signals(signum).name)
 
@@ -214,7 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     """Build, sync and serve the demo world; ``--no-serve`` stops after the sync."""
     parser = argparse.ArgumentParser(prog="python -m demo.serve", description=__doc__)
     parser.add_argument(
-        "--port", type=int, default=int(os.environ.get("CATALOG_DEMO_PORT", DEFAULT_PORT))
+        "--port",
+        type=_port,
+        default=os.environ.get("CATALOG_DEMO_PORT", str(DEFAULT_PORT)),
+        help="port on 127.0.0.1 (env CATALOG_DEMO_PORT, default 8000)",
     )
     parser.add_argument(
         "--no-serve",

@@ -19,6 +19,8 @@ def test_site_env_points_the_real_settings_at_the_demo_stores(tmp_path, monkeypa
     assert env["MLFLOW_S3_ENDPOINT_URL"] == "http://127.0.0.1:1"
     assert env["DATABASE_URL"] == f"sqlite:///{tmp_path / 'catalog.sqlite3'}"
     assert env["CATALOG_SYNC_LOCK_PATH"].startswith(str(tmp_path))
+    # Whatever a developer's .env says, the demo walks only its own bucket.
+    assert env["CATALOG_S3_ROOTS"] == env["CATALOG_ARTIFACTS_DESTINATION"] == ""
 
 
 def test_site_env_keeps_a_configured_database(tmp_path, monkeypatch):
@@ -61,3 +63,15 @@ def test_reset_directory_wipes_the_demo_but_keeps_a_configured_database(tmp_path
     assert sorted(p.name for p in demo.iterdir()) == ["catalog.sqlite3"]
     reset_directory(demo, keep_database=False)
     assert demo.is_dir() and list(demo.iterdir()) == []
+
+
+def test_a_bad_port_is_refused_with_a_clear_message(monkeypatch, capsys):
+    import pytest
+
+    from demo.serve import main
+
+    monkeypatch.setenv("CATALOG_DEMO_PORT", "eighty")
+    with pytest.raises(SystemExit) as exit_:
+        main([])
+    assert exit_.value.code == 2
+    assert "not a TCP port: 'eighty' (CATALOG_DEMO_PORT)" in capsys.readouterr().err
