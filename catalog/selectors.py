@@ -48,6 +48,13 @@ METRIC_KEY_SAMPLE = 500
 CHART_MAX_BARS = 40
 KEY_MODELS_SHOWN = 3
 SEARCH_LIMIT = 20
+# Heavy columns of an experiment that list pages showing its name never read.
+EXPERIMENT_HEAVY_FIELDS = (
+    "experiment__tags",
+    "experiment__mlflow_description",
+    "experiment__description",
+    "experiment__notes",
+)
 # Metrics shown first in "key metrics" cells and picked first by charts.
 PREFERRED_METRICS = (
     "accuracy",
@@ -276,6 +283,7 @@ def registered_model_rows() -> QuerySet[RegisteredModel]:
     )
     return (
         RegisteredModel.objects.select_related("experiment")
+        .defer(*EXPERIMENT_HEAVY_FIELDS)
         .annotate(
             effective_category_value=effective_category_expression(),
             # A correlated count, not a JOIN + GROUP BY: only the page's rows are counted.
@@ -401,6 +409,15 @@ def load_snippets(
 # --- categories ---------------------------------------------------------------------------
 
 CATEGORY_MODELS_SHOWN = 50
+# What the categories page and its folder links need: no descriptions, tags or JSON.
+CATEGORY_MODEL_FIELDS = (
+    "name",
+    "category",
+    "category_override",
+    "experiment__experiment_id",
+    "experiment__name",
+    "experiment__artifact_location",
+)
 
 
 @dataclass
@@ -435,6 +452,7 @@ def category_groups() -> list[CategoryGroup]:
         models = list(
             present.filter(effective_category_value=category.value)
             .select_related("experiment")
+            .only(*CATEGORY_MODEL_FIELDS)
             .order_by("name")[:CATEGORY_MODELS_SHOWN]
         )
         groups.append(
