@@ -399,3 +399,22 @@ def test_navigation_hides_admin_from_readers(seed_world, reader_client):
 
 def test_navigation_shows_admin_to_staff(seed_world, staff_client):
     assert b'href="/admin/"' in staff_client.get("/").content
+
+
+def test_awkward_model_names_have_working_pages(db, reader_client):
+    name = "team/forecaster v2+ü%#?"
+    run = make_run(metrics={"rmse": 1.0})
+    model = make_registered_model(name=name, latest_version=2, aliases={"prod": 2})
+    make_model_version(registered_model=model, run=run, version=1)
+    make_model_version(registered_model=model, run=run, version=2, aliases=["prod"])
+    url = model.get_absolute_url()
+    response = reader_client.get(url)
+    assert response.status_code == 200
+    assert f"models:/{name}@prod" in [s.uri for s in response.context["snippets"]]
+    version_url = model.versions.get(version=2).get_absolute_url()
+    assert reader_client.get(version_url).context["version"].version == 2
+    chart = reverse("catalog:chart_model_versions", args=[name]) + "?metric=rmse"
+    assert reader_client.get(chart)["Content-Type"] == "image/png"
+    assert reader_client.get(reverse("catalog:search") + "?q=forecaster v2").context[
+        "results"
+    ].models == [model]
