@@ -26,8 +26,15 @@ LABEL_MAX_CHARS = 48
 
 
 def _short(label: str) -> str:
+    """``label`` cut to ``LABEL_MAX_CHARS``, drawn literally.
+
+    Matplotlib reads text between dollar signs as mathtext, and a run name such as
+    ``$\\frac{$`` would make drawing fail; escaped dollars are drawn as themselves.
+    """
     label = str(label)
-    return label if len(label) <= LABEL_MAX_CHARS else label[: LABEL_MAX_CHARS - 1] + "…"
+    if len(label) > LABEL_MAX_CHARS:
+        label = label[: LABEL_MAX_CHARS - 1] + "…"
+    return label.replace("$", r"\$")
 
 
 def _png(figure: Figure) -> bytes:
@@ -71,7 +78,7 @@ def bar_chart_png(
     height = max(2.2, 0.38 * len(labels) + 1.2)
     figure = Figure(figsize=(8, height), layout="constrained")
     if not values:
-        return _empty(figure, f"No values of {metric!r} to compare")
+        return _empty(figure, f"No values of {_short(metric)!r} to compare")
     axes = figure.add_subplot()
     positions = list(range(len(labels)))
     colors = [
@@ -83,7 +90,7 @@ def bar_chart_png(
     axes.barh(positions, values, color=colors)
     axes.set_yticks(positions, [_short(label) for label in labels])
     axes.invert_yaxis()  # first label on top, as in a table
-    axes.set_xlabel(metric)
+    axes.set_xlabel(_short(metric))
     for position, value in zip(positions, values, strict=True):
         axes.annotate(
             f"{value:.4g}",
@@ -99,7 +106,7 @@ def bar_chart_png(
     if zoom is not None:
         # Close values (0.95 vs 0.97) are invisible on an axis from zero: zoom, and say so.
         axes.set_xlim(*zoom)
-        axes.set_xlabel(f"{metric} (axis does not start at 0)")
+        axes.set_xlabel(f"{_short(metric)} (axis does not start at 0)")
     if title:
         axes.set_title(_short(title))
     axes.grid(axis="x", alpha=0.3)
@@ -110,7 +117,7 @@ def line_chart_png(*, points: Sequence[tuple[float, float]], metric: str) -> byt
     """A line chart of (step, value) ``points`` of one metric."""
     figure = Figure(figsize=(5, 2.8), layout="constrained")
     if not points:
-        return _empty(figure, f"No history of {metric!r}")
+        return _empty(figure, f"No history of {_short(metric)!r}")
     axes = figure.add_subplot()
     steps = [step for step, _ in points]
     values = [value for _, value in points]

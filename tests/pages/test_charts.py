@@ -81,3 +81,24 @@ def test_close_values_zoom_the_axis_and_distant_ones_do_not():
     assert charts._zoomed_range([0.2, 0.97]) is None
     assert charts._zoomed_range([-1.0, -0.9]) is None
     assert charts._zoomed_range([0.9, 0.9])[0] < 0.9  # a single value still gets a margin
+
+
+def test_dollar_signs_in_names_are_drawn_literally_not_as_mathtext():
+    hostile = r"$\frac{$ run"
+    assert charts.bar_chart_png(labels=[hostile, "ok"], values=[1, 2], metric=hostile).startswith(
+        b"\x89PNG"
+    )
+    assert charts.line_chart_png(points=[(0, 1.0), (1, 2.0)], metric=hostile).startswith(b"\x89PNG")
+
+
+def test_chart_view_with_a_mathtext_run_name(db, reader_client):
+    from django.urls import reverse
+
+    from tests.factories import make_experiment, make_run
+
+    experiment = make_experiment(experiment_id="77", name=r"$\sqrt{$")
+    make_run(experiment=experiment, name=r"$\frac{$", metrics={"accuracy": 0.9})
+    url = reverse("catalog:chart_experiment_runs", args=["77"]) + "?metric=accuracy"
+    response = reader_client.get(url)
+    assert response.status_code == 200
+    assert response.content.startswith(b"\x89PNG")
