@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 from collections.abc import Callable, Sequence
 
 from django.core.cache import cache
@@ -53,6 +54,9 @@ def _empty(figure: Figure, message: str) -> bytes:
 
 def _zoomed_range(values: Sequence[float]) -> tuple[float, float] | None:
     """An x range around ``values`` when they are all positive and close together."""
+    values = [value for value in values if math.isfinite(value)]
+    if not values:
+        return None
     low, high = min(values), max(values)
     spread = high - low
     if low <= 0 or spread >= 0.25 * high:

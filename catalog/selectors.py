@@ -9,6 +9,7 @@ never from a COUNT over artifacts on the request path.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -108,6 +109,11 @@ def _metric_keys_of(dicts) -> list[str]:
         if isinstance(metrics, dict):
             keys.update(metrics)
     return order_metric_keys(keys)
+
+
+def _is_number(value) -> bool:
+    """A finite int or float (MLflow metrics may be NaN or infinite; charts skip those)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def pick_metric(*, requested: str | None, available: list[str]) -> str | None:
@@ -214,7 +220,7 @@ def run_metric_values(*, experiment: Experiment, metric: str) -> list[tuple[str,
     values = []
     for name, run_id, metrics in rows:
         value = metrics.get(metric)
-        if isinstance(value, int | float):
+        if _is_number(value):
             values.append((name or run_id[:8], float(value)))
     return sorted(values)
 
@@ -249,7 +255,7 @@ def run_metric_series(*, run: Run, key: str) -> list[tuple[int, float]]:
         .order_by("step", "timestamp")
         .values_list("step", "value")[:MAX_HISTORY_POINTS]
     )
-    return [(int(step), float(value)) for step, value in rows]
+    return [(int(step), float(value)) for step, value in rows if _is_number(value)]
 
 
 def run_model_versions(*, run: Run) -> QuerySet[ModelVersion]:
@@ -338,7 +344,7 @@ def version_metric_values(
     values = []
     for version, metrics in reversed(list(rows)):
         value = (metrics or {}).get(metric)
-        if isinstance(value, int | float):
+        if _is_number(value):
             values.append((f"v{version}", float(value)))
     return values
 
@@ -522,7 +528,7 @@ def leaderboard_values(*, metric: str, threshold: float | None) -> list[tuple[st
     rows = leaderboard(metric=metric, threshold=threshold).values_list(
         "registered_model__name", "metric_value"
     )
-    return [(name, float(value)) for name, value in rows[:CHART_MAX_BARS]]
+    return [(name, float(value)) for name, value in rows[:CHART_MAX_BARS] if _is_number(value)]
 
 
 # --- audit --------------------------------------------------------------------------------

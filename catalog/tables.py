@@ -34,6 +34,8 @@ def folder_of(experiment: Experiment) -> str:
 
 
 def format_metric(value) -> str:
+    if value is None:  # NaN or infinity in MLflow: the sync stores null
+        return "—"
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
     return f"{value:.4g}"

@@ -102,3 +102,19 @@ def test_chart_view_with_a_mathtext_run_name(db, reader_client):
     response = reader_client.get(url)
     assert response.status_code == 200
     assert response.content.startswith(b"\x89PNG")
+
+
+def test_null_metrics_do_not_break_charts(db, reader_client):
+    from django.urls import reverse
+
+    from catalog import selectors
+    from tests.factories import make_experiment, make_run
+
+    experiment = make_experiment(experiment_id="78")
+    # The sync stores NaN and infinite metrics as null (JSON has neither).
+    make_run(experiment=experiment, name="nan", metrics={"loss": None})
+    make_run(experiment=experiment, name="ok", metrics={"loss": 0.5})
+    assert selectors.run_metric_values(experiment=experiment, metric="loss") == [("ok", 0.5)]
+    url = reverse("catalog:chart_experiment_runs", args=["78"]) + "?metric=loss"
+    assert reader_client.get(url).content.startswith(b"\x89PNG")
+    assert charts._zoomed_range([float("nan"), 0.9, 0.91]) is not None
