@@ -18,12 +18,9 @@ null was present at the last complete sync.
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -63,197 +60,18 @@ from catalog.sync.records import (
     S3Root,
     SourceError,
 )
+from catalog.sync.report import (
+    SyncConfigurationError,
+    SyncOptions,
+    SyncReport,
+)
+from catalog.sync.upsert import KeyedTable, fingerprint, finite, from_millis
 
 ARTIFACT_INSERT_COLUMNS = (
     "bucket", "key", "run_id", "logged_model_id", "path", "folder", "orphan_folder", "size",
     "etag", "last_modified", "meta", "meta_etag", "fingerprint", "first_seen", "last_seen",
 )  # fmt: skip
 METRIC_POINT_COLUMNS = ("run_id", "key", "step", "timestamp", "value")
-ENTITIES = (
-    "experiments",
-    "runs",
-    "registered_models",
-    "model_versions",
-    "logged_models",
-    "artifacts",
-)
-MAX_WARNINGS = 200
-
-
-@dataclass(frozen=True)
-class SyncOptions:
-    """What a sync does. ``experiment_ids`` limits it (and its missing-marking)."""
-
-    dry_run: bool = False
-    experiment_ids: tuple[str, ...] = ()
-    max_missing_share: float = 0.2
-    extra_roots: tuple[str, ...] = ()
-    artifacts_destination: str = ""
-    batch_size: int = 1000
-    progress: Callable[[str], None] | None = None
-
-
-@dataclass
-class EntityCounts:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    missing: int = 0
-    restored: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "missing": self.missing,
-            "restored": self.restored,
-        }
-
-
-@dataclass
-class SyncReport:
-    """The outcome of one sync; ``as_dict()`` is the ``--json`` object."""
-
-    status: str = "ok"
-    dry_run: bool = False
-    counts: dict[str, EntityCounts] = field(
-        default_factory=lambda: {name: EntityCounts() for name in ENTITIES}
-    )
-    orphans: int = 0
-    warnings: list[str] = field(default_factory=list)
-    duration_s: float = 0.0
-    error: str = ""
-    sync_run_id: int | None = None
-    suppressed_warnings: int = 0
-
-    def warn(self, message: str) -> None:
-        if len(self.warnings) < MAX_WARNINGS:
-            self.warnings.append(message)
-        else:
-            self.suppressed_warnings += 1
-
-    def all_warnings(self) -> list[str]:
-        if self.suppressed_warnings:
-            return [*self.warnings, f"... and {self.suppressed_warnings} more warnings"]
-        return list(self.warnings)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "dry_run": self.dry_run,
-            "counts": {name: self.counts[name].as_dict() for name in ENTITIES},
-            "orphans": self.orphans,
-            "warnings": self.all_warnings(),
-            "duration_s": round(self.duration_s, 3),
-        }
-
-
-def fingerprint(values: Any) -> str:
-    """A stable digest of a row's synced values (JSON with sorted keys)."""
-    text = json.dumps(values, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
-
-
-def _short_digest(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
-
-
-def from_millis(value: int | None) -> datetime | None:
-    if value is None:
-        return None
-    return datetime.fromtimestamp(value / 1000, tz=UTC)
-
-
-def _finite(value: float | None) -> float | None:
-    # JSON (and PostgreSQL's jsonb) has no NaN or infinity: they are stored as null.
-    if value is None or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-class _Table:
-    """Upserts one mirrored model by natural key, comparing fingerprints first.
-
-    ``existing`` maps the natural key to (pk, fingerprint, missing, extra) for the rows
-    in scope; what is left unseen at the end is the missing candidates.
-    """
-
-    def __init__(
-        self,
-        *,
-        model: type,
-        counts: EntityCounts,
-        now: datetime,
-        batch_size: int,
-        existing: dict[Any, tuple],
-    ) -> None:
-        self.model = model
-        self.counts = counts
-        self.now = now
-        self.batch_size = batch_size
-        self.existing = existing
-        self.seen: set[Any] = set()
-        self.pks: dict[Any, int] = {key: row[0] for key, row in existing.items()}
-        self._create: list[tuple[Any, Any]] = []
-        self._update: dict[tuple[str, ...], list[Any]] = defaultdict(list)
-        self.on_flush: Callable[[], None] | None = None
-
-    def upsert(self, key: Any, values: dict[str, Any]) -> str:
-        """Queue a write if needed; returns "created", "updated", "restored" or "unchanged"."""
-        self.seen.add(key)
-        digest = fingerprint(values)
-        old = self.existing.get(key)
-        if old is None:
-            row = self.model(**values, fingerprint=digest, first_seen=self.now, last_seen=self.now)
-            self._create.append((key, row))
-            self.counts.created += 1
-            outcome = "created"
-        else:
-            pk, old_digest, missing = old[0], old[1], old[2]
-            if old_digest == digest and not missing:
-                self.counts.unchanged += 1
-                return "unchanged"
-            row = self.model(pk=pk, **values)
-            row.fingerprint = digest
-            row.last_seen = self.now
-            row.missing_since = None
-            fields = (*values.keys(), "fingerprint", "last_seen", "missing_since")
-            self._update[fields].append(row)
-            if missing:
-                self.counts.restored += 1
-                outcome = "restored"
-            else:
-                self.counts.updated += 1
-                outcome = "updated"
-        if self.pending() >= self.batch_size:
-            self.flush()
-        return outcome
-
-    def pending(self) -> int:
-        return len(self._create) + sum(len(rows) for rows in self._update.values())
-
-    def flush(self) -> None:
-        if not self.pending():
-            return
-        with transaction.atomic():
-            if self._create:
-                rows = [row for _, row in self._create]
-                self.model.objects.bulk_create(rows, batch_size=self.batch_size)
-                for (key, _), row in zip(self._create, rows, strict=True):
-                    self.pks[key] = row.pk
-            for fields, rows in self._update.items():
-                self.model.objects.bulk_update(rows, fields=list(fields), batch_size=500)
-            if self.on_flush is not None:
-                self.on_flush()
-        self._create.clear()
-        self._update.clear()
-
-    def missing_candidates(self) -> list[int]:
-        return [row[0] for key, row in self.existing.items() if key not in self.seen and not row[2]]
-
-    def present_before(self) -> int:
-        return sum(1 for row in self.existing.values() if not row[2])
 
 
 @dataclass
@@ -275,11 +93,11 @@ class Reconciler:
         self.scope = set(options.experiment_ids)
         self.experiment_pks: dict[str, int] = {}
         self.experiment_locations: dict[str, str] = {}
-        self.run_table: _Table | None = None
-        self.lm_table: _Table | None = None
-        self.rm_table: _Table | None = None
-        self.mv_table: _Table | None = None
-        self.exp_table: _Table | None = None
+        self.run_table: KeyedTable | None = None
+        self.lm_table: KeyedTable | None = None
+        self.rm_table: KeyedTable | None = None
+        self.mv_table: KeyedTable | None = None
+        self.exp_table: KeyedTable | None = None
         self.artifact_missing: list[int] = []
         self.artifact_present_before = 0
 
@@ -293,8 +111,8 @@ class Reconciler:
         self.incomplete.add(entity)
         self.report.warn(f"{entity}: {error}")
 
-    def _table(self, model: type, entity: str, existing: dict) -> _Table:
-        return _Table(
+    def _table(self, model: type, entity: str, existing: dict) -> KeyedTable:
+        return KeyedTable(
             model=model,
             counts=self.report.counts[entity],
             now=self.now,
@@ -371,7 +189,7 @@ class Reconciler:
                 run_pk = table.pks[run_id]
                 unique = {(p.key, p.step, p.timestamp): p for p in history}
                 points.extend(
-                    (run_pk, p.key, p.step, p.timestamp, _finite(p.value)) for p in unique.values()
+                    (run_pk, p.key, p.step, p.timestamp, finite(p.value)) for p in unique.values()
                 )
             insert_rows(model=MetricPoint, columns=METRIC_POINT_COLUMNS, rows=points)
             histories.clear()
@@ -1004,10 +822,6 @@ class Reconciler:
             update_rows(model=model, columns=("artifact_count", "artifact_bytes"), rows=changed)
 
 
-class SyncConfigurationError(Exception):
-    """The sync was asked for something impossible (bad root, unknown experiment)."""
-
-
 def reconcile(*, mlflow_source: Any, s3_source: Any, options: SyncOptions) -> SyncReport:
     """Run one sync's reads and writes; see the module docstring.
 
@@ -1021,7 +835,7 @@ def reconcile(*, mlflow_source: Any, s3_source: Any, options: SyncOptions) -> Sy
 def _metrics_signature(metrics: tuple[MetricRecord, ...]) -> str:
     if not metrics:
         return ""
-    return fingerprint([[m.key, _finite(m.value), m.step, m.timestamp] for m in metrics])
+    return fingerprint([[m.key, finite(m.value), m.step, m.timestamp] for m in metrics])
 
 
 def _experiment_values(record: ExperimentRecord) -> dict[str, Any]:
@@ -1049,7 +863,7 @@ def _run_values(record: RunRecord, *, experiment_pk: int, signature: str) -> dic
         "end_time": from_millis(record.end_time),
         "artifact_uri": record.artifact_uri,
         "params": record.params,
-        "metrics": {m.key: _finite(m.value) for m in record.metrics},
+        "metrics": {m.key: finite(m.value) for m in record.metrics},
         "metrics_signature": signature,
         "tags": record.tags,
     }
@@ -1068,7 +882,7 @@ def _logged_model_values(
         "artifact_location": record.artifact_location,
         "tags": record.tags,
         "params": record.params,
-        "metrics": {key: _finite(value) for key, value in record.metrics.items()},
+        "metrics": {key: finite(value) for key, value in record.metrics.items()},
         "creation_time": from_millis(record.creation_time),
         "last_updated_time": from_millis(record.last_updated_time),
     }

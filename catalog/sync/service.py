@@ -21,8 +21,9 @@ from django.utils import timezone
 
 from catalog.models import SyncRun
 from catalog.sync.lock import SyncLocked, sync_lock
-from catalog.sync.reconcile import SyncConfigurationError, SyncOptions, SyncReport, reconcile
+from catalog.sync.reconcile import reconcile
 from catalog.sync.records import SourceError
+from catalog.sync.report import SyncConfigurationError, SyncOptions, SyncReport
 
 __all__ = ["SyncLocked", "SyncOptions", "SyncReport", "run_sync"]
 

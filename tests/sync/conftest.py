@@ -322,9 +322,8 @@ def _sync_lock_in_tmp(settings, tmp_path):
 def sync_world(db):
     """A function that syncs a world into the test database and returns the report."""
     from catalog.sync.mlflow_source import MlflowSource
-    from catalog.sync.reconcile import SyncOptions
     from catalog.sync.s3_source import S3Source, make_s3_client
-    from catalog.sync.service import run_sync
+    from catalog.sync.service import SyncOptions, run_sync
 
     def sync(world: World, **options):
         mlflow_source = options.pop("mlflow_source", None) or MlflowSource(

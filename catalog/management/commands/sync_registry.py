@@ -15,8 +15,8 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from catalog.sync.lock import SyncLocked, sync_lock
 from catalog.sync.purge import purge_missing
-from catalog.sync.reconcile import SyncOptions, SyncReport
 from catalog.sync.records import SourceError
+from catalog.sync.report import SyncOptions, SyncReport
 from catalog.sync.service import run_sync
 
 EXIT_OK = 0

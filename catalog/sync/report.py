@@ -1,0 +1,93 @@
+"""What a sync is asked to do and what it reports: options, counts, the report.
+
+No database and no sources here; ``SyncReport.as_dict()`` is the ``--json`` object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+ENTITIES = (
+    "experiments",
+    "runs",
+    "registered_models",
+    "model_versions",
+    "logged_models",
+    "artifacts",
+)
+MAX_WARNINGS = 200
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """What a sync does. ``experiment_ids`` limits it (and its missing-marking)."""
+
+    dry_run: bool = False
+    experiment_ids: tuple[str, ...] = ()
+    max_missing_share: float = 0.2
+    extra_roots: tuple[str, ...] = ()
+    artifacts_destination: str = ""
+    batch_size: int = 1000
+    progress: Callable[[str], None] | None = None
+
+
+@dataclass
+class EntityCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    missing: int = 0
+    restored: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "missing": self.missing,
+            "restored": self.restored,
+        }
+
+
+@dataclass
+class SyncReport:
+    """The outcome of one sync; ``as_dict()`` is the ``--json`` object."""
+
+    status: str = "ok"
+    dry_run: bool = False
+    counts: dict[str, EntityCounts] = field(
+        default_factory=lambda: {name: EntityCounts() for name in ENTITIES}
+    )
+    orphans: int = 0
+    warnings: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+    error: str = ""
+    sync_run_id: int | None = None
+    suppressed_warnings: int = 0
+
+    def warn(self, message: str) -> None:
+        if len(self.warnings) < MAX_WARNINGS:
+            self.warnings.append(message)
+        else:
+            self.suppressed_warnings += 1
+
+    def all_warnings(self) -> list[str]:
+        if self.suppressed_warnings:
+            return [*self.warnings, f"... and {self.suppressed_warnings} more warnings"]
+        return list(self.warnings)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "dry_run": self.dry_run,
+            "counts": {name: self.counts[name].as_dict() for name in ENTITIES},
+            "orphans": self.orphans,
+            "warnings": self.all_warnings(),
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+class SyncConfigurationError(Exception):
+    """The sync was asked for something impossible (bad root, unknown experiment)."""

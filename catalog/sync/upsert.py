@@ -1,0 +1,124 @@
+"""Compare-before-write upserts of mirrored rows by natural key.
+
+``KeyedTable`` holds, for the rows in a sync's scope, natural key -> (pk, fingerprint,
+missing, ...) and queues a write only when a record's fingerprint differs from the
+row's (or the row was missing). ``fingerprint`` and the small value converters used
+by reconcile live here too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import transaction
+
+from catalog.sync.report import EntityCounts
+
+
+def fingerprint(values: Any) -> str:
+    """A stable digest of a row's synced values (JSON with sorted keys)."""
+    text = json.dumps(values, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def from_millis(value: int | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+def finite(value: float | None) -> float | None:
+    # JSON (and PostgreSQL's jsonb) has no NaN or infinity: they are stored as null.
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+class KeyedTable:
+    """Upserts one mirrored model by natural key, comparing fingerprints first.
+
+    ``existing`` maps the natural key to (pk, fingerprint, missing, extra) for the rows
+    in scope; what is left unseen at the end is the missing candidates.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: type,
+        counts: EntityCounts,
+        now: datetime,
+        batch_size: int,
+        existing: dict[Any, tuple],
+    ) -> None:
+        self.model = model
+        self.counts = counts
+        self.now = now
+        self.batch_size = batch_size
+        self.existing = existing
+        self.seen: set[Any] = set()
+        self.pks: dict[Any, int] = {key: row[0] for key, row in existing.items()}
+        self._create: list[tuple[Any, Any]] = []
+        self._update: dict[tuple[str, ...], list[Any]] = defaultdict(list)
+        self.on_flush: Callable[[], None] | None = None
+
+    def upsert(self, key: Any, values: dict[str, Any]) -> str:
+        """Queue a write if needed; returns "created", "updated", "restored" or "unchanged"."""
+        self.seen.add(key)
+        digest = fingerprint(values)
+        old = self.existing.get(key)
+        if old is None:
+            row = self.model(**values, fingerprint=digest, first_seen=self.now, last_seen=self.now)
+            self._create.append((key, row))
+            self.counts.created += 1
+            outcome = "created"
+        else:
+            pk, old_digest, missing = old[0], old[1], old[2]
+            if old_digest == digest and not missing:
+                self.counts.unchanged += 1
+                return "unchanged"
+            row = self.model(pk=pk, **values)
+            row.fingerprint = digest
+            row.last_seen = self.now
+            row.missing_since = None
+            fields = (*values.keys(), "fingerprint", "last_seen", "missing_since")
+            self._update[fields].append(row)
+            if missing:
+                self.counts.restored += 1
+                outcome = "restored"
+            else:
+                self.counts.updated += 1
+                outcome = "updated"
+        if self.pending() >= self.batch_size:
+            self.flush()
+        return outcome
+
+    def pending(self) -> int:
+        return len(self._create) + sum(len(rows) for rows in self._update.values())
+
+    def flush(self) -> None:
+        if not self.pending():
+            return
+        with transaction.atomic():
+            if self._create:
+                rows = [row for _, row in self._create]
+                self.model.objects.bulk_create(rows, batch_size=self.batch_size)
+                for (key, _), row in zip(self._create, rows, strict=True):
+                    self.pks[key] = row.pk
+            for fields, rows in self._update.items():
+                self.model.objects.bulk_update(rows, fields=list(fields), batch_size=500)
+            if self.on_flush is not None:
+                self.on_flush()
+        self._create.clear()
+        self._update.clear()
+
+    def missing_candidates(self) -> list[int]:
+        return [row[0] for key, row in self.existing.items() if key not in self.seen and not row[2]]
+
+    def present_before(self) -> int:
+        return sum(1 for row in self.existing.values() if not row[2])
