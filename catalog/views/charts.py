@@ -25,7 +25,7 @@ def _png_response(png: bytes) -> HttpResponse:
 
 def _metric(request) -> str:
     metric = request.GET.get("metric", "")
-    if not metric or len(metric) > MAX_METRIC_CHARS:
+    if not metric or len(metric) > MAX_METRIC_CHARS or "\x00" in metric:
         raise Http404("Name a metric")
     return metric
 

@@ -14,7 +14,8 @@ class SearchView(TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        query = self.request.GET.get("q", "")[:MAX_QUERY_CHARS]
+        # NUL cannot be stored in (or compared with) a PostgreSQL text column.
+        query = self.request.GET.get("q", "")[:MAX_QUERY_CHARS].replace("\x00", "")
         context["query"] = query
         context["results"] = selectors.search(query=query) if query.strip() else None
         return context

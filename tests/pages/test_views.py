@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -418,3 +419,27 @@ def test_awkward_model_names_have_working_pages(db, reader_client):
     assert reader_client.get(reverse("catalog:search") + "?q=forecaster v2").context[
         "results"
     ].models == [model]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/models/?page=abc",
+        "/models/?page=99999",
+        "/models/?sort=nonexistent",
+        "/models/?category=bogus&state=x&artifacts=y",
+        "/models/?tag==&alias=@",
+        "/experiments/4/?page=last&sort=-artifact_bytes",
+        "/experiments/4/?metric=nope&status=bogus",
+        "/metrics/?metric=nope&threshold=abc",
+        "/audit/?section=bogus&page=2",
+        "/search/?q=" + "x" * 5000,
+        "/search/?q=%00",
+        "/search/?q=a%00b=c",
+        "/models/?q=%00&tag=a%00",
+        "/charts/experiments/4/runs.png?metric=acc%00",
+    ],
+)
+def test_odd_query_strings_never_fail(seed_world, reader_client, query):
+    response = reader_client.get(query)
+    assert response.status_code in (200, 404), query
