@@ -130,3 +130,35 @@ def test_mlflow3_world(mlflow3_world, sync_world):
     # The run's own artifact (log_text) stays with the run.
     run = Run.objects.get(run_id=mlflow3_world.run_ids["pump_failure_classifier"])
     assert list(run.artifacts.values_list("path", flat=True)) == ["plots/summary.txt"]
+
+
+@pytest.fixture
+def one_item_pages(monkeypatch):
+    """Every MLflow listing answers one item a page, so every token must be followed."""
+    from catalog.sync import mlflow_source
+
+    for name in [
+        "EXPERIMENTS_PAGE",
+        "RUNS_PAGE",
+        "REGISTERED_MODELS_PAGE",
+        "MODEL_VERSIONS_PAGE",
+        "LOGGED_MODELS_PAGE",
+    ]:
+        monkeypatch.setattr(mlflow_source, name, 1)
+    monkeypatch.setattr(mlflow_source, "EXPERIMENTS_PER_RUN_SEARCH", 2)
+
+
+def test_every_page_token_is_followed(seed_world, sync_world, one_item_pages):
+    report = sync_world(seed_world)
+    assert report.status == "ok", report.all_warnings()
+    assert Experiment.objects.count() == 8
+    assert Run.objects.count() == 15
+    assert RegisteredModel.objects.count() == 17
+    assert ModelVersion.objects.count() == 18
+
+
+def test_every_logged_model_page_is_followed(mlflow3_world, sync_world, one_item_pages):
+    report = sync_world(mlflow3_world)
+    assert report.status == "ok", report.all_warnings()
+    assert LoggedModel.objects.count() == 2
+    assert ModelVersion.objects.count() == 2
