@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Length
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
@@ -113,7 +113,8 @@ def gather_mapping_data() -> MappingData:
                 for index in range(RUNS_PER_FOLDER)
             }
         )
-        .order_by("experiment_id")
+        .annotate(id_length=Length("experiment_id"))
+        .order_by(*selectors.EXPERIMENT_NUMERIC_ORDER)
     )
     latest_run = ModelVersion.objects.filter(
         registered_model=OuterRef("pk"), version=OuterRef("latest_version")

@@ -28,7 +28,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Coalesce, NullIf
+from django.db.models.functions import Cast, Coalesce, Length, NullIf
 from django.utils import timezone
 
 from catalog.models import (
@@ -56,6 +56,8 @@ EXPERIMENT_HEAVY_FIELDS = (
     "experiment__description",
     "experiment__notes",
 )
+# MLflow experiment ids are numbers in strings: shorter first sorts "2" before "10".
+EXPERIMENT_NUMERIC_ORDER = ("id_length", "experiment_id")
 # Metrics shown first in "key metrics" cells and picked first by charts.
 PREFERRED_METRICS = (
     "accuracy",
@@ -140,7 +142,8 @@ def experiment_rows() -> QuerySet[Experiment]:
             model_count=Count("registered_models", filter=Q(registered_models__missing_since=None))
         )
         .prefetch_related(Prefetch("registered_models", queryset=present_models))
-        .order_by("experiment_id")
+        .annotate(id_length=Length("experiment_id"))
+        .order_by(*EXPERIMENT_NUMERIC_ORDER)
     )
 
 

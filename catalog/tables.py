@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from catalog.models import Experiment, ModelVersion, RegisteredModel, Run
-from catalog.selectors import KEY_MODELS_SHOWN, order_metric_keys
+from catalog.selectors import EXPERIMENT_NUMERIC_ORDER, KEY_MODELS_SHOWN, order_metric_keys
 
 KEY_METRICS_SHOWN = 4
 TAGS_SHOWN = 4
@@ -108,7 +108,7 @@ class QuickReferenceTable(CatalogTable):
     """The seed's "Quick Reference Table", live."""
 
     folder = tables.Column(
-        verbose_name="S3 folder", accessor="artifact_location", order_by=("experiment_id",)
+        verbose_name="S3 folder", accessor="artifact_location", order_by=EXPERIMENT_NUMERIC_ORDER
     )
     name = tables.Column(verbose_name="Experiment", linkify=True)
     purpose = tables.Column(
@@ -164,7 +164,9 @@ class QuickReferenceTable(CatalogTable):
 class ExperimentTable(QuickReferenceTable):
     """Every experiment with its totals (the /experiments/ list)."""
 
-    experiment_id = tables.Column(verbose_name="ID", linkify=True)
+    experiment_id = tables.Column(
+        verbose_name="ID", linkify=True, order_by=EXPERIMENT_NUMERIC_ORDER
+    )
     lifecycle_stage = tables.Column(verbose_name="State")
     run_count = tables.Column(verbose_name="Runs")
     artifact_count = tables.Column(verbose_name="Artifacts")

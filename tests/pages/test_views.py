@@ -443,3 +443,17 @@ def test_awkward_model_names_have_working_pages(db, reader_client):
 def test_odd_query_strings_never_fail(seed_world, reader_client, query):
     response = reader_client.get(query)
     assert response.status_code in (200, 404), query
+
+
+def test_folders_sort_as_numbers(db, reader_client):
+    from tests.factories import make_experiment
+
+    for experiment_id in ("10", "2", "1"):
+        make_experiment(experiment_id=experiment_id)
+    for url in (reverse("catalog:home"), reverse("catalog:experiment_list")):
+        table = reader_client.get(url).context["table"]
+        assert [row.record.experiment_id for row in table.rows] == ["1", "2", "10"]
+    table = reader_client.get(reverse("catalog:experiment_list") + "?sort=-experiment_id").context[
+        "table"
+    ]
+    assert [row.record.experiment_id for row in table.rows] == ["10", "2", "1"]
