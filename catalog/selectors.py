@@ -19,7 +19,6 @@ from django.db.models import (
     F,
     FloatField,
     OuterRef,
-    Prefetch,
     Q,
     QuerySet,
     Subquery,
@@ -131,20 +130,32 @@ def pick_metric(*, requested: str | None, available: list[str]) -> str | None:
 def experiment_rows() -> QuerySet[Experiment]:
     """Experiments for the quick-reference and folder tables.
 
-    Annotated with ``model_count`` (present registered models made there) and with the
-    present registered models prefetched by name, for the "key models" cell.
+    Annotated with ``model_count`` (present registered models made there) and
+    ``key_model_0`` .. ``key_model_<KEY_MODELS_SHOWN - 1>``, the first of their names:
+    a few correlated lookups per row of the page rather than loading every model.
     """
-    present_models = RegisteredModel.objects.filter(missing_since=None).only(
-        "id", "name", "experiment_id"
+    names = (
+        RegisteredModel.objects.filter(experiment=OuterRef("pk"), missing_since=None)
+        .order_by("name")
+        .values("name")
     )
     return (
         Experiment.objects.annotate(
-            model_count=Count("registered_models", filter=Q(registered_models__missing_since=None))
+            model_count=Count("registered_models", filter=Q(registered_models__missing_since=None)),
+            **{
+                f"key_model_{index}": Subquery(names[index : index + 1])
+                for index in range(KEY_MODELS_SHOWN)
+            },
         )
-        .prefetch_related(Prefetch("registered_models", queryset=present_models))
         .annotate(id_length=Length("experiment_id"))
         .order_by(*EXPERIMENT_NUMERIC_ORDER)
     )
+
+
+def key_model_names(experiment: Experiment) -> list[str]:
+    """The key model names annotated by ``experiment_rows`` on ``experiment``."""
+    names = (getattr(experiment, f"key_model_{index}", None) for index in range(KEY_MODELS_SHOWN))
+    return [name for name in names if name]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from catalog.models import Experiment, ModelVersion, RegisteredModel, Run
-from catalog.selectors import EXPERIMENT_NUMERIC_ORDER, KEY_MODELS_SHOWN, order_metric_keys
+from catalog.selectors import EXPERIMENT_NUMERIC_ORDER, key_model_names, order_metric_keys
 
 KEY_METRICS_SHOWN = 4
 TAGS_SHOWN = 4
@@ -138,27 +138,27 @@ class QuickReferenceTable(CatalogTable):
     def value_purpose(self, record):
         return plain_purpose(record.purpose, limit=10_000)
 
-    def _models(self, record):
-        return list(record.registered_models.all())
-
     def render_key_models(self, record):
-        models = self._models(record)
+        names = key_model_names(record)
         html = format_html_join(
             ", ",
             '<a href="{}">{}</a>',
-            ((model.get_absolute_url(), model.name) for model in models[:KEY_MODELS_SHOWN]),
+            ((reverse("catalog:model_detail", args=[name]), name) for name in names),
         )
-        if len(models) > KEY_MODELS_SHOWN:
+        more = record.model_count - len(names)
+        if more > 0:
             html += format_html(
                 ' <a class="muted" href="{}?experiment={}">+{} more</a>',
                 reverse("catalog:model_list"),
                 record.experiment_id,
-                len(models) - KEY_MODELS_SHOWN,
+                more,
             )
         return html or "—"
 
     def value_key_models(self, record):
-        return "; ".join(model.name for model in self._models(record))
+        names = key_model_names(record)
+        more = record.model_count - len(names)
+        return "; ".join(names) + (f" (+{more} more)" if more > 0 else "")
 
 
 class ExperimentTable(QuickReferenceTable):
