@@ -71,6 +71,7 @@ ARTIFACT_INSERT_COLUMNS = (
     "bucket", "key", "run_id", "logged_model_id", "path", "folder", "orphan_folder", "size",
     "etag", "last_modified", "meta", "meta_etag", "fingerprint", "first_seen", "last_seen",
 )  # fmt: skip
+MASK64 = (1 << 64) - 1
 METRIC_POINT_COLUMNS = ("run_id", "key", "step", "timestamp", "value")
 
 
@@ -341,23 +342,17 @@ class Reconciler:
             for walk in walks:
                 scope_filter |= Q(key__startswith=walk.prefix)
             rows = rows.filter(scope_filter)
-        # The one in-memory map of the sync: key -> (pk, fingerprint), None for a row
-        # currently marked missing. Keys are popped as they are listed; what remains
-        # was not listed.
-        existing: dict[str, tuple[int, str | None]] = {}
+        # The one in-memory map of the sync: key -> pk << 64 | token, where token is a
+        # 64-bit hash of the row's fingerprint (never 0) or 0 for a row marked missing.
+        # One int per key instead of a tuple and a 32-character string: at a million
+        # keys that is the difference that keeps the sync's memory small. Keys are popped
+        # as they are listed; what remains was not listed.
+        existing: dict[str, int] = {}
         for pk, key, digest, missing in rows.values_list(
             "pk", "key", "fingerprint", "missing_since"
         ).iterator(chunk_size=20000):
-            existing[key] = (pk, None if missing is not None else digest)
-        self.artifact_present_before += sum(1 for row in existing.values() if row[1] is not None)
-        meta_etags = dict(
-            rows.filter(
-                Q(key__endswith="/MLmodel")
-                | Q(key="MLmodel")
-                | Q(key__endswith="/feature_names.txt")
-                | Q(key="feature_names.txt")
-            ).values_list("key", "meta_etag")
-        )
+            existing[key] = (pk << 64) | (0 if missing is not None else _token(digest))
+        self.artifact_present_before += sum(1 for packed in existing.values() if packed & MASK64)
         # New rows go in as database-ready tuples (see catalog.sync.bulk); the rare
         # changed rows as instances through bulk_update.
         creates: list[tuple] = []
@@ -374,7 +369,26 @@ class Reconciler:
         segment_length = len(ARTIFACTS_SEGMENT)
         unchanged = 0
 
+        # Changed rows of MLmodel/feature_names files wait here until the flush, which
+        # asks the database for their meta_etag in one query: the content is re-read
+        # only if it was parsed from another ETag.
+        meta_pending: list[tuple[Artifact, str]] = []
+
         def flush() -> None:
+            if meta_pending:
+                parsed_from = dict(
+                    Artifact.objects.filter(pk__in=[row.pk for row, _ in meta_pending]).values_list(
+                        "pk", "meta_etag"
+                    )
+                )
+                for row, kind in meta_pending:
+                    if parsed_from.get(row.pk) == row.etag:
+                        updates.append(row)
+                    else:
+                        row.meta = self._read_meta(bucket=bucket, key=row.key, kind=kind)
+                        row.meta_etag = row.etag
+                        meta_updates.append(row)
+                meta_pending.clear()
             with transaction.atomic():
                 insert_rows(model=Artifact, columns=ARTIFACT_INSERT_COLUMNS, rows=creates)
                 if updates:
@@ -427,29 +441,30 @@ class Reconciler:
                         digest_size=16,
                     ).hexdigest()
                     old = pop(key, None)
-                    if old is not None and old[1] == digest:
+                    token = hash(digest) & MASK64 or 1
+                    if old is not None and old & MASK64 == token:
                         unchanged += 1
                         continue
                     kind = content.content_kind(key)
-                    needs_meta = kind is not None and meta_etags.get(key) != record.etag
-                    meta: dict[str, Any] = {}
-                    if needs_meta:
-                        meta = self._read_meta(bucket=bucket, key=key, kind=kind)
                     folder = path.rpartition("/")[0]
                     if old is None:
+                        meta = {}
+                        if kind is not None:
+                            meta = self._read_meta(bucket=bucket, key=key, kind=kind)
                         creates.append(
                             (
                                 bucket, key, run_pk, model_pk, path, folder, group,
                                 record.size, record.etag, db_datetime(modified),
                                 db_json(meta) if meta else empty_meta_db,
-                                record.etag if needs_meta else "",
+                                record.etag if kind is not None else "",
                                 digest, now_db, now_db,
                             )
                         )  # fmt: skip
                         counts.created += 1
                     else:
                         row = Artifact(
-                            pk=old[0],
+                            pk=old >> 64,
+                            key=key,
                             run_id=run_pk,
                             logged_model_id=model_pk,
                             path=path,
@@ -461,15 +476,16 @@ class Reconciler:
                             fingerprint=digest,
                             last_seen=self.now,
                             missing_since=None,
-                            meta=meta,
-                            meta_etag=record.etag if needs_meta else "",
                         )
-                        (meta_updates if needs_meta else updates).append(row)
-                        if old[1] is None:
+                        if kind is None:
+                            updates.append(row)
+                        else:
+                            meta_pending.append((row, kind))
+                        if old & MASK64 == 0:
                             counts.restored += 1
                         else:
                             counts.updated += 1
-                    if len(creates) + len(updates) + len(meta_updates) >= batch_size:
+                    if len(creates) + len(updates) + len(meta_pending) >= batch_size:
                         flush()
             except SourceError as error:
                 self._source_failed("artifacts", error)
@@ -478,9 +494,9 @@ class Reconciler:
         # Unlisted keys under the walked prefixes are the missing candidates.
         prefixes = tuple(walk.prefix for walk in walks)
         self.artifact_missing.extend(
-            pk
-            for key, (pk, digest) in existing.items()
-            if digest is not None and key.startswith(prefixes)
+            packed >> 64
+            for key, packed in existing.items()
+            if packed & MASK64 and key.startswith(prefixes)
         )
 
     def _read_meta(self, *, bucket: str, key: str, kind: str) -> dict[str, Any]:
@@ -830,6 +846,11 @@ def reconcile(*, mlflow_source: Any, s3_source: Any, options: SyncOptions) -> Sy
     is a warning and a ``partial`` status.
     """
     return Reconciler(mlflow_source=mlflow_source, s3_source=s3_source, options=options).run()
+
+
+def _token(digest: str) -> int:
+    """The map's 64-bit stand-in for a fingerprint (0 is kept for "missing")."""
+    return hash(digest) & MASK64 or 1
 
 
 def _metrics_signature(metrics: tuple[MetricRecord, ...]) -> str:

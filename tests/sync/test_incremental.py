@@ -71,3 +71,24 @@ def test_changed_metrics_refetch_history_of_that_run_only(seed_world, sync_world
         assert MetricPoint.objects.filter(run=run, key="accuracy").count() == 4
     finally:
         seed_world.restore(snapshot)
+
+
+def test_changed_file_content_is_read_again(seed_world, sync_world):
+    from catalog.models import Artifact
+
+    sync_world(seed_world)
+    snapshot = seed_world.snapshot()
+    try:
+        key = f"5/{seed_world.run_ids['r5b']}/artifacts/feature_names.txt"
+        seed_world.s3().put_object(Bucket=seed_world.bucket, Key=key, Body=b"rms\nkurtosis\n")
+        report = sync_world(seed_world)
+        assert report.as_dict()["counts"]["artifacts"]["updated"] == 1
+        assert report.s3_source.get_object_calls == 1
+        artifact = Artifact.objects.get(key=key)
+        assert artifact.meta == {"kind": "feature_names", "features": ["rms", "kurtosis"]}
+        assert artifact.meta_etag == artifact.etag
+    finally:
+        seed_world.restore(snapshot)
+    report = sync_world(seed_world)
+    assert report.s3_source.get_object_calls == 1
+    assert Artifact.objects.get(key=key).meta["features"][0] == "temperature"

@@ -67,6 +67,8 @@ def test_vanish_and_return_with_curated_fields_kept(seed_world, sync_world, staf
         ).delete_model_version("anomaly_detector_refined_v2", "1")
         report = sync_world(seed_world)
         assert report.status == "ok", report.all_warnings()
+        # Owners changed, contents did not: no file is read again.
+        assert report.s3_source.get_object_calls == 0
         counts = report.as_dict()["counts"]
         assert counts["runs"]["missing"] == 1
         assert counts["model_versions"]["missing"] == 1
@@ -95,6 +97,7 @@ def test_vanish_and_return_with_curated_fields_kept(seed_world, sync_world, staf
 
     report = sync_world(seed_world)
     assert report.status == "ok", report.all_warnings()
+    assert report.s3_source.get_object_calls == 0
     counts = report.as_dict()["counts"]
     assert counts["runs"]["restored"] == 1
     assert counts["model_versions"]["restored"] == 1
