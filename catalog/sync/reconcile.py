@@ -71,6 +71,10 @@ ARTIFACT_INSERT_COLUMNS = (
     "bucket", "key", "run_id", "logged_model_id", "path", "folder", "orphan_folder", "size",
     "etag", "last_modified", "meta", "meta_etag", "fingerprint", "first_seen", "last_seen",
 )  # fmt: skip
+ARTIFACT_UPDATE_COLUMNS = (
+    "run_id", "logged_model_id", "path", "folder", "orphan_folder", "size", "etag",
+    "last_modified", "fingerprint", "last_seen", "missing_since",
+)  # fmt: skip
 MASK64 = (1 << 64) - 1
 METRIC_POINT_COLUMNS = ("run_id", "key", "step", "timestamp", "value")
 
@@ -100,6 +104,7 @@ class Reconciler:
         self.mv_table: KeyedTable | None = None
         self.exp_table: KeyedTable | None = None
         self.artifact_missing: list[int] = []
+        self._runs: dict[str, tuple[int, int, str, bool]] | None = None
         self.artifact_present_before = 0
 
     # --- helpers -----------------------------------------------------------------------
@@ -260,7 +265,19 @@ class Reconciler:
         table.flush()
 
     def _run_pks(self) -> dict[str, int]:
-        return dict(Run.objects.values_list("run_id", "pk").iterator(chunk_size=10000))
+        return {run_id: row[0] for run_id, row in self._run_index().items()}
+
+    def _run_index(self) -> dict[str, tuple[int, int, str, bool]]:
+        """run_id -> (pk, experiment pk, artifact URI, missing), read once after the runs
+        step (later steps don't change runs until missing-marking)."""
+        if self._runs is None:
+            self._runs = {
+                run_id: (pk, experiment_pk, uri, missing is not None)
+                for run_id, pk, experiment_pk, uri, missing in Run.objects.values_list(
+                    "run_id", "pk", "experiment_id", "artifact_uri", "missing_since"
+                ).iterator(chunk_size=10000)
+            }
+        return self._runs
 
     # --- S3 ----------------------------------------------------------------------------
 
@@ -305,8 +322,9 @@ class Reconciler:
         gone_runs = set(self.run_table.missing_candidates()) if self._mlflow_complete() else set()
         gone_models = set(self.lm_table.missing_candidates()) if self._mlflow_complete() else set()
         owners: dict[str, dict[str, tuple[int | None, int | None]]] = defaultdict(dict)
-        runs = Run.objects.filter(missing_since__isnull=True).values_list("pk", "artifact_uri")
-        for pk, uri in runs.iterator(chunk_size=10000):
+        for pk, _, uri, missing in self._run_index().values():
+            if missing:
+                continue
             location = resolve_artifact_uri(uri, artifacts_destination=destination)
             if location is not None and pk not in gone_runs:
                 owners[location[0]][folder_prefix(location[1])] = (pk, None)
@@ -358,10 +376,6 @@ class Reconciler:
         creates: list[tuple] = []
         updates: list[Artifact] = []
         meta_updates: list[Artifact] = []
-        fields = [
-            "run", "logged_model", "path", "folder", "orphan_folder", "size", "etag",
-            "last_modified", "fingerprint", "last_seen", "missing_since",
-        ]  # fmt: skip
         now_db = db_datetime(self.now)
         empty_meta_db = db_json({})
         pop = existing.pop
@@ -391,12 +405,16 @@ class Reconciler:
                 meta_pending.clear()
             with transaction.atomic():
                 insert_rows(model=Artifact, columns=ARTIFACT_INSERT_COLUMNS, rows=creates)
-                if updates:
-                    Artifact.objects.bulk_update(updates, fields=fields, batch_size=500)
-                if meta_updates:
-                    Artifact.objects.bulk_update(
-                        meta_updates, fields=[*fields, "meta", "meta_etag"], batch_size=500
-                    )
+                update_rows(
+                    model=Artifact,
+                    columns=ARTIFACT_UPDATE_COLUMNS,
+                    rows=[_artifact_update_row(row) for row in updates],
+                )
+                update_rows(
+                    model=Artifact,
+                    columns=(*ARTIFACT_UPDATE_COLUMNS, "meta", "meta_etag"),
+                    rows=[_artifact_update_row(row, with_meta=True) for row in meta_updates],
+                )
             creates.clear()
             updates.clear()
             meta_updates.clear()
@@ -537,12 +555,7 @@ class Reconciler:
             if version.model_name in model_names:
                 versions_by_model[version.model_name].append(version)
 
-        runs = {
-            run_id: (pk, experiment_pk, uri)
-            for run_id, pk, experiment_pk, uri in Run.objects.values_list(
-                "run_id", "pk", "experiment_id", "artifact_uri"
-            ).iterator(chunk_size=10000)
-        }
+        runs = self._run_index()
         logged = {
             model_id: (pk, experiment_pk, uri)
             for model_id, pk, experiment_pk, uri in LoggedModel.objects.values_list(
@@ -846,6 +859,18 @@ def reconcile(*, mlflow_source: Any, s3_source: Any, options: SyncOptions) -> Sy
     is a warning and a ``partial`` status.
     """
     return Reconciler(mlflow_source=mlflow_source, s3_source=s3_source, options=options).run()
+
+
+def _artifact_update_row(row: Artifact, *, with_meta: bool = False) -> tuple:
+    """A changed artifact as the values of ARTIFACT_UPDATE_COLUMNS (+ meta), then its pk."""
+    values = (
+        row.run_id, row.logged_model_id, row.path, row.folder, row.orphan_folder, row.size,
+        row.etag, db_datetime(row.last_modified), row.fingerprint, db_datetime(row.last_seen),
+        None,
+    )  # fmt: skip
+    if with_meta:
+        values += (db_json(row.meta), row.meta_etag)
+    return (*values, row.pk)
 
 
 def _token(digest: str) -> int:
