@@ -343,6 +343,9 @@ class Reconciler:
     def _sync_artifacts(self, experiments: list[ExperimentRecord]) -> None:
         walks = self._walk_plan(experiments)
         owners = self._owner_prefixes()
+        # The run index is read again after the walk: the walk's own map is the one
+        # thing that should grow with the bucket.
+        self._runs = None
         by_bucket: dict[str, list[_Walk]] = defaultdict(list)
         for walk in walks:
             by_bucket[walk.root.bucket].append(walk)
