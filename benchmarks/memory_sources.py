@@ -95,6 +95,13 @@ class MemoryMlflowSource:
             for step in range(HISTORY_STEPS)
         ]
 
+    def metric_histories(self, *, run_ids: list[str], key: str) -> dict[str, list[MetricRecord]]:
+        """The bulk form (as MLflow's get-history-bulk): one call for many runs."""
+        calls = self.metric_history_calls
+        histories = {run_id: self.metric_history(run_id=run_id, key=key) for run_id in run_ids}
+        self.metric_history_calls = calls + 1
+        return histories
+
     def iter_logged_models(self, *, experiment_ids: Iterable[str]) -> Iterator[LoggedModelRecord]:
         world = self.world
         wanted = set(experiment_ids)
