@@ -238,12 +238,13 @@ class RunTable(CatalogTable):
         return format_html('<code class="nowrap" title="{}">{}</code>', value, value[:12])
 
     def render_status(self, record):
-        html = badge(record.status or "unknown", (record.status or "unknown").lower())
+        badges = [badge(record.status or "unknown", (record.status or "unknown").lower())]
         if record.lifecycle_stage != "active":
-            html += " " + badge(record.lifecycle_stage, "deleted")
+            badges.append(badge(record.lifecycle_stage, "deleted"))
         if record.missing_since:
-            html += " " + badge("gone", "missing")
-        return html
+            badges.append(badge("gone", "missing"))
+        # Joining SafeStrings with a plain str would drop their safety and escape them.
+        return format_html_join(" ", "{}", ((b,) for b in badges))
 
     def value_status(self, record):
         return record.status

@@ -94,6 +94,15 @@ def test_formatting_helpers():
     assert tables.plain_purpose("a" * 300, limit=10) == "a" * 9 + "…"
 
 
+@pytest.mark.django_db
+def test_status_badges_of_a_deleted_missing_run_render_as_html_not_text():
+    run = make_run(lifecycle_stage="deleted", status="FAILED")
+    run.missing_since = run.last_seen
+    html = str(tables.RunTable([]).columns["status"].render(record=run))
+    assert html.count('<span class="badge') == 3
+    assert "&lt;span" not in html
+
+
 def _csv(response) -> list[dict]:
     assert response["Content-Type"].startswith("text/csv")
     return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
