@@ -52,7 +52,15 @@ def _default_endpoint_url() -> str | None:
     return getattr(settings, "CATALOG_S3_ENDPOINT_URL", "") or None
 
 
-def make_s3_client(*, endpoint_url: str | None = None):
+# A web request must not hang on an unreachable endpoint: short timeouts, few retries.
+WEB_CLIENT_CONFIG = {
+    "retries": {"mode": "standard", "total_max_attempts": 3},
+    "connect_timeout": 3,
+    "read_timeout": 15,
+}
+
+
+def make_s3_client(*, endpoint_url: str | None = None, config_overrides: dict | None = None):
     """A boto3 S3 client with retries in mode 'standard'.
 
     The endpoint is the argument, else ``settings.CATALOG_S3_ENDPOINT_URL`` (from
@@ -60,7 +68,9 @@ def make_s3_client(*, endpoint_url: str | None = None):
     come from boto3's usual chain.
     """
     endpoint = endpoint_url or _default_endpoint_url()
-    config = Config(retries=dict(RETRY_CONFIG), signature_version="s3v4")
+    options = {"retries": dict(RETRY_CONFIG), "signature_version": "s3v4"}
+    options.update(config_overrides or {})
+    config = Config(**options)
     return boto3.session.Session().client("s3", endpoint_url=endpoint, config=config)
 
 
@@ -70,7 +80,7 @@ def get_web_s3_client():
 
     Tests that change the endpoint clear it with ``get_web_s3_client.cache_clear()``.
     """
-    return make_s3_client()
+    return make_s3_client(config_overrides=WEB_CLIENT_CONFIG)
 
 
 def read_object_bytes(*, client, bucket: str, key: str, max_bytes: int) -> bytes:

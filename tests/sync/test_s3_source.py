@@ -57,6 +57,18 @@ def test_web_client_is_cached_and_clearable(settings):
     get_web_s3_client.cache_clear()
 
 
+def test_web_client_gives_up_quickly_on_an_unreachable_endpoint(settings):
+    # A page must not hang for minutes on a down S3: few retries, short timeouts,
+    # while the sync's own client keeps its patient retries.
+    settings.CATALOG_S3_ENDPOINT_URL = "http://127.0.0.1:9"
+    get_web_s3_client.cache_clear()
+    web = get_web_s3_client().meta.config
+    assert web.retries["total_max_attempts"] <= 3
+    assert web.connect_timeout <= 5
+    assert make_s3_client().meta.config.retries["total_max_attempts"] >= 10
+    get_web_s3_client.cache_clear()
+
+
 def test_read_object_bytes_is_capped(s3):
     s3.put_object(Bucket=BUCKET, Key="a/b.txt", Body=b"0123456789")
     assert read_object_bytes(client=s3, bucket=BUCKET, key="a/b.txt", max_bytes=4) == b"0123"
