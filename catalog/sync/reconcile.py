@@ -159,12 +159,7 @@ class Reconciler:
         rows = Experiment.objects.all()
         if self.scope:
             rows = rows.filter(experiment_id__in=self.scope)
-        existing = {
-            experiment_id: (pk, digest, missing is not None)
-            for pk, experiment_id, digest, missing in rows.values_list(
-                "pk", "experiment_id", "fingerprint", "missing_since"
-            )
-        }
+        existing = _existing_rows(rows, natural_key="experiment_id")
         table = self.exp_table = self._table(Experiment, "experiments", existing)
         for record in records:
             table.upsert(record.experiment_id, _experiment_values(record))
@@ -241,12 +236,7 @@ class Reconciler:
         rows = LoggedModel.objects.all()
         if self.scope:
             rows = rows.filter(experiment__experiment_id__in=self.scope)
-        existing = {
-            model_id: (pk, digest, missing is not None)
-            for pk, model_id, digest, missing in rows.values_list(
-                "pk", "model_id", "fingerprint", "missing_since"
-            )
-        }
+        existing = _existing_rows(rows, natural_key="model_id")
         table = self.lm_table = self._table(LoggedModel, "logged_models", existing)
         run_pks = self._run_pks()
         self._progress("listing logged models")
@@ -598,12 +588,7 @@ class Reconciler:
             [row["location"] for row in version_rows.values() if row["location"]]
         )
 
-        existing = {
-            name: (pk, digest, missing is not None)
-            for pk, name, digest, missing in RegisteredModel.objects.values_list(
-                "pk", "name", "fingerprint", "missing_since"
-            )
-        }
+        existing = _existing_rows(RegisteredModel.objects.all(), natural_key="name")
         table = self.rm_table = self._table(RegisteredModel, "registered_models", existing)
         for model in models:
             model_versions = versions_by_model.get(model.name, [])
@@ -934,4 +919,14 @@ def _logged_model_values(
         "metrics": {key: finite(value) for key, value in record.metrics.items()},
         "creation_time": from_millis(record.creation_time),
         "last_updated_time": from_millis(record.last_updated_time),
+    }
+
+
+def _existing_rows(rows, *, natural_key: str) -> dict:
+    """Natural key -> (pk, fingerprint, is missing) of the rows a sync compares against."""
+    return {
+        key: (pk, digest, missing is not None)
+        for pk, key, digest, missing in rows.values_list(
+            "pk", natural_key, "fingerprint", "missing_since"
+        ).iterator(chunk_size=5000)
     }
