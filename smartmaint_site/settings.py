@@ -181,6 +181,17 @@ CONTENT_SECURITY_POLICY = {
 # Pillow's decompression-bomb guard for previews (pixels); see catalog.previews.
 CATALOG_MAX_IMAGE_PIXELS = int(os.environ.get("CATALOG_MAX_IMAGE_PIXELS", 40_000_000))
 
+# Downloads at or above this size go straight from S3 through a short-lived presigned URL
+# (users' browsers must reach the S3 endpoint); below it, or when unset to -1, the site
+# streams the bytes itself.
+CATALOG_PRESIGN_DOWNLOADS_FROM_BYTES = int(
+    os.environ.get("CATALOG_PRESIGN_DOWNLOADS_FROM_BYTES", 256 * 1024 * 1024)
+)
+# Above this many artifacts, search scans artifact keys only for path-like queries.
+CATALOG_SEARCH_FULL_SCAN_MAX_ARTIFACTS = int(
+    os.environ.get("CATALOG_SEARCH_FULL_SCAN_MAX_ARTIFACTS", 200_000)
+)
+
 # --- Sources ----------------------------------------------------------------------------
 MLFLOW_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI", "")
 CATALOG_S3_ENDPOINT_URL = os.environ.get("MLFLOW_S3_ENDPOINT_URL") or os.environ.get(
