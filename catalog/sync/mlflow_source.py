@@ -28,6 +28,10 @@ MODEL_VERSIONS_PAGE = 1000
 LOGGED_MODELS_PAGE = 100
 # search_runs takes a list of experiments; a bounded batch keeps each query small.
 EXPERIMENTS_PER_RUN_SEARCH = 50
+# MLflow's bulk metric history serves at most 100 runs and 25,000 points per call.
+HISTORY_RUNS_PER_CALL = 100
+HISTORY_POINTS_PER_CALL = 25_000
+HISTORY_BULK_ENDPOINT = "/ajax-api/2.0/mlflow/metrics/get-history-bulk"
 
 
 class MlflowSourceError(SourceError):
@@ -57,6 +61,12 @@ class MlflowSource:
         except Exception as error:  # noqa: BLE001 - any failure to build the client
             raise MlflowSourceError(f"cannot open MLflow at {tracking_uri}: {error}") from error
         self.metric_history_calls = 0
+        # The last <= 100 runs iter_runs yielded, and the histories read for them in bulk
+        # (metric key -> run id -> points): see metric_history.
+        self._window: list[str] = []
+        self._window_ids: frozenset[str] = frozenset()
+        self._window_histories: dict[str, dict[str, list[MetricRecord]]] = {}
+        self._bulk_unsupported = False
 
     # --- experiments and runs ----------------------------------------------------------
 
@@ -97,11 +107,102 @@ class MlflowSource:
                     page_token=token,
                 )
 
+            window: list[RunRecord] = []
             for run in self._pages(page, what=f"runs of experiments {batch[0]}..{batch[-1]}"):
-                yield _run_record(run)
+                window.append(_run_record(run))
+                if len(window) >= HISTORY_RUNS_PER_CALL:
+                    yield from self._yield_window(window)
+                    window = []
+            yield from self._yield_window(window)
+
+    def _yield_window(self, records: list[RunRecord]) -> Iterator[RunRecord]:
+        self._window = [record.run_id for record in records]
+        self._window_ids = frozenset(self._window)
+        self._window_histories = {}
+        yield from records
 
     def metric_history(self, *, run_id: str, key: str) -> list[MetricRecord]:
-        """Every logged point of one metric of one run."""
+        """Every logged point of one metric of one run.
+
+        For a run among the last 100 that ``iter_runs`` yielded, the first request for a
+        key reads that key's history of all those runs in one bulk call (MLflow's
+        get-history-bulk on a tracking server, the store's bulk query on a tracking
+        database) and later requests are served from it: a first sync makes one call
+        per key and 100 runs instead of one per run and key, and a no-change sync,
+        which asks for nothing, still makes none.
+        """
+        if run_id in self._window_ids and not self._bulk_unsupported:
+            histories = self._window_histories.get(key)
+            if histories is None:
+                histories = self._read_window_histories(key=key)
+            if histories is not None and run_id in histories:
+                return histories.pop(run_id)
+        return self._single_history(run_id=run_id, key=key)
+
+    def _read_window_histories(self, *, key: str) -> dict[str, list[MetricRecord]] | None:
+        try:
+            rows = self._bulk_history(run_ids=self._window, key=key)
+        except Exception as error:  # noqa: BLE001 - wrap every client/transport error
+            raise MlflowSourceError(
+                f"metric history of {key} for {len(self._window)} runs: {_short(error)}"
+            ) from error
+        if rows is None:
+            self._bulk_unsupported = True
+            return None
+        self.metric_history_calls += 1
+        histories: dict[str, list[MetricRecord]] = {}
+        # A result at the cap may have been cut: those runs are read one by one.
+        if len(rows) < HISTORY_POINTS_PER_CALL:
+            histories = {run_id: [] for run_id in self._window}
+            for run_id, point in rows:
+                if run_id in histories:
+                    histories[run_id].append(point)
+        self._window_histories[key] = histories
+        return histories
+
+    def _bulk_history(self, *, run_ids: list[str], key: str) -> list | None:
+        """[(run id, point)] of one bulk call, or None when the store has no bulk call."""
+        store = getattr(getattr(self.client, "_tracking_client", None), "store", None)
+        get_host_creds = getattr(store, "get_host_creds", None)
+        if callable(get_host_creds):
+            from mlflow.utils.rest_utils import http_request
+
+            params = [("run_id", run_id) for run_id in run_ids]
+            params += [("metric_key", key), ("max_results", str(HISTORY_POINTS_PER_CALL))]
+            response = http_request(
+                get_host_creds(), HISTORY_BULK_ENDPOINT, "GET", params=params,
+                raise_on_status=False,
+            )  # fmt: skip
+            if response.status_code == 404:  # a server without the endpoint
+                return None
+            response.raise_for_status()
+            return [
+                (
+                    m["run_id"],
+                    MetricRecord(
+                        key=m["key"],
+                        value=m.get("value"),
+                        step=int(m.get("step") or 0),
+                        timestamp=int(m.get("timestamp") or 0),
+                    ),
+                )
+                for m in response.json().get("metrics", [])
+            ]
+        bulk = getattr(store, "get_metric_history_bulk", None)
+        if callable(bulk):
+            points = bulk(run_ids=run_ids, metric_key=key, max_results=HISTORY_POINTS_PER_CALL)
+            return [
+                (
+                    m.run_id,
+                    MetricRecord(
+                        key=m.key, value=m.value, step=m.step or 0, timestamp=m.timestamp or 0
+                    ),
+                )
+                for m in points
+            ]
+        return None
+
+    def _single_history(self, *, run_id: str, key: str) -> list[MetricRecord]:
         self.metric_history_calls += 1
         try:
             points = self.client.get_metric_history(run_id, key)
