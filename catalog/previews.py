@@ -137,10 +137,11 @@ class PreviewUnavailable(Exception):
     """The bytes can't be turned into a thumbnail (too big, a bomb, not an image ...)."""
 
 
-def _configure_pillow() -> int:
-    limit = int(settings.CATALOG_MAX_IMAGE_PIXELS)
-    Image.MAX_IMAGE_PIXELS = limit
-    return limit
+def _pixel_limit() -> int:
+    # Checked against the header ourselves rather than written into Pillow's
+    # process-wide Image.MAX_IMAGE_PIXELS: that global would leak into every other
+    # image user in the process (charts, tests) and could not differ per setting.
+    return int(settings.CATALOG_MAX_IMAGE_PIXELS)
 
 
 def _to_png(image: Image.Image, *, box: tuple[int, int]) -> bytes:
@@ -158,7 +159,7 @@ def image_thumbnail(data: bytes, *, box: tuple[int, int]) -> bytes:
     The pixel count is checked from the header before anything is decoded, and
     Pillow's own bomb warning is turned into an error as a second guard.
     """
-    limit = _configure_pillow()
+    limit = _pixel_limit()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

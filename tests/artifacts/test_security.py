@@ -21,6 +21,8 @@ SVG_WITH_SCRIPT = (
 )
 HTML_WITH_SCRIPT = b"<!doctype html><html><body><script>alert(1)</script></body></html>"
 
+DEFAULT_PILLOW_MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS
+
 
 @pytest.fixture
 def two_runs(put_artifact):
@@ -186,12 +188,14 @@ def test_pixel_limit_comes_from_settings(settings):
     with pytest.raises(previews.PreviewUnavailable, match="too large|decompression bomb"):
         previews.image_thumbnail(png_bytes(size=(101, 100)), box=(32, 32))
     assert previews.image_thumbnail(png_bytes(size=(100, 100)), box=(32, 32))
-    assert Image.MAX_IMAGE_PIXELS == 100 * 100
+    # The limit is ours: Pillow's process-wide default is left alone for other users.
+    assert Image.MAX_IMAGE_PIXELS == DEFAULT_PILLOW_MAX_IMAGE_PIXELS
 
 
 def test_pillow_bomb_error_becomes_preview_unavailable(settings, monkeypatch):
     """Pillow's own guard (on open) is caught too, not only our header check."""
-    settings.CATALOG_MAX_IMAGE_PIXELS = 100
+    settings.CATALOG_MAX_IMAGE_PIXELS = 10**9
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
     with pytest.raises(previews.PreviewUnavailable, match="decompression bomb"):
         previews.image_thumbnail(png_bytes(size=(300, 300)), box=(32, 32))
 
