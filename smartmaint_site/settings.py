@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
 from smartmaint_site.database import database_config_from_url
@@ -36,13 +35,13 @@ def env_list(name: str, default: str = "") -> list[str]:
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG and not env_bool("DJANGO_INSECURE_DEV_KEY", False):
-        raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY is not set. Set it (see .env.example), or set DJANGO_DEBUG=1 "
-            "for local development."
-        )
-    # Development only: a fixed, obviously insecure key so sessions survive restarts.
+# Management commands (migrate, makemigrations, the cron sync) sign nothing, so they run
+# without a key. Serving is different: smartmaint_site.wsgi refuses to start with this
+# fallback unless DJANGO_DEBUG=1 or DJANGO_INSECURE_DEV_KEY=1 (tests, `make run`), and
+# `check --deploy` flags it (security.W009).
+USING_DEV_SECRET_KEY = not SECRET_KEY
+ALLOW_DEV_SECRET_KEY = DEBUG or env_bool("DJANGO_INSECURE_DEV_KEY", False)
+if USING_DEV_SECRET_KEY:
     SECRET_KEY = "django-insecure-dev-only-not-for-production"  # noqa: S105
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")

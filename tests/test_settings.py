@@ -104,18 +104,38 @@ def test_check_deploy_is_clean_with_production_like_settings(tmp_path):
     assert "no issues" in result.stdout
 
 
-def test_a_missing_secret_key_outside_debug_is_a_clear_error(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+def _run_without_django_env(tmp_path, *args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
     env.update(
         {"DJANGO_SETTINGS_MODULE": "smartmaint_site.settings", "CATALOG_VAR_DIR": str(tmp_path)}
     )
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
+    return subprocess.run(
+        [sys.executable, *args],
         cwd=Path(__file__).resolve().parent.parent,
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_without_a_secret_key_the_web_server_refuses_to_start(tmp_path):
+    result = _run_without_django_env(tmp_path, "-c", "import smartmaint_site.wsgi")
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_without_a_secret_key_check_deploy_fails(tmp_path):
+    result = _run_without_django_env(
+        tmp_path, "manage.py", "check", "--deploy", "--fail-level", "WARNING"
+    )
+    assert result.returncode != 0
+    assert "security.W009" in result.stdout + result.stderr
+
+
+def test_management_commands_need_no_secret_key(tmp_path):
+    """The cron sync and makemigrations sign nothing: they run without a key."""
+    result = _run_without_django_env(
+        tmp_path, "manage.py", "makemigrations", "--check", "--dry-run"
+    )
+    assert result.returncode == 0, result.stderr
