@@ -159,9 +159,7 @@ def gather_mapping_data() -> MappingData:
         quality_rows = list(
             selectors.leaderboard(metric=metric, threshold=QUALITY_THRESHOLD)[:QUALITY_ROWS]
         )
-    orphans = Artifact.objects.filter(run=None, logged_model=None, missing_since=None).aggregate(
-        n=Count("id"), bytes=Coalesce(Sum("size"), 0)
-    )
+    orphans = selectors.orphan_totals()
     return MappingData(
         sync=selectors.last_sync(),
         totals=totals,

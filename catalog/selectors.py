@@ -548,10 +548,20 @@ def leaderboard_values(*, metric: str, threshold: float | None) -> list[tuple[st
 # --- audit --------------------------------------------------------------------------------
 
 
+def present_orphans() -> QuerySet:
+    """S3 objects under a root that belong to no run and no logged model, still present."""
+    return Artifact.objects.filter(run=None, logged_model=None, missing_since=None)
+
+
+def orphan_totals() -> dict:
+    """``{"n": objects, "bytes": total size}`` of the present orphans: one aggregate query."""
+    return present_orphans().aggregate(n=Count("id"), bytes=Coalesce(Sum("size"), 0))
+
+
 def orphan_folders() -> QuerySet:
     """Present orphan objects grouped by (bucket, orphan folder), biggest first."""
     return (
-        Artifact.objects.filter(run=None, logged_model=None, missing_since=None)
+        present_orphans()
         .values("bucket", "orphan_folder")
         .annotate(object_count=Count("id"), total_bytes=Coalesce(Sum("size"), 0))
         .order_by("-total_bytes", "bucket", "orphan_folder")
@@ -664,9 +674,7 @@ class AuditSummary:
 
 def audit_summary() -> AuditSummary:
     """The drift report's headline numbers: four aggregate queries."""
-    orphans = Artifact.objects.filter(run=None, logged_model=None, missing_since=None).aggregate(
-        n=Count("id"), bytes=Coalesce(Sum("size"), 0)
-    )
+    orphans = orphan_totals()
     deleted_q = Q(artifact_count__gt=0) & (
         Q(lifecycle_stage="deleted") | Q(missing_since__isnull=False)
     )
