@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -74,6 +74,11 @@ def update_rows(*, model: type, columns: Sequence[str], rows: Sequence[tuple]) -
 def db_datetime(value: datetime | None) -> Any:
     """A datetime as the database backend stores it (what a DateTimeField would send)."""
     return connection.ops.adapt_datetimefield_value(value)
+
+
+def datetime_adapter() -> Callable[[datetime | None], Any]:
+    """``db_datetime`` bound to this thread's connection once, for per-row loops."""
+    return connection.ops.adapt_datetimefield_value
 
 
 def db_json(value: Any) -> Any:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,8 +38,9 @@ from catalog.models import (
     Run,
 )
 from catalog.sync import content
-from catalog.sync.bulk import db_datetime, db_json, insert_rows, update_rows
+from catalog.sync.bulk import datetime_adapter, db_datetime, db_json, insert_rows, update_rows
 from catalog.sync.categories import infer_category
+from catalog.sync.content_reads import ContentRead, ContentReader
 from catalog.sync.layout import (
     ARTIFACTS_SEGMENT,
     experiment_walk_root,
@@ -339,11 +341,16 @@ class Reconciler:
         by_bucket: dict[str, list[_Walk]] = defaultdict(list)
         for walk in walks:
             by_bucket[walk.root.bucket].append(walk)
-        for bucket, bucket_walks in by_bucket.items():
-            self._sync_bucket(bucket, bucket_walks, owners.get(bucket, {}))
+        with ContentReader(s3=self.s3, workers=self.options.read_workers) as reader:
+            for bucket, bucket_walks in by_bucket.items():
+                self._sync_bucket(bucket, bucket_walks, owners.get(bucket, {}), reader)
 
     def _sync_bucket(
-        self, bucket: str, walks: list[_Walk], owners: dict[str, tuple[int | None, int | None]]
+        self,
+        bucket: str,
+        walks: list[_Walk],
+        owners: dict[str, tuple[int | None, int | None]],
+        reader: ContentReader,
     ) -> None:
         counts = self.report.counts["artifacts"]
         batch_size = self.options.batch_size
@@ -375,13 +382,23 @@ class Reconciler:
         blake2b = hashlib.blake2b
         segment_length = len(ARTIFACTS_SEGMENT)
         unchanged = 0
+        # A listing runs through one run's files in a row, mostly uploaded within the
+        # same second: their LastModified is converted once, not once per object.
+        adapt_datetime = datetime_adapter()
+        last_modified: object = None
+        modified_text = ""
+        modified_db = None
 
-        # Changed rows of MLmodel/feature_names files wait here until the flush, which
-        # asks the database for their meta_etag in one query: the content is re-read
-        # only if it was parsed from another ETag.
+        # Content reads run beside the walk (catalog.sync.content_reads): a new row's
+        # meta slot holds a placeholder until the flush collects its read. Changed rows
+        # of MLmodel/feature_names files wait until the flush too, which asks the
+        # database for their meta_etag in one query: the content is re-read only if it
+        # was parsed from another ETag.
+        created_reads: list[tuple[int, Future[ContentRead]]] = []
         meta_pending: list[tuple[Artifact, str]] = []
 
         def flush() -> None:
+            changed_reads = []
             if meta_pending:
                 parsed_from = dict(
                     Artifact.objects.filter(pk__in=[row.pk for row, _ in meta_pending]).values_list(
@@ -392,10 +409,18 @@ class Reconciler:
                     if parsed_from.get(row.pk) == row.etag:
                         updates.append(row)
                     else:
-                        row.meta = self._read_meta(bucket=bucket, key=row.key, kind=kind)
-                        row.meta_etag = row.etag
-                        meta_updates.append(row)
+                        read = reader.submit(bucket=bucket, key=row.key, kind=kind)
+                        changed_reads.append((row, read))
                 meta_pending.clear()
+            for index, read in created_reads:
+                meta = self._collect(read)
+                row = creates[index]
+                creates[index] = (*row[:10], db_json(meta), *row[11:])
+            created_reads.clear()
+            for row, read in changed_reads:
+                row.meta = self._collect(read)
+                row.meta_etag = row.etag
+                meta_updates.append(row)
             with transaction.atomic():
                 insert_rows(model=Artifact, columns=ARTIFACT_INSERT_COLUMNS, rows=creates)
                 update_rows(
@@ -446,9 +471,13 @@ class Reconciler:
                         run_pk, model_pk = owner
                         group = ""
                     modified = record.last_modified
+                    if modified != last_modified or modified is None:
+                        last_modified = modified
+                        modified_text = modified.isoformat() if modified else ""
+                        modified_db = adapt_datetime(modified)
                     digest = blake2b(
                         f"{run_pk}|{model_pk}|{path}|{group}|{record.size}|{record.etag}|"
-                        f"{modified.isoformat() if modified else ''}".encode(),
+                        f"{modified_text}".encode(),
                         digest_size=16,
                     ).hexdigest()
                     old = pop(key, None)
@@ -459,14 +488,14 @@ class Reconciler:
                     kind = content.content_kind(key)
                     folder = path.rpartition("/")[0]
                     if old is None:
-                        meta = {}
                         if kind is not None:
-                            meta = self._read_meta(bucket=bucket, key=key, kind=kind)
+                            read = reader.submit(bucket=bucket, key=key, kind=kind)
+                            created_reads.append((len(creates), read))
                         creates.append(
                             (
                                 bucket, key, run_pk, model_pk, path, folder, group,
-                                record.size, record.etag, db_datetime(modified),
-                                db_json(meta) if meta else empty_meta_db,
+                                record.size, record.etag, modified_db,
+                                empty_meta_db,
                                 record.etag if kind is not None else "",
                                 digest, now_db, now_db,
                             )
@@ -510,21 +539,11 @@ class Reconciler:
             if packed & MASK64 and key.startswith(prefixes)
         )
 
-    def _read_meta(self, *, bucket: str, key: str, kind: str) -> dict[str, Any]:
-        try:
-            data = self.s3.read_head(
-                bucket=bucket, key=key, max_bytes=content.MAX_CONTENT_BYTES + 1
-            )
-        except Exception as error:  # noqa: BLE001 - any read failure is this item's problem
-            self.report.warn(f"s3://{bucket}/{key}: not read: {error}")
-            return {"kind": kind, "error": f"not read: {error}"}
-        truncated = len(data) > content.MAX_CONTENT_BYTES
-        meta = content.parse_content(
-            kind=kind, data=data[: content.MAX_CONTENT_BYTES], truncated=truncated
-        )
-        if "error" in meta:
-            self.report.warn(f"s3://{bucket}/{key}: {meta['error']}")
-        return meta
+    def _collect(self, read: Future[ContentRead]) -> dict[str, Any]:
+        result = read.result()
+        if result.warning:
+            self.report.warn(result.warning)
+        return result.meta
 
     # --- the registry ------------------------------------------------------------------
 

@@ -29,7 +29,9 @@ class SyncOptions:
     max_missing_share: float = 0.2
     extra_roots: tuple[str, ...] = ()
     artifacts_destination: str = ""
-    batch_size: int = 1000
+    batch_size: int = 5000
+    # Small-file reads in flight at once (catalog.sync.content_reads); 1 reads inline.
+    read_workers: int = 8
     progress: Callable[[str], None] | None = None
 
 

@@ -16,6 +16,7 @@ valid UTF-8 reaches us as bytes we can report instead of a decoding crash in bot
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -188,6 +189,8 @@ class S3Source:
         self.client = client
         self.page_size = page_size
         self.get_object_calls = 0
+        # read_head runs on the sync's reader threads (catalog.sync.content_reads).
+        self._calls_lock = threading.Lock()
 
     def iter_root(self, *, root: S3Root) -> Iterator[ArtifactRecord | UndecodableKey]:
         """Every object under ``root``, one paginated walk, in key order.
@@ -231,5 +234,6 @@ class S3Source:
 
     def read_head(self, *, bucket: str, key: str, max_bytes: int) -> bytes:
         """At most ``max_bytes`` of an object; raises ``ObjectUnavailable``."""
-        self.get_object_calls += 1
+        with self._calls_lock:
+            self.get_object_calls += 1
         return read_object_bytes(client=self.client, bucket=bucket, key=key, max_bytes=max_bytes)
