@@ -55,11 +55,22 @@ def _run_recorded(*, mlflow_source: Any, s3_source: Any, options: SyncOptions) -
     started = timezone.now()
     clock = time.monotonic()
     sync_run = None
+    # A sync that died (status still "running", or "failed") may have written rows
+    # without recomputing the totals over them: the next sync must recompute.
+    previous_status = (
+        SyncRun.objects.filter(dry_run=False).order_by("-pk").values_list("status", flat=True)
+    ).first()
+    totals_current = previous_status in (SyncRun.Status.OK, SyncRun.Status.PARTIAL)
     if not options.dry_run:
         sync_run = SyncRun.objects.create(
             started_at=started, status=SyncRun.Status.RUNNING, options=_options_json(options)
         )
-    report = _reconcile_safely(mlflow_source=mlflow_source, s3_source=s3_source, options=options)
+    report = _reconcile_safely(
+        mlflow_source=mlflow_source,
+        s3_source=s3_source,
+        options=options,
+        totals_current=totals_current,
+    )
     report.duration_s = time.monotonic() - clock
     if sync_run is not None:
         report.sync_run_id = sync_run.pk
@@ -75,21 +86,29 @@ def _run_recorded(*, mlflow_source: Any, s3_source: Any, options: SyncOptions) -
     return report
 
 
-def _reconcile_safely(*, mlflow_source: Any, s3_source: Any, options: SyncOptions) -> SyncReport:
+def _reconcile_safely(
+    *, mlflow_source: Any, s3_source: Any, options: SyncOptions, totals_current: bool
+) -> SyncReport:
     outcome: dict[str, SyncReport] = {}
     try:
         if options.dry_run:
             try:
                 with transaction.atomic():
                     outcome["report"] = reconcile(
-                        mlflow_source=mlflow_source, s3_source=s3_source, options=options
+                        mlflow_source=mlflow_source,
+                        s3_source=s3_source,
+                        options=options,
+                        totals_current=totals_current,
                     )
                     raise _DryRunRollback
             except _DryRunRollback:
                 pass
         else:
             outcome["report"] = reconcile(
-                mlflow_source=mlflow_source, s3_source=s3_source, options=options
+                mlflow_source=mlflow_source,
+                s3_source=s3_source,
+                options=options,
+                totals_current=totals_current,
             )
     except (SourceError, SyncConfigurationError) as error:
         return SyncReport(status="failed", dry_run=options.dry_run, error=str(error))
