@@ -43,24 +43,71 @@ def floor_walk(*, tracking_uri: str, s3_client) -> dict:
 def content_reads_floor(*, s3_client, bucket: str) -> dict:
     """Bare ranged GETs of the files contract 2 makes the first sync read.
 
-    The keys are the catalogued ``MLmodel`` and ``feature_names.txt`` objects, read one
-    after another with the same byte cap as the sync: the cost of the reads themselves.
+    The keys are the catalogued ``MLmodel`` and ``feature_names.txt`` objects, read with
+    the sync's byte cap and as many at once as the sync reads them
+    (``SyncOptions.read_workers``): the cost of the reads themselves.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from catalog.models import Artifact
     from catalog.sync import content
+    from catalog.sync.report import SyncOptions
 
     keys = [
         key
         for key in Artifact.objects.filter(bucket=bucket).values_list("key", flat=True)
         if content.content_kind(key)
     ]
-    started = time.perf_counter()
-    for key in keys:
+
+    def read(key: str) -> int:
         response = s3_client.get_object(
             Bucket=bucket, Key=key, Range=f"bytes=0-{content.MAX_CONTENT_BYTES}"
         )
-        response["Body"].read()
-    return {"reads": len(keys), "seconds": round(time.perf_counter() - started, 3)}
+        return len(response["Body"].read())
+
+    workers = SyncOptions().read_workers
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(read, keys))
+    return {
+        "reads": len(keys),
+        "workers": workers,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def history_reads_floor(*, tracking_uri: str) -> dict:
+    """Bare bulk metric-history GETs for every run and metric key the first sync read.
+
+    The same endpoint, runs per call and point cap as ``MlflowSource``, for the runs
+    the catalogue now holds (in experiment order) and each key they logged: the cost of
+    fetching the histories, without the catalogue around it.
+    """
+    import requests
+
+    from catalog.models import Run
+    from catalog.sync.mlflow_source import (
+        HISTORY_BULK_ENDPOINT,
+        HISTORY_POINTS_PER_CALL,
+        HISTORY_RUNS_PER_CALL,
+    )
+
+    runs = list(Run.objects.order_by("experiment_id", "pk").values_list("run_id", "metrics"))
+    windows = [
+        runs[i : i + HISTORY_RUNS_PER_CALL] for i in range(0, len(runs), HISTORY_RUNS_PER_CALL)
+    ]
+    calls = points = 0
+    started = time.perf_counter()
+    with requests.Session() as session:
+        for window in windows:
+            for key in sorted({key for _, metrics in window for key in metrics}):
+                params = [("run_id", run_id) for run_id, _ in window]
+                params += [("metric_key", key), ("max_results", str(HISTORY_POINTS_PER_CALL))]
+                response = session.get(f"{tracking_uri}{HISTORY_BULK_ENDPOINT}", params=params)
+                response.raise_for_status()
+                points += len(response.json().get("metrics", []))
+                calls += 1
+    return {"calls": calls, "points": points, "seconds": round(time.perf_counter() - started, 3)}
 
 
 def timed_sync(*, tracking_uri: str, s3_endpoint: str, profile: str = "") -> dict:
@@ -145,6 +192,7 @@ def main() -> None:
         common.log(f"e2e re-sync: {resync}")
         floors.append(floor_walk(tracking_uri=tracking_uri, s3_client=s3_client))
         reads = content_reads_floor(s3_client=s3_client, bucket=BUCKET)
+        histories = history_reads_floor(tracking_uri=tracking_uri)
     serving.unlink(missing_ok=True)
     floor_s = statistics.median(f["seconds"] for f in floors)
     result = {
@@ -157,6 +205,13 @@ def main() -> None:
         "first_over_floor": round(first["seconds"] / floor_s, 2),
         "content_reads": reads,
         "first_over_floor_with_reads": round(first["seconds"] / (floor_s + reads["seconds"]), 2),
+        "history_reads": histories,
+        # The floor of a first sync: the walk plus reading what contract 2 says a first
+        # sync must read (the small files, and the metric history of every run).
+        "first_floor_s": round(floor_s + reads["seconds"] + histories["seconds"], 3),
+        "first_over_first_floor": round(
+            first["seconds"] / (floor_s + reads["seconds"] + histories["seconds"]), 2
+        ),
         "resync_over_floor": round(resync["seconds"] / floor_s, 2),
         "resync_rows_written": resync["rows_written"],
     }
