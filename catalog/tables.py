@@ -26,7 +26,12 @@ PURPOSE_CHARS = 120
 
 def folder_of(experiment: Experiment) -> str:
     """The experiment's S3 folder as the seed writes it ("4/"), from its artifact location."""
-    location = experiment.artifact_location or ""
+    return folder_of_location(experiment.artifact_location)
+
+
+def folder_of_location(location: str | None) -> str:
+    """The S3 folder ("4/") of an experiment's artifact location."""
+    location = location or ""
     if location.startswith("s3://"):
         _, _, prefix = location[len("s3://") :].partition("/")
         return prefix.rstrip("/") + "/" if prefix else "/"
