@@ -706,15 +706,18 @@ class Reconciler:
         if not wanted:
             return {}
         found: dict[tuple[str, str], list[str]] = {}
-        keys = [key for _, key in wanted]
-        for start in range(0, len(keys), 500):
-            rows = Artifact.objects.filter(
-                key__in=keys[start : start + 500], missing_since__isnull=True
-            ).values_list("bucket", "key", "meta")
-            for bucket, key, meta in rows:
-                location = wanted.get((bucket, key))
-                if location is not None and isinstance(meta, dict):
-                    found[location] = list(meta.get("flavors") or [])
+        keys_by_bucket: dict[str, list[str]] = defaultdict(list)
+        for bucket, key in wanted:
+            keys_by_bucket[bucket].append(key)
+        for bucket, keys in keys_by_bucket.items():
+            for start in range(0, len(keys), 500):
+                # bucket and key together: the natural-key index; key alone scans the table.
+                rows = Artifact.objects.filter(
+                    bucket=bucket, key__in=keys[start : start + 500], missing_since__isnull=True
+                ).values_list("key", "meta")
+                for key, meta in rows:
+                    if isinstance(meta, dict):
+                        found[wanted[(bucket, key)]] = list(meta.get("flavors") or [])
         return found
 
     # --- missing -----------------------------------------------------------------------
