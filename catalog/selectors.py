@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from django.db.models import (
     Count,
     F,
@@ -86,16 +87,64 @@ def last_sync() -> SyncRun | None:
     return SyncRun.objects.exclude(status=SyncRun.Status.RUNNING).first()
 
 
-_NOT_READ = object()
+@dataclass(frozen=True)
+class DataVersion:
+    """What every page is a function of, read in one query (see ``catalog.pagecache``).
+
+    ``token`` changes when a sync starts or finishes (the newest SyncRun's id, status and
+    times) and when the admin logs an edit (the newest LogEntry's id and time): between
+    those, the synced and curated rows stay as they are. ``last_sync`` is the header's
+    "synced N min ago" (the latest finished sync, as ``last_sync()``).
+    """
+
+    token: str
+    last_sync: SyncRun | None
+
+
+def data_version() -> DataVersion:
+    """The catalogue's data version: one query (two when no sync has ever run)."""
+    finished = SyncRun.objects.exclude(status=SyncRun.Status.RUNNING).order_by("-started_at")
+    newest = SyncRun.objects.order_by("-pk")
+    edits = LogEntry.objects.order_by("-pk")
+    # Up to two rows (the newest sync and the latest finished one), each carrying the
+    # newest admin edit; with no SyncRun at all the edit is read on its own.
+    rows = list(
+        SyncRun.objects.filter(
+            Q(pk=Subquery(newest.values("pk")[:1])) | Q(pk=Subquery(finished.values("pk")[:1]))
+        )
+        .annotate(
+            edit_pk=Subquery(edits.values("pk")[:1]),
+            edit_time=Subquery(edits.values("action_time")[:1]),
+        )
+        .order_by()
+    )
+    if rows:
+        edit = (rows[0].edit_pk, rows[0].edit_time)
+    else:
+        edit = edits.values_list("pk", "action_time").first() or (None, None)
+    newest_row = max(rows, key=lambda row: row.pk, default=None)
+    done = [row for row in rows if row.status != SyncRun.Status.RUNNING]
+    latest_finished = max(done, key=lambda row: row.started_at, default=None)
+    sync_part = (
+        (newest_row.pk, newest_row.status, newest_row.started_at, newest_row.finished_at)
+        if newest_row
+        else None
+    )
+    return DataVersion(token=repr((sync_part, edit)), last_sync=latest_finished)
+
+
+def request_data_version(request) -> DataVersion:
+    """``data_version()`` read once per request (the page cache and the header share it)."""
+    version = getattr(request, "_catalog_data_version", None)
+    if version is None:
+        version = data_version()
+        request._catalog_data_version = version
+    return version
 
 
 def request_last_sync(request) -> SyncRun | None:
-    """``last_sync()`` read once per request (the header and a view both show it)."""
-    cached = getattr(request, "_catalog_last_sync", _NOT_READ)
-    if cached is _NOT_READ:
-        cached = last_sync()
-        request._catalog_last_sync = cached
-    return cached
+    """The latest finished sync, read once per request (the header and a view both show it)."""
+    return request_data_version(request).last_sync
 
 
 def order_metric_keys(keys) -> list[str]:

@@ -2,10 +2,16 @@
 
 Registered model names may hold "/" in MLflow, so model routes take a ``path``; the
 version route is listed before the model route so ``.../versions/<n>/`` wins.
+
+HTML pages and the mapping export go through ``cached_page`` (``catalog.pagecache``):
+served again while the data version is unchanged. Not ``/healthz`` (it reports the live
+database), not the charts (cached by their numbers) nor CSV exports (streamed, skipped
+by the page cache itself).
 """
 
 from django.urls import path
 
+from catalog.pagecache import cached_page
 from catalog.views import audit, charts, experiments, exports, health, home, models, quality, runs
 from catalog.views import search as search_views
 from catalog.views.artifacts import urlpatterns as artifact_urlpatterns
@@ -13,32 +19,36 @@ from catalog.views.artifacts import urlpatterns as artifact_urlpatterns
 app_name = "catalog"
 
 urlpatterns = [
-    path("", home.HomeView.as_view(), name="home"),
+    path("", cached_page(home.HomeView.as_view()), name="home"),
     path("healthz", health.healthz, name="healthz"),
-    path("experiments/", experiments.ExperimentListView.as_view(), name="experiment_list"),
+    path(
+        "experiments/",
+        cached_page(experiments.ExperimentListView.as_view()),
+        name="experiment_list",
+    ),
     path(
         "experiments/<str:experiment_id>/",
-        experiments.ExperimentDetailView.as_view(),
+        cached_page(experiments.ExperimentDetailView.as_view()),
         name="experiment_detail",
     ),
-    path("runs/<str:run_id>/", runs.RunDetailView.as_view(), name="run_detail"),
+    path("runs/<str:run_id>/", cached_page(runs.RunDetailView.as_view()), name="run_detail"),
     path(
         "logged-models/<str:model_id>/",
-        runs.LoggedModelDetailView.as_view(),
+        cached_page(runs.LoggedModelDetailView.as_view()),
         name="logged_model_detail",
     ),
-    path("models/", models.ModelListView.as_view(), name="model_list"),
+    path("models/", cached_page(models.ModelListView.as_view()), name="model_list"),
     path(
         "models/<path:name>/versions/<int:version>/",
-        models.ModelVersionDetailView.as_view(),
+        cached_page(models.ModelVersionDetailView.as_view()),
         name="model_version_detail",
     ),
-    path("models/<path:name>/", models.ModelDetailView.as_view(), name="model_detail"),
-    path("categories/", models.CategoryListView.as_view(), name="category_list"),
-    path("metrics/", quality.MetricsView.as_view(), name="metrics"),
-    path("audit/", audit.AuditView.as_view(), name="audit"),
-    path("search/", search_views.SearchView.as_view(), name="search"),
-    path("export/mapping.md", exports.mapping_markdown, name="mapping_export"),
+    path("models/<path:name>/", cached_page(models.ModelDetailView.as_view()), name="model_detail"),
+    path("categories/", cached_page(models.CategoryListView.as_view()), name="category_list"),
+    path("metrics/", cached_page(quality.MetricsView.as_view()), name="metrics"),
+    path("audit/", cached_page(audit.AuditView.as_view()), name="audit"),
+    path("search/", cached_page(search_views.SearchView.as_view()), name="search"),
+    path("export/mapping.md", cached_page(exports.mapping_markdown), name="mapping_export"),
     path(
         "charts/experiments/<str:experiment_id>/runs.png",
         charts.experiment_runs_chart,

@@ -136,14 +136,28 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_MANIFEST_STRICT = False
 
-# Thumbnails and charts are cached by ETag or data version (see catalog.previews).
+# Rendered pages are served from the "pages" cache while the data version (last sync,
+# last admin edit) is unchanged, for at most this many seconds; 0 turns it off.
+# See catalog.pagecache and docs/decisions/0005-page-cache.md.
+CATALOG_PAGE_CACHE_SECONDS = int(os.environ.get("CATALOG_PAGE_CACHE_SECONDS", 300))
+
+# Thumbnails and charts are cached by ETag or data version (see catalog.previews), on
+# disk and shared by the workers. Pages go to a per-process LocMemCache: a hit must cost
+# far less than the ~30 ms render (the file cache lists its directory on every write),
+# and the data version in the key keeps the workers consistent.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
         "LOCATION": os.environ.get("CATALOG_CACHE_DIR", str(VAR_DIR / "cache")),
         "TIMEOUT": 60 * 60 * 24 * 30,
         "OPTIONS": {"MAX_ENTRIES": 20000},
-    }
+    },
+    "pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "catalog-pages",
+        "TIMEOUT": CATALOG_PAGE_CACHE_SECONDS or None,
+        "OPTIONS": {"MAX_ENTRIES": 500},
+    },
 }
 
 # --- Security -------------------------------------------------------------------------

@@ -2,6 +2,30 @@
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import caches
+from django.core.signals import setting_changed
+
+from catalog.pagecache import CACHE_ALIAS
+
+
+def _clear_page_cache(**kwargs):
+    caches[CACHE_ALIAS].clear()
+
+
+@pytest.fixture(autouse=True)
+def empty_page_cache():
+    """No page rendered by one test is served to another, nor under other settings.
+
+    The page cache is keyed by the data version, and ids (SyncRun, LogEntry) restart
+    when a test's transaction rolls back: a leftover page could match a new world. A
+    server changes settings only by restarting, which empties its per-process cache;
+    a test that changes a setting mid-test gets the same by this signal.
+    """
+    _clear_page_cache()
+    setting_changed.connect(_clear_page_cache)
+    yield
+    setting_changed.disconnect(_clear_page_cache)
+    _clear_page_cache()
 
 
 @pytest.fixture

@@ -4,6 +4,11 @@ Every view finds its owner by MLflow id and its artifact by the exact catalogued
 ``(owner, path)`` (``catalog.artifact_browser``); request paths are never joined into
 keys. Bytes are read from S3 by that artifact's own (bucket, key) only, streamed or
 handed over as a short-lived presigned URL. See docs/decisions/0004-serving-artifact-bytes.md.
+
+Folder and file pages go through the page cache (``catalog.pagecache``): they are drawn
+from the database, and text previews from S3 are keyed by the artifact's ETag. A file
+page whose S3 read failed says ``no-store``, so the failure is not kept. Bytes,
+thumbnails and downloads are not page-cached (they have ETags and their own cache).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from django.http import (
 )
 from django.shortcuts import render
 from django.urls import NoReverseMatch, path, register_converter
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import content_disposition_header
 
 from catalog import previews
@@ -37,6 +43,7 @@ from catalog.artifact_browser import (
     owner_public_id,
 )
 from catalog.models import Artifact, LoggedModel, Run
+from catalog.pagecache import cached_page
 from catalog.sync.s3_source import (
     ObjectUnavailable,
     get_web_s3_client,
@@ -178,7 +185,11 @@ def _file_page(
     }
     if not artifact.is_missing:
         context.update(_preview_context(artifact=artifact, preview_kind=preview_kind))
-    return render(request, "catalog/artifacts/file.html", context)
+    response = render(request, "catalog/artifacts/file.html", context)
+    if context.get("text") is not None and context["text"].error:
+        # S3 could not be read just now: neither the page cache nor a browser keeps that.
+        add_never_cache_headers(response)
+    return response
 
 
 def _preview_context(*, artifact: Artifact, preview_kind: str) -> dict:
@@ -296,13 +307,13 @@ def _owner_patterns(kind: OwnerKind, *, prefix: str, id_name: str) -> list:
     return [
         path(
             f"{prefix}/<str:{id_name}>/artifacts/",
-            artifact_page,
+            cached_page(artifact_page),
             extra,
             name=f"{name}_artifacts",
         ),
         path(
             f"{prefix}/<str:{id_name}>/artifacts/<artifact_path:path>",
-            artifact_page,
+            cached_page(artifact_page),
             extra,
             name=f"{name}_artifact",
         ),

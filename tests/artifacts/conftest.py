@@ -19,10 +19,11 @@ from tests.factories import BUCKET, make_artifact
 def private_cache(settings):
     """Each test gets an empty in-memory cache (thumbnails and text are cached by ETag)."""
     settings.CACHES = {
+        **settings.CACHES,
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": f"artifacts-{uuid.uuid4().hex}",
-        }
+        },
     }
 
 

@@ -308,6 +308,21 @@ def test_text_preview_of_an_object_gone_from_s3(reader_client, s3):
     assert "could not be read" in html and "NoSuchKey" in html
 
 
+def test_a_failed_s3_read_is_not_kept_by_the_page_cache(reader_client, s3, settings):
+    settings.CATALOG_PAGE_CACHE_SECONDS = 300
+    run = make_run()
+    artifact = make_artifact(run=run, path="late.txt")
+    url = f"/runs/{run.run_id}/artifacts/late.txt"
+    first = reader_client.get(url)
+    assert "could not be read" in first.content.decode()
+    assert "no-store" in first["Cache-Control"]
+    s3.put_object(Bucket=artifact.bucket, Key=artifact.key, Body=b"readable now")
+    second = reader_client.get(url)
+    assert "readable now" in second.content.decode()
+    assert second["X-Page-Cache"] == "miss"
+    assert reader_client.get(url)["X-Page-Cache"] == "hit"
+
+
 @pytest.mark.parametrize(
     ("path", "kind"),
     [

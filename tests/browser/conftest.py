@@ -29,10 +29,11 @@ PASSWORD = "browser-pass-123"
 @pytest.fixture(autouse=True)
 def private_cache(settings):
     settings.CACHES = {
+        **settings.CACHES,
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": f"browser-{uuid.uuid4().hex}",
-        }
+        },
     }
 
 

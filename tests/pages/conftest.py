@@ -11,10 +11,11 @@ import pytest
 def private_cache(settings):
     """Each test gets an empty in-memory cache (charts are cached by their data)."""
     settings.CACHES = {
+        **settings.CACHES,
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": f"pages-{uuid.uuid4().hex}",
-        }
+        },
     }
 
 

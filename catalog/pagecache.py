@@ -1,0 +1,131 @@
+"""The rendered-page cache: catalogue pages kept by the data version they were drawn from.
+
+Between syncs the pages are a pure function of the database, so a page rendered once is
+served again until the data changes. ``cached_page`` wraps a view (``catalog/urls.py``):
+
+- Key: a digest of the data version (``selectors.data_version``: the newest SyncRun's
+  id, status and times, and the newest admin LogEntry), ``is_staff``, the host and the
+  full path with its query string. New data is a new key: nothing to invalidate.
+  ``CATALOG_PAGE_CACHE_SECONDS`` bounds the staleness of what the version does not see
+  (relative times, rows edited outside the admin); 0 turns the cache off.
+- Only GET/HEAD of a logged-in user, never ``?_export=``; only a 200, non-streaming
+  response that sets no cookie and does not say ``Cache-Control: no-store``.
+- Hole punching: while a page is rendered for the cache, ``{% page_cache_hole %}`` in
+  ``base.html`` writes a marker instead of the per-user header part (user name, logout
+  form with its CSRF token, "synced N min ago"). The body is stored with the marker; on
+  every answer, hit or miss, that part is rendered for this request and spliced in. A
+  hit never runs the view: it costs the session and user reads and the version query,
+  which the header's "synced" line shares.
+
+The bodies live in the ``pages`` cache alias (a per-process LocMemCache; the version in
+the key keeps processes consistent). See docs/decisions/0005-page-cache.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+
+from django.conf import settings
+from django.core.cache import caches
+from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+
+from catalog import selectors
+
+CACHE_ALIAS = "pages"
+# Comments never come from data: text is escaped ("<" becomes "&lt;") and Markdown goes
+# through nh3, which drops comments. The header precedes any content anyway, and only the
+# first marker is replaced.
+HOLE_MARKER = "<!--catalog:page-cache-hole-->"
+HOLE_TEMPLATE = "catalog/partials/user_header.html"
+STATUS_HEADER = "X-Page-Cache"
+EXPORT_PARAM = "_export"
+_RENDERING_FOR_CACHE = "_catalog_page_cache_hole"
+
+
+def page_cache_seconds() -> int:
+    """``settings.CATALOG_PAGE_CACHE_SECONDS``: how long a page may be served; 0 is off."""
+    return int(getattr(settings, "CATALOG_PAGE_CACHE_SECONDS", 0) or 0)
+
+
+def page_key(request: HttpRequest, *, version: selectors.DataVersion) -> str:
+    """The cache key of this request's page at this data version."""
+    parts = (
+        version.token,
+        "staff" if request.user.is_staff else "reader",
+        request.get_host(),
+        request.get_full_path(),
+    )
+    digest = hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+    return f"page:{digest}"
+
+
+def is_rendering_for_cache(request: HttpRequest | None) -> bool:
+    """True while ``cached_page`` renders a page whose per-user part is left as a hole."""
+    return bool(request is not None and getattr(request, _RENDERING_FOR_CACHE, False))
+
+
+def render_hole(request: HttpRequest) -> str:
+    """The per-user part of the header, rendered for ``request`` alone."""
+    return render_to_string(HOLE_TEMPLATE, request=request)
+
+
+def _wants_cache(request: HttpRequest) -> bool:
+    return (
+        request.method in ("GET", "HEAD")
+        and request.user.is_authenticated
+        and EXPORT_PARAM not in request.GET
+    )
+
+
+def _may_store(response: HttpResponse) -> bool:
+    cache_control = response.get("Cache-Control", "").lower()
+    return (
+        response.status_code == 200
+        and not response.streaming
+        and not response.cookies
+        and "no-store" not in cache_control
+    )
+
+
+def _spliced(body: bytes, request: HttpRequest, *, charset: str) -> bytes:
+    marker = HOLE_MARKER.encode(charset)
+    if marker not in body:
+        return body
+    return body.replace(marker, render_hole(request).encode(charset), 1)
+
+
+def cached_page(view):
+    """Serve ``view``'s page from the page cache while the catalogue's data is unchanged."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        seconds = page_cache_seconds()
+        if seconds <= 0 or not _wants_cache(request):
+            return view(request, *args, **kwargs)
+        key = page_key(request, version=selectors.request_data_version(request))
+        cache = caches[CACHE_ALIAS]
+        entry = cache.get(key)
+        if entry is not None:
+            body, headers, charset = entry
+            response = HttpResponse(_spliced(body, request, charset=charset), headers=headers)
+            response[STATUS_HEADER] = "hit"
+            return response
+        setattr(request, _RENDERING_FOR_CACHE, True)
+        try:
+            response = view(request, *args, **kwargs)
+            if callable(getattr(response, "render", None)):
+                response = response.render()
+        finally:
+            setattr(request, _RENDERING_FOR_CACHE, False)
+        if response.streaming:
+            return response
+        if _may_store(response):
+            headers = {name: value for name, value in response.items()}
+            cache.set(key, (response.content, headers, response.charset), seconds)
+            response[STATUS_HEADER] = "miss"
+        response.content = _spliced(response.content, request, charset=response.charset)
+        return response
+
+    return wrapper
