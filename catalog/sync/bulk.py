@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -58,6 +58,21 @@ def _copy_rows(cursor, sql: str, rows: Sequence[tuple]) -> None:
     logged = debug_sql(sql, rows, many=True) if debug_sql else contextlib.nullcontext()
     with logged:
         executor(sql, rows, True, {"connection": connection, "cursor": cursor})
+
+
+def iter_raw_rows(queryset, *, chunk_size: int) -> Iterator[tuple]:
+    """The rows of a ``values_list`` queryset as the database driver returns them.
+
+    No ordering and none of Django's per-value converters: for the sync's comparison
+    maps, which read a million rows and want only ints, strings and booleans (select a
+    boolean expression such as ``missing_since IS NOT NULL`` rather than a datetime,
+    whose raw form differs by backend).
+    """
+    sql, params = queryset.order_by().query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(chunk_size):
+            yield from rows
 
 
 def update_rows(*, model: type, columns: Sequence[str], rows: Sequence[tuple]) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, Sum
 from django.utils import timezone
 
 from catalog.models import (
@@ -38,7 +38,14 @@ from catalog.models import (
     Run,
 )
 from catalog.sync import content
-from catalog.sync.bulk import datetime_adapter, db_datetime, db_json, insert_rows, update_rows
+from catalog.sync.bulk import (
+    datetime_adapter,
+    db_datetime,
+    db_json,
+    insert_rows,
+    iter_raw_rows,
+    update_rows,
+)
 from catalog.sync.categories import infer_category
 from catalog.sync.content_reads import ContentRead, ContentReader
 from catalog.sync.layout import (
@@ -78,6 +85,8 @@ ARTIFACT_UPDATE_COLUMNS = (
     "last_modified", "fingerprint", "last_seen", "missing_since",
 )  # fmt: skip
 MASK64 = (1 << 64) - 1
+# "Is the row marked missing?" as the database computes it (see bulk.iter_raw_rows).
+IS_MISSING = ExpressionWrapper(Q(missing_since__isnull=False), output_field=BooleanField())
 WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "COPY")
 METRIC_POINT_COLUMNS = ("run_id", "key", "step", "timestamp", "value")
 
@@ -196,11 +205,12 @@ class Reconciler:
         rows = Run.objects.all()
         if self.scope:
             rows = rows.filter(experiment__experiment_id__in=self.scope)
+        rows = rows.annotate(gone=IS_MISSING).values_list(
+            "pk", "run_id", "fingerprint", "gone", "metrics_signature"
+        )
         existing = {
-            run_id: (pk, digest, missing is not None, signature)
-            for pk, run_id, digest, missing, signature in rows.values_list(
-                "pk", "run_id", "fingerprint", "missing_since", "metrics_signature"
-            ).iterator(chunk_size=5000)
+            run_id: (pk, digest, bool(missing), signature)
+            for pk, run_id, digest, missing, signature in iter_raw_rows(rows, chunk_size=5000)
         }
         table = self.run_table = self._table(Run, "runs", existing)
         histories: dict[str, list[MetricRecord]] = {}
@@ -286,11 +296,12 @@ class Reconciler:
         """run_id -> (pk, experiment pk, artifact URI, missing), read once after the runs
         step (later steps don't change runs until missing-marking)."""
         if self._runs is None:
+            rows = Run.objects.annotate(gone=IS_MISSING).values_list(
+                "run_id", "pk", "experiment_id", "artifact_uri", "gone"
+            )
             self._runs = {
-                run_id: (pk, experiment_pk, uri, missing is not None)
-                for run_id, pk, experiment_pk, uri, missing in Run.objects.values_list(
-                    "run_id", "pk", "experiment_id", "artifact_uri", "missing_since"
-                ).iterator(chunk_size=10000)
+                run_id: (pk, experiment_pk, uri, bool(missing))
+                for run_id, pk, experiment_pk, uri, missing in iter_raw_rows(rows, chunk_size=10000)
             }
         return self._runs
 
@@ -389,10 +400,11 @@ class Reconciler:
         # keys that is the difference that keeps the sync's memory small. Keys are popped
         # as they are listed; what remains was not listed.
         existing: dict[str, int] = {}
-        for pk, key, digest, missing in rows.values_list(
-            "pk", "key", "fingerprint", "missing_since"
-        ).iterator(chunk_size=20000):
-            existing[key] = (pk << 64) | (0 if missing is not None else _token(digest))
+        for pk, key, digest, missing in iter_raw_rows(
+            rows.annotate(gone=IS_MISSING).values_list("pk", "key", "fingerprint", "gone"),
+            chunk_size=20000,
+        ):
+            existing[key] = (pk << 64) | (0 if missing else _token(digest))
         self.artifact_present_before += sum(1 for packed in existing.values() if packed & MASK64)
         # New rows go in as database-ready tuples (see catalog.sync.bulk); the rare
         # changed rows as instances through bulk_update.
@@ -979,9 +991,8 @@ def _logged_model_values(
 
 def _existing_rows(rows, *, natural_key: str) -> dict:
     """Natural key -> (pk, fingerprint, is missing) of the rows a sync compares against."""
+    rows = rows.annotate(gone=IS_MISSING).values_list("pk", natural_key, "fingerprint", "gone")
     return {
-        key: (pk, digest, missing is not None)
-        for pk, key, digest, missing in rows.values_list(
-            "pk", natural_key, "fingerprint", "missing_since"
-        ).iterator(chunk_size=5000)
+        key: (pk, digest, bool(missing))
+        for pk, key, digest, missing in iter_raw_rows(rows, chunk_size=5000)
     }
