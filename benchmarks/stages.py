@@ -1,8 +1,9 @@
 """Time each stage of a sync from its progress messages (no change to the sync needed).
 
-``SyncOptions.progress`` is called with "listing runs", "listing s3://...", "listing the
-model registry", "recomputing totals" ...; the time between one stage's first message
-and the next stage's is that stage's time.
+``SyncOptions.progress`` is called with "listing runs", "walking S3", "listing the model
+registry", "recomputing totals" ...; the time between one stage's first message and the
+next stage's is that stage's time. The artifact stage starts before the catalogued keys
+are loaded, so its rate counts that load too.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ STAGES = (
     ("experiments", "listing experiments"),
     ("runs", "listing runs"),
     ("logged_models", "listing logged models"),
-    ("artifacts", "listing s3://"),
+    ("artifacts", "walking S3"),
     ("registry", "listing the model registry"),
     ("totals", "recomputing totals"),
 )

@@ -367,6 +367,7 @@ class Reconciler:
         return not ({"experiments", "runs", "logged_models"} & self.incomplete)
 
     def _sync_artifacts(self, experiments: list[ExperimentRecord]) -> None:
+        self._progress("walking S3: planning the roots, loading the catalogued keys")
         walks = self._walk_plan(experiments)
         owners = self._owner_prefixes()
         # The run index is read again after the walk: the walk's own map is the one
