@@ -96,8 +96,15 @@ class MappingData:
         return sorted(found - {""})
 
 
-def gather_mapping_data() -> MappingData:
-    """Read the catalogue for the mapping page in a fixed number of queries."""
+_UNREAD = object()
+
+
+def gather_mapping_data(*, sync=_UNREAD) -> MappingData:
+    """Read the catalogue for the mapping page in a fixed number of queries.
+
+    ``sync``: the last finished SyncRun when the caller has it already (a request's
+    data version), else it is read here.
+    """
     present = Q(missing_since=None)
     totals = Experiment.objects.filter(present).aggregate(
         active=Count("id", filter=Q(lifecycle_stage="active")),
@@ -183,7 +190,7 @@ def gather_mapping_data() -> MappingData:
         ]
     orphans = selectors.orphan_totals()
     return MappingData(
-        sync=selectors.last_sync(),
+        sync=selectors.last_sync() if sync is _UNREAD else sync,
         totals=totals,
         experiments=experiments,
         models=models,
@@ -422,9 +429,9 @@ def _maintenance(data: MappingData) -> list[str]:
     ]
 
 
-def render_mapping_markdown() -> str:
+def render_mapping_markdown(*, sync=_UNREAD) -> str:
     """The whole mapping page as Markdown, from the catalogue's current rows."""
-    data = gather_mapping_data()
+    data = gather_mapping_data(sync=sync)
     lines = _header(data) + [""]
     lines += _quick_reference(data) + [""]
     lines += _overview(data) + ["", "## Experiment-to-S3 Folder Mapping", ""]

@@ -12,6 +12,7 @@ import re
 
 from django.http import HttpResponse, StreamingHttpResponse
 
+from catalog import selectors
 from catalog.mapping import render_mapping_markdown
 
 EXPORT_PARAM = "_export"
@@ -64,6 +65,8 @@ class CsvExportMixin:
 
 def mapping_markdown(request):
     """``/export/mapping.md``: the seed page regenerated from the catalogue."""
-    response = HttpResponse(render_mapping_markdown(), content_type="text/markdown; charset=utf-8")
+    # The last sync comes with the request's data version (read by the page cache).
+    markdown = render_mapping_markdown(sync=selectors.request_last_sync(request))
+    response = HttpResponse(markdown, content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="s3-artifact-mapping.md"'
     return response
