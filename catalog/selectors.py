@@ -15,6 +15,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
+from django.db import connection
 from django.db.models import (
     Count,
     F,
@@ -101,35 +102,41 @@ class DataVersion:
     last_sync: SyncRun | None
 
 
-def data_version() -> DataVersion:
-    """The catalogue's data version: one query (two when no sync has ever run)."""
-    finished = SyncRun.objects.exclude(status=SyncRun.Status.RUNNING).order_by("-started_at")
-    newest = SyncRun.objects.order_by("-pk")
-    edits = LogEntry.objects.order_by("-pk")
-    # Up to two rows (the newest sync and the latest finished one), each carrying the
-    # newest admin edit; with no SyncRun at all the edit is read on its own.
-    rows = list(
-        SyncRun.objects.filter(
-            Q(pk=Subquery(newest.values("pk")[:1])) | Q(pk=Subquery(finished.values("pk")[:1]))
-        )
-        .annotate(
-            edit_pk=Subquery(edits.values("pk")[:1]),
-            edit_time=Subquery(edits.values("action_time")[:1]),
-        )
-        .order_by()
+def _data_version_sql() -> str:
+    quote = connection.ops.quote_name
+    sync, log = quote(SyncRun._meta.db_table), quote(LogEntry._meta.db_table)
+    # Table names come from model metadata; the one value is a query parameter.
+    return (
+        f"SELECT s.*,"  # noqa: S608
+        f" (SELECT l.id FROM {log} l ORDER BY l.id DESC LIMIT 1) AS edit_pk,"
+        f" (SELECT l.action_time FROM {log} l ORDER BY l.id DESC LIMIT 1) AS edit_time"
+        f" FROM {sync} s"
+        f" WHERE s.id = (SELECT MAX(n.id) FROM {sync} n)"
+        f" OR s.id = (SELECT f.id FROM {sync} f WHERE f.status <> %s"
+        f" ORDER BY f.started_at DESC LIMIT 1)"
     )
+
+
+def data_version() -> DataVersion:
+    """The catalogue's data version: one query (two when no sync has ever run).
+
+    Up to two SyncRun rows (the newest by id, the latest finished one, as ``last_sync``)
+    each carrying the newest admin LogEntry. Every page request runs it, so it is plain
+    SQL: the same query built with the ORM (four subqueries) cost ~1.3 ms of Python per
+    request against ~0.1 ms (SQLite), a quarter of a page cache hit. Portable SQL only.
+    """
+    rows = list(SyncRun.objects.raw(_data_version_sql(), [SyncRun.Status.RUNNING.value]))
     if rows:
         edit = (rows[0].edit_pk, rows[0].edit_time)
     else:
-        edit = edits.values_list("pk", "action_time").first() or (None, None)
-    newest_row = max(rows, key=lambda row: row.pk, default=None)
-    done = [row for row in rows if row.status != SyncRun.Status.RUNNING]
-    latest_finished = max(done, key=lambda row: row.started_at, default=None)
+        edit = LogEntry.objects.order_by("-pk").values_list("pk", "action_time").first()
+    newest = max(rows, key=lambda row: row.pk, default=None)
+    finished = [row for row in rows if row.status != SyncRun.Status.RUNNING]
+    latest_finished = max(finished, key=lambda row: row.started_at, default=None)
     sync_part = (
-        (newest_row.pk, newest_row.status, newest_row.started_at, newest_row.finished_at)
-        if newest_row
-        else None
+        (newest.pk, newest.status, newest.started_at, newest.finished_at) if newest else None
     )
+    # edit_time is a string on SQLite (raw columns are not converted): fine for a token.
     return DataVersion(token=repr((sync_part, edit)), last_sync=latest_finished)
 
 
