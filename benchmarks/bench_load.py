@@ -6,7 +6,9 @@ the loader on loopback for ``load_seconds``: the first half alone, the second ha
 a real sync running beside it in its own process. Before each of those syncs the
 sources change (new metric values on 10% of the runs, new objects in S3), so the sync
 writes while the pages read. Reported: requests per second of each, their ratio, the
-errors, and every "database is locked" in the server's or the sync's output.
+errors, and every "database is locked" in the server's or the sync's output. The
+loader is an ordinary logged-in reader, so the experiment page comes from the page cache
+between syncs, as for real users; ``page_cache_answers`` records what the cache said.
 """
 
 from __future__ import annotations
@@ -129,6 +131,8 @@ def main() -> None:
     database_url = fresh_database_url(backend=args.backend, name=name)
     setup_django(database_url=database_url, name=name, migrate=True)
     create_reader()
+    from catalog.pagecache import STATUS_HEADER
+
     web_env = django_env(database_url=database_url, name=name)
     spec = {"size": plan.e2e.as_dict(), "bucket": BUCKET, "run_ids": world._run_ids}
     result: dict = {"backend": args.backend, "seconds_each": plan.load_seconds}
@@ -145,11 +149,16 @@ def main() -> None:
         result["initial_sync"] = initial
         experiment_path = f"/experiments/{world.big_run().experiment_id}/"
         with gunicorn_server(env=web_env, workers=2, name=f"gunicorn-{name}") as url:
+            # An ordinary (non-staff) reader logged in through the form, as real users
+            # are: the page cache serves the load its pages (catalog.pagecache).
             session = Session(url)
             session.login(username="bench", password="bench-pass-123")  # noqa: S106
             status, body = session.get(experiment_path)
             result["experiment_page_status"] = status
             result["experiment_page_bytes"] = len(body)
+            result["page_cache_answers"] = [
+                session.request("GET", experiment_path)[1].get(STATUS_HEADER) for _ in range(4)
+            ]
             cookie = session.cookie_header()
             phases = {}
             for generation, (label, path) in enumerate(

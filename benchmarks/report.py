@@ -52,6 +52,9 @@ FIGURES = (
     ("pages", "pages measured", "pages_measured", "{}"),
     ("pages", "worst p95 of any page (ms)", "worst_p95_ms", "{:.1f}"),
     ("pages", "most queries of any page", "worst_queries", "{}"),
+    ("pages", "pages served by the page cache", "pages_cached", "{}"),
+    ("pages", "worst p95 of any page, page cache warm (ms)", "worst_warm_p95_ms", "{:.1f}"),
+    ("pages", "most queries of any page, page cache warm", "worst_warm_queries", "{}"),
     ("leaderboard", "models", "models", "{}"),
     ("leaderboard", "catalogue /metrics/, all pages (s)", "catalogue_s", "{:.4f}"),
     ("leaderboard", "live MLflow, per model (s)", "live_per_model_s", "{:.3f}"),
@@ -173,25 +176,32 @@ def render(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Per-page columns: cold (the render, page cache emptied before each request), then
+# warm (served by the page cache; "-" for pages it does not keep).
+PAGE_COLUMNS = (
+    ("median ms", "median_ms"),
+    ("p95 ms", "p95_ms"),
+    ("queries", "queries"),
+    ("warm median ms", "warm_median_ms"),
+    ("warm p95 ms", "warm_p95_ms"),
+    ("warm queries", "warm_queries"),
+)
+
+
 def _pages_table(sqlite: dict, postgres: dict | None) -> list[str]:
-    header = "| page | status | median ms | p95 ms | queries |"
-    rule = "|---|---|---|---|---|"
+    header = "| page | status |" + "".join(f" {label} |" for label, _ in PAGE_COLUMNS)
+    rule = "|---|---|" + "---|" * len(PAGE_COLUMNS)
     if postgres:
-        header += " PG median ms | PG p95 ms | PG queries |"
-        rule += "---|---|---|"
+        header += "".join(f" PG {label} |" for label, _ in PAGE_COLUMNS)
+        rule += "---|" * len(PAGE_COLUMNS)
     lines = [header, rule]
     pg_pages = {p["page"]: p for p in (postgres or {}).get("pages", [])}
     for page in sqlite.get("pages", []):
-        row = (
-            f"| {page['page']} | {page.get('status')} | {_fmt(page.get('median_ms'))} | "
-            f"{_fmt(page.get('p95_ms'))} | {_fmt(page.get('queries'))} |"
-        )
+        row = f"| {page['page']} | {page.get('status')} |"
+        row += "".join(f" {_fmt(page.get(key))} |" for _, key in PAGE_COLUMNS)
         if postgres:
             other = pg_pages.get(page["page"], {})
-            row += (
-                f" {_fmt(other.get('median_ms'))} | {_fmt(other.get('p95_ms'))} |"
-                f" {_fmt(other.get('queries'))} |"
-            )
+            row += "".join(f" {_fmt(other.get(key))} |" for _, key in PAGE_COLUMNS)
         lines.append(row)
     return lines
 

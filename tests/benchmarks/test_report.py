@@ -51,3 +51,23 @@ def test_the_report_shows_every_target_and_flags_missing_figures():
     assert report.missing_figures(summary, items=["load"]) == []
     summary["results"]["sqlite"]["load"].pop("locked")
     assert report.missing_figures(summary, items=["load"]) == ["load.locked (sqlite)"]
+
+
+def test_the_pages_table_has_cold_and_warm_columns():
+    pages = {
+        "pages": [
+            {"page": "home", "status": 200, "median_ms": 40.0, "p95_ms": 44.0, "queries": 8}
+            | {"warm_median_ms": 4.0, "warm_p95_ms": 5.0, "warm_queries": 3},
+            {"page": "healthz", "status": 200, "median_ms": 1.0, "p95_ms": 2.0, "queries": 4},
+        ]
+    }
+    lines = report._pages_table(pages, None)
+    assert lines[0] == (
+        "| page | status | median ms | p95 ms | queries |"
+        " warm median ms | warm p95 ms | warm queries |"
+    )
+    assert lines[2] == "| home | 200 | 40.0 | 44.0 | 8 | 4.0 | 5.0 | 3 |"
+    assert lines[3] == "| healthz | 200 | 1.0 | 2.0 | 4 | - | - | - |"
+    with_pg = report._pages_table(pages, pages)
+    assert with_pg[0].count("PG ") == 6
+    assert with_pg[2].endswith("| 40.0 | 44.0 | 8 | 4.0 | 5.0 | 3 |")
