@@ -43,6 +43,11 @@ FOREIGN_KEYS = {
 # and the byte totals that add them up, are left out of the comparison.
 PYTHON_DEPENDENT_FILES = ("MLmodel", "conda.yaml", "python_env.yaml", "requirements.txt")
 PYTHON_DEPENDENT_FIELDS = {"etag", "size", "meta", "meta_etag", "artifact_bytes"}
+# Pickled models hold floats computed by BLAS kernels chosen for the CPU's instruction
+# set, so their last bits (and the bytes' ETag) differ between an AMD and an Intel
+# machine. Their size is still compared; their ETag is not.
+CPU_DEPENDENT_FILES = ("model.pkl",)
+CPU_DEPENDENT_FIELDS = {"etag"}
 MODELS = (Experiment, Run, RegisteredModel, LoggedModel, ModelVersion, Artifact, MetricPoint)
 
 
@@ -55,6 +60,9 @@ def by_natural_key(records: list[dict], *, same_python: bool = True) -> dict[str
         fields = {k: v for k, v in record["fields"].items() if k not in VOLATILE_FIELDS}
         if not same_python and _python_dependent(record):
             fields = {k: v for k, v in fields.items() if k not in PYTHON_DEPENDENT_FIELDS}
+        if _file_name(record) in CPU_DEPENDENT_FILES:
+            fields = {k: v for k, v in fields.items() if k not in CPU_DEPENDENT_FIELDS}
+        fields = {k: _rounded(v) for k, v in fields.items()}
         for name, target in FOREIGN_KEYS.items():
             if fields.get(name) is not None:
                 fields[name] = pk_to_key[(target, fields[name])]
@@ -64,9 +72,27 @@ def by_natural_key(records: list[dict], *, same_python: bool = True) -> dict[str
     return result
 
 
+def _rounded(value):
+    """``value`` with every float cut to 12 significant digits: training on another CPU
+    moves metrics in their last bits (see CPU_DEPENDENT_FILES), not in their 12th digit."""
+    if isinstance(value, float):
+        return float(f"{value:.12g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def _file_name(record: dict) -> str | None:
+    if record["model"] != "catalog.artifact":
+        return None
+    return record["fields"]["key"].rsplit("/", 1)[-1]
+
+
 def _python_dependent(record: dict) -> bool:
     if record["model"] == "catalog.artifact":
-        return record["fields"]["key"].rsplit("/", 1)[-1] in PYTHON_DEPENDENT_FILES
+        return _file_name(record) in PYTHON_DEPENDENT_FILES
     return "artifact_bytes" in record["fields"]
 
 
