@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 
 export DJANGO_INSECURE_DEV_KEY ?= 1
 
-.PHONY: run test lint install browser bench bench-quick clean
+.PHONY: run test lint install browser bench-tools bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ install: $(INSTALLED)
 
 # Browser tests drive Debian's chromium; Playwright's own browser download can't work here.
 browser:
-	@command -v chromium >/dev/null 2>&1 || sh scripts/install_chromium.sh
+	@sh scripts/install_debian_package.sh chromium
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
@@ -36,10 +36,14 @@ test: $(INSTALLED) browser lint
 run: $(INSTALLED)
 	$(BIN)/python -m demo.serve
 
-bench: $(INSTALLED)
+# The load item drives the server with Debian's wrk; without it, a Python loader.
+bench-tools:
+	@sh scripts/install_debian_package.sh wrk || echo "no wrk: the load item uses its Python loader"
+
+bench: $(INSTALLED) bench-tools
 	$(BIN)/python -m benchmarks.run
 
-bench-quick: $(INSTALLED)
+bench-quick: $(INSTALLED) bench-tools
 	$(BIN)/python -m benchmarks.run --quick
 
 clean:
