@@ -69,7 +69,9 @@ def iter_raw_rows(queryset, *, chunk_size: int) -> Iterator[tuple]:
     whose raw form differs by backend).
     """
     sql, params = queryset.order_by().query.sql_with_params()
-    with connection.cursor() as cursor:
+    # A server-side cursor on PostgreSQL (a plain cursor would hold the whole result in
+    # memory); SQLite steps through the result as rows are fetched anyway.
+    with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(chunk_size):
             yield from rows
