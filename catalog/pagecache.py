@@ -32,6 +32,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
 from catalog import selectors
+from catalog.views.exports import EXPORT_PARAM
 
 CACHE_ALIAS = "pages"
 # Comments never come from data: text is escaped ("<" becomes "&lt;") and Markdown goes
@@ -40,7 +41,6 @@ CACHE_ALIAS = "pages"
 HOLE_MARKER = "<!--catalog:page-cache-hole-->"
 HOLE_TEMPLATE = "catalog/partials/user_header.html"
 STATUS_HEADER = "X-Page-Cache"
-EXPORT_PARAM = "_export"
 _RENDERING_FOR_CACHE = "_catalog_page_cache_hole"
 
 
