@@ -26,12 +26,15 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from catalog.sync.prefetch import prefetched
 from catalog.sync.records import ArtifactRecord, S3Root, SourceError
 
 # boto3's "standard" retry mode retries throttling (503 SlowDown, 429) and transient
 # errors with exponential backoff; ten attempts ride out a short throttling burst.
 RETRY_CONFIG = {"mode": "standard", "max_attempts": 10}
 LIST_PAGE_SIZE = 1000
+# Listing pages requested ahead of the one the sync works on (catalog.sync.prefetch).
+LIST_PREFETCH_PAGES = 2
 
 
 class ObjectUnavailable(Exception):
@@ -182,12 +185,21 @@ class S3Source:
 
     ``client`` is a boto3 S3 client (``make_s3_client()``); tests hand in one bound to
     moto. ``get_object_calls`` counts content reads, so a no-change sync can prove it
-    read nothing.
+    read nothing. ``prefetch_pages`` listing pages are fetched on a thread ahead of the
+    one the sync is working on, so S3's round trips overlap the sync's own work; 0
+    lists on the caller's thread.
     """
 
-    def __init__(self, *, client: Any, page_size: int = LIST_PAGE_SIZE) -> None:
+    def __init__(
+        self,
+        *,
+        client: Any,
+        page_size: int = LIST_PAGE_SIZE,
+        prefetch_pages: int = LIST_PREFETCH_PAGES,
+    ) -> None:
         self.client = client
         self.page_size = page_size
+        self.prefetch_pages = prefetch_pages
         self.get_object_calls = 0
         # read_head runs on the sync's reader threads (catalog.sync.content_reads).
         self._calls_lock = threading.Lock()
@@ -196,14 +208,20 @@ class S3Source:
         """Every object under ``root``, one paginated walk, in key order.
 
         Raises ``S3ListingError`` when a page fails (after boto3's retries); what was
-        yielded before stays valid.
+        yielded before stays valid. Pages are requested up to ``prefetch_pages`` ahead;
+        a page's error still surfaces here after the objects of the pages before it,
+        and closing this generator early stops the listing.
         """
         paginator = self.client.get_paginator("list_objects_v2")
-        pages = paginator.paginate(
-            Bucket=root.bucket,
-            Prefix=root.prefix,
-            EncodingType="url",
-            PaginationConfig={"PageSize": self.page_size},
+        pages = prefetched(
+            paginator.paginate(
+                Bucket=root.bucket,
+                Prefix=root.prefix,
+                EncodingType="url",
+                PaginationConfig={"PageSize": self.page_size},
+            ),
+            depth=self.prefetch_pages,
+            name=f"sync-list-{root.bucket}",
         )
         listed = 0
         try:
@@ -231,6 +249,10 @@ class S3Source:
                 root=root,
                 listed=listed,
             ) from error
+        finally:
+            # The caller stopped early (or failed): the listing thread must not go on
+            # requesting pages nobody will read.
+            pages.close()
 
     def read_head(self, *, bucket: str, key: str, max_bytes: int) -> bytes:
         """At most ``max_bytes`` of an object; raises ``ObjectUnavailable``."""
