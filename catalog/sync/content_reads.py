@@ -1,24 +1,42 @@
-"""Reading the small files the sync parses, several at a time.
+"""Reading the small files the sync parses: several reads at a time, parsed in batches.
 
 A first sync reads every ``MLmodel`` and ``feature_names.txt`` it lists (contract 2).
-Read one after another, each read is a full round trip while the walk waits: on the
-benchmark's world those reads cost twice the whole bare walk. S3 serves many requests at
-once, so the reads go to a small thread pool while the walk keeps listing, and the
-reconciler collects the results when it writes a batch.
+Two costs, two remedies:
 
-boto3 clients are thread-safe (sessions and resources are not), so the workers share
-the source's client. A worker never touches the database or the report: it returns a
-``ContentRead`` and the reconciler, on its own thread, records any warning in
-submission order, so a sync's warnings read the same whatever the timing.
+* **the reads** are round trips: read one after another, the walk waits for each. S3
+  serves many requests at once, so reads go to a small thread pool while the walk keeps
+  listing. boto3 clients are thread-safe (sessions and resources are not), so the
+  workers share the source's client. A worker only fetches bytes;
+* **the parsing** is CPU: libyaml's parser still builds every node in Python, ~40-90 us
+  per ``MLmodel``, and Python threads take turns on one core. Parsed on the reader
+  threads, that work also takes the GIL from the walk a thousand times a second. So the
+  reconciler hands each flush's files to ``parse`` as one batch: a big batch goes to a
+  parse process (started on first use, one per sync), which runs on another core while
+  the walk goes on; a small one, or any batch after the process failed, is parsed on
+  the calling thread.
+
+Neither side touches the database or the report: the reconciler records each
+``ContentRead``'s warning, in submission order, so a sync's warnings read the same
+whatever the timing.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+import logging
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
 from catalog.sync import content
+
+logger = logging.getLogger(__name__)
+
+# A batch this big is worth the trip to the parse process (pickling ~1 KB per file is a
+# few microseconds; parsing an MLmodel, tens); smaller ones are parsed in place, so
+# small syncs (and most tests) never start a process.
+PARSE_PROCESS_MIN_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -29,41 +47,108 @@ class ContentRead:
     warning: str = ""
 
 
-def read_content(s3: Any, *, bucket: str, key: str, kind: str) -> ContentRead:
-    """Read and parse one small file; any failure becomes an ``error`` in its meta."""
+@dataclass(frozen=True)
+class RawContent:
+    """One file's bytes as read (capped), or why it could not be read."""
+
+    bucket: str
+    key: str
+    kind: str
+    data: bytes = b""
+    error: str = ""
+
+
+def fetch_content(s3: Any, *, bucket: str, key: str, kind: str) -> RawContent:
+    """Read one small file (one byte over the cap, to tell a truncated file)."""
     try:
         data = s3.read_head(bucket=bucket, key=key, max_bytes=content.MAX_CONTENT_BYTES + 1)
     except Exception as error:  # noqa: BLE001 - any read failure is this item's problem
+        return RawContent(bucket=bucket, key=key, kind=kind, error=str(error))
+    return RawContent(bucket=bucket, key=key, kind=kind, data=data)
+
+
+def parse_raw(raw: RawContent) -> ContentRead:
+    """The ``ContentRead`` of fetched bytes; any failure becomes an ``error`` in its meta."""
+    location = f"s3://{raw.bucket}/{raw.key}"
+    if raw.error:
         return ContentRead(
-            meta={"kind": kind, "error": f"not read: {error}"},
-            warning=f"s3://{bucket}/{key}: not read: {error}",
+            meta={"kind": raw.kind, "error": f"not read: {raw.error}"},
+            warning=f"{location}: not read: {raw.error}",
         )
-    truncated = len(data) > content.MAX_CONTENT_BYTES
+    truncated = len(raw.data) > content.MAX_CONTENT_BYTES
     meta = content.parse_content(
-        kind=kind, data=data[: content.MAX_CONTENT_BYTES], truncated=truncated
+        kind=raw.kind, data=raw.data[: content.MAX_CONTENT_BYTES], truncated=truncated
     )
-    warning = f"s3://{bucket}/{key}: {meta['error']}" if "error" in meta else ""
+    warning = f"{location}: {meta['error']}" if "error" in meta else ""
     return ContentRead(meta=meta, warning=warning)
 
 
-class ContentReader:
-    """Submits ``read_content`` calls to ``workers`` threads (inline when ``workers`` <= 1).
+def parse_batch(raws: list[RawContent]) -> list[ContentRead]:
+    """``parse_raw`` of each, in order (what the parse process runs)."""
+    return [parse_raw(raw) for raw in raws]
 
-    Use as a context manager: leaving it waits for reads in flight, or cancels the
-    queued ones when an exception is on its way out.
+
+def read_content(s3: Any, *, bucket: str, key: str, kind: str) -> ContentRead:
+    """Read and parse one small file, on the calling thread."""
+    return parse_raw(fetch_content(s3, bucket=bucket, key=key, kind=kind))
+
+
+class ContentReader:
+    """Fetches on ``workers`` threads (inline when ``workers`` <= 1) and parses batches.
+
+    ``process_min_batch`` is the smallest batch sent to the parse process (0: never use
+    one). Use as a context manager: leaving it waits for reads in flight (or
+    cancels the queued ones when an exception is on its way out) and stops the process.
     """
 
-    def __init__(self, *, s3: Any, workers: int) -> None:
+    def __init__(
+        self,
+        *,
+        s3: Any,
+        workers: int,
+        process_min_batch: int = PARSE_PROCESS_MIN_BATCH,
+    ) -> None:
         self.s3 = s3
         self._pool = ThreadPoolExecutor(workers, "sync-read") if workers > 1 else None
+        self._parse_process = process_min_batch > 0
+        self._process_min_batch = process_min_batch
+        self._parser: ProcessPoolExecutor | None = None
+        self.batches_in_process = 0
 
-    def submit(self, *, bucket: str, key: str, kind: str) -> Future[ContentRead]:
-        """A future of the file's ``ContentRead``."""
+    def submit(self, *, bucket: str, key: str, kind: str) -> Future[RawContent]:
+        """A future of the file's bytes (``RawContent``)."""
         if self._pool is not None:
-            return self._pool.submit(read_content, self.s3, bucket=bucket, key=key, kind=kind)
-        future: Future[ContentRead] = Future()
-        future.set_result(read_content(self.s3, bucket=bucket, key=key, kind=kind))
+            return self._pool.submit(fetch_content, self.s3, bucket=bucket, key=key, kind=kind)
+        future: Future[RawContent] = Future()
+        future.set_result(fetch_content(self.s3, bucket=bucket, key=key, kind=kind))
         return future
+
+    def parse(self, raws: list[RawContent]) -> ParsedBatch:
+        """Start parsing ``raws``; the batch's ``results()`` waits for them, in order."""
+        if self._parse_process and len(raws) >= self._process_min_batch:
+            try:
+                future = self._process().submit(parse_batch, raws)
+            except (BrokenProcessPool, RuntimeError, OSError) as error:
+                self._give_up_process(error)
+            else:
+                self.batches_in_process += 1
+                return ParsedBatch(raws, future=future, on_broken=self._give_up_process)
+        return ParsedBatch(raws)
+
+    def _process(self) -> ProcessPoolExecutor:
+        if self._parser is None:
+            # "spawn": a fork of a process holding database connections and reader
+            # threads would copy them mid-use; the child imports only the parsers.
+            self._parser = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        return self._parser
+
+    def _give_up_process(self, error: BaseException) -> None:
+        """Parse in place from now on (the parse process died or could not start)."""
+        logger.warning("content parse process unavailable (%s); parsing in the sync", error)
+        self._parse_process = False
+        if self._parser is not None:
+            self._parser.shutdown(wait=False, cancel_futures=True)
+            self._parser = None
 
     def __enter__(self) -> ContentReader:
         return self
@@ -71,3 +156,26 @@ class ContentReader:
     def __exit__(self, exc_type, exc, traceback) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=exc_type is not None)
+        if self._parser is not None:
+            self._parser.shutdown(wait=True, cancel_futures=True)
+            self._parser = None
+
+
+class ParsedBatch:
+    """A batch being parsed (in the parse process, or not yet: then lazily in place)."""
+
+    def __init__(self, raws: list[RawContent], *, future=None, on_broken=None) -> None:
+        self._raws = raws
+        self._future: Future[list[ContentRead]] | None = future
+        self._on_broken = on_broken
+
+    def results(self) -> list[ContentRead]:
+        """One ``ContentRead`` per file, in the order given to ``ContentReader.parse``."""
+        if self._future is not None:
+            try:
+                return self._future.result()
+            except BrokenProcessPool as error:
+                # The process died (killed, out of memory): the bytes are still here.
+                if self._on_broken is not None:
+                    self._on_broken(error)
+        return parse_batch(self._raws)

@@ -47,7 +47,7 @@ from catalog.sync.bulk import (
     update_rows,
 )
 from catalog.sync.categories import infer_category
-from catalog.sync.content_reads import ContentRead, ContentReader
+from catalog.sync.content_reads import ContentRead, ContentReader, ParsedBatch, RawContent
 from catalog.sync.layout import (
     ARTIFACTS_SEGMENT,
     experiment_walk_root,
@@ -89,6 +89,17 @@ MASK64 = (1 << 64) - 1
 IS_MISSING = ExpressionWrapper(Q(missing_since__isnull=False), output_field=BooleanField())
 WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "COPY")
 METRIC_POINT_COLUMNS = ("run_id", "key", "step", "timestamp", "value")
+
+
+@dataclass
+class _ArtifactBatch:
+    """One flush's artifact writes, waiting for their files' parse (``_sync_bucket``)."""
+
+    creates: list[tuple]
+    content_slots: list[int]  # indexes in ``creates`` whose meta is parsed (in order)
+    updates: list[Artifact]
+    content_updates: list[Artifact]  # changed rows whose content was read again
+    parsed: ParsedBatch
 
 
 @dataclass
@@ -376,7 +387,11 @@ class Reconciler:
         by_bucket: dict[str, list[_Walk]] = defaultdict(list)
         for walk in walks:
             by_bucket[walk.root.bucket].append(walk)
-        with ContentReader(s3=self.s3, workers=self.options.read_workers) as reader:
+        with ContentReader(
+            s3=self.s3,
+            workers=self.options.read_workers,
+            process_min_batch=self.options.parse_process_min_batch,
+        ) as reader:
             for bucket, bucket_walks in by_bucket.items():
                 self._sync_bucket(bucket, bucket_walks, owners.get(bucket, {}), reader)
 
@@ -411,7 +426,6 @@ class Reconciler:
         # changed rows as instances through bulk_update.
         creates: list[tuple] = []
         updates: list[Artifact] = []
-        meta_updates: list[Artifact] = []
         now_db = db_datetime(self.now)
         empty_meta_db = db_json({})
         pop = existing.pop
@@ -426,15 +440,21 @@ class Reconciler:
         modified_db = None
 
         # Content reads run beside the walk (catalog.sync.content_reads): a new row's
-        # meta slot holds a placeholder until the flush collects its read. Changed rows
-        # of MLmodel/feature_names files wait until the flush too, which asks the
-        # database for their meta_etag in one query: the content is re-read only if it
-        # was parsed from another ETag.
-        created_reads: list[tuple[int, Future[ContentRead]]] = []
+        # meta slot holds a placeholder until its file is parsed. Changed rows of
+        # MLmodel/feature_names files wait until the flush too, which asks the database
+        # for their meta_etag in one query: the content is re-read only if it was
+        # parsed from another ETag. A flush hands its files to the parser and writes
+        # the batch before it: while the parse process works on this batch, this
+        # thread writes the last one and walks on.
+        created_reads: list[tuple[int, Future[RawContent]]] = []
         meta_pending: list[tuple[Artifact, str]] = []
+        waiting: list[_ArtifactBatch] = []
 
         def flush() -> None:
-            changed_reads = []
+            if not (creates or updates or meta_pending):
+                return
+            content_updates: list[Artifact] = []
+            changed_reads: list[Future[RawContent]] = []
             if meta_pending:
                 parsed_from = dict(
                     Artifact.objects.filter(pk__in=[row.pk for row, _ in meta_pending]).values_list(
@@ -445,34 +465,31 @@ class Reconciler:
                     if parsed_from.get(row.pk) == row.etag:
                         updates.append(row)
                     else:
-                        read = reader.submit(bucket=bucket, key=row.key, kind=kind)
-                        changed_reads.append((row, read))
+                        content_updates.append(row)
+                        changed_reads.append(reader.submit(bucket=bucket, key=row.key, kind=kind))
                 meta_pending.clear()
-            for index, read in created_reads:
-                meta = self._collect(read)
-                row = creates[index]
-                creates[index] = (*row[:10], db_json(meta), *row[11:])
-            created_reads.clear()
-            for row, read in changed_reads:
-                row.meta = self._collect(read)
-                row.meta_etag = row.etag
-                meta_updates.append(row)
-            with transaction.atomic():
-                insert_rows(model=Artifact, columns=ARTIFACT_INSERT_COLUMNS, rows=creates)
-                update_rows(
-                    model=Artifact,
-                    columns=ARTIFACT_UPDATE_COLUMNS,
-                    rows=[_artifact_update_row(row) for row in updates],
-                )
-                update_rows(
-                    model=Artifact,
-                    columns=(*ARTIFACT_UPDATE_COLUMNS, "meta", "meta_etag"),
-                    rows=[_artifact_update_row(row, with_meta=True) for row in meta_updates],
-                )
+            raws = [read.result() for _, read in created_reads]
+            raws += [read.result() for read in changed_reads]
+            batch = _ArtifactBatch(
+                creates=creates.copy(),
+                content_slots=[index for index, _ in created_reads],
+                updates=updates.copy(),
+                content_updates=content_updates,
+                parsed=reader.parse(raws),
+            )
             creates.clear()
+            created_reads.clear()
             updates.clear()
-            meta_updates.clear()
+            write_waiting()
+            waiting.append(batch)
 
+        def write_waiting() -> None:
+            while waiting:
+                self._write_artifacts(waiting.pop(0))
+
+        # The owner prefix that matched last, and its owner (none yet).
+        owner_prefix = ""
+        last_owner: tuple[int | None, int | None] | None = None
         for walk in walks:
             self._progress(f"listing s3://{bucket}/{walk.prefix}")
             root_prefix = walk.root.prefix
@@ -486,19 +503,33 @@ class Reconciler:
                     key = record.key
                     # The owner: the first ".../artifacts/" prefix of the key that a known
                     # run or logged model has (inlined: this loop runs once per object).
+                    # A listing is in key order, so one owner's files come in a row: a
+                    # key under the last owner's prefix has that owner (the search
+                    # would find the same first match), and skips the search.
                     owner = None
                     path = key
-                    index = key.find(ARTIFACTS_SEGMENT)
-                    while index >= 0:
-                        end = index + segment_length
-                        owner = owners.get(key[:end])
-                        if owner is not None:
-                            path = key[end:]
-                            if not path:
-                                owner = None
-                                path = key
-                            break
-                        index = key.find(ARTIFACTS_SEGMENT, index + 1)
+                    if (
+                        last_owner is not None
+                        and key.startswith(owner_prefix)
+                        and len(key) > len(owner_prefix)
+                    ):
+                        owner = last_owner
+                        path = key[len(owner_prefix) :]
+                    else:
+                        index = key.find(ARTIFACTS_SEGMENT)
+                        while index >= 0:
+                            end = index + segment_length
+                            owner = owners.get(key[:end])
+                            if owner is not None:
+                                path = key[end:]
+                                if path:
+                                    owner_prefix = key[:end]
+                                    last_owner = owner
+                                else:
+                                    owner = None
+                                    path = key
+                                break
+                            index = key.find(ARTIFACTS_SEGMENT, index + 1)
                     if owner is None:
                         run_pk = model_pk = None
                         group = orphan_group(key=key, root_prefix=root_prefix)
@@ -566,6 +597,7 @@ class Reconciler:
             except SourceError as error:
                 self._source_failed("artifacts", error)
             flush()
+        write_waiting()
         counts.unchanged += unchanged
         # Unlisted keys under the walked prefixes are the missing candidates.
         prefixes = tuple(walk.prefix for walk in walks)
@@ -575,8 +607,32 @@ class Reconciler:
             if packed & MASK64 and key.startswith(prefixes)
         )
 
-    def _collect(self, read: Future[ContentRead]) -> dict[str, Any]:
-        result = read.result()
+    def _write_artifacts(self, batch: _ArtifactBatch) -> None:
+        """Write one flush's rows, with the meta parsed from their files."""
+        results = batch.parsed.results()
+        creates = batch.creates
+        for index, result in zip(batch.content_slots, results, strict=False):
+            row = creates[index]
+            creates[index] = (*row[:10], db_json(self._collect(result)), *row[11:])
+        changed = results[len(batch.content_slots) :]
+        meta_updates = batch.content_updates
+        for row, result in zip(meta_updates, changed, strict=True):
+            row.meta = self._collect(result)
+            row.meta_etag = row.etag
+        with transaction.atomic():
+            insert_rows(model=Artifact, columns=ARTIFACT_INSERT_COLUMNS, rows=creates)
+            update_rows(
+                model=Artifact,
+                columns=ARTIFACT_UPDATE_COLUMNS,
+                rows=[_artifact_update_row(row) for row in batch.updates],
+            )
+            update_rows(
+                model=Artifact,
+                columns=(*ARTIFACT_UPDATE_COLUMNS, "meta", "meta_etag"),
+                rows=[_artifact_update_row(row, with_meta=True) for row in meta_updates],
+            )
+
+    def _collect(self, result: ContentRead) -> dict[str, Any]:
         if result.warning:
             self.report.warn(result.warning)
         return result.meta

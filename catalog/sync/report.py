@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from catalog.sync.content_reads import PARSE_PROCESS_MIN_BATCH
+
 ENTITIES = (
     "experiments",
     "runs",
@@ -32,6 +34,8 @@ class SyncOptions:
     batch_size: int = 5000
     # Small-file reads in flight at once (catalog.sync.content_reads); 1 reads inline.
     read_workers: int = 8
+    # Files per flush from which their parsing goes to a parse process; 0: never.
+    parse_process_min_batch: int = PARSE_PROCESS_MIN_BATCH
     progress: Callable[[str], None] | None = None
 
 

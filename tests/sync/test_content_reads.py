@@ -1,4 +1,5 @@
-"""Content reads in flight at once: they overlap, and each result lands on its own row."""
+"""Content reads in flight at once, parsed in batches (in a parse process when big):
+reads overlap, each result lands on its own row, and a dead parse process loses nothing."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 import pytest
 
 from catalog.models import Artifact
-from catalog.sync.content_reads import ContentReader, read_content
+from catalog.sync.content_reads import ContentReader, RawContent, parse_batch, read_content
 from catalog.sync.records import ArtifactRecord
 from catalog.sync.service import SyncOptions, run_sync
 from tests.sync.test_reconcile import MODIFIED, MemoryMlflow
@@ -66,8 +67,8 @@ def test_reads_overlap_when_there_are_workers():
             reader.submit(bucket="b", key=f"{n}/feature_names.txt", kind="feature_names")
             for n in range(4)
         ]
-        results = [future.result(timeout=10) for future in futures]
-    assert [result.meta["features"] for result in results] == [["a", "b"]] * 4
+        raws = [future.result(timeout=10) for future in futures]
+    assert [raw.data for raw in raws] == [b"a\nb\n"] * 4
 
 
 def test_one_worker_reads_inline_on_the_calling_thread():
@@ -76,7 +77,7 @@ def test_one_worker_reads_inline_on_the_calling_thread():
         read = reader.submit(bucket="b", key="1/run0003/artifacts/model/MLmodel", kind="mlmodel")
         assert read.done()
     assert s3.threads == {threading.get_ident()}
-    assert read.result().meta["run_id"] == "run0003"
+    assert parse_batch([read.result()])[0].meta["run_id"] == "run0003"
 
 
 def test_a_failed_read_is_an_error_in_meta_and_a_warning_not_an_exception():
@@ -113,3 +114,67 @@ def test_concurrent_reads_land_on_their_own_rows_and_warn_in_listing_order():
     ]
     # Nothing is read again while nothing changed.
     assert Artifact.objects.filter(meta_etag="").count() == 0
+
+
+def _raws(count: int) -> list[RawContent]:
+    return [
+        RawContent(
+            bucket="b", key=f"1/run{index:04d}/artifacts/model/MLmodel", kind="mlmodel",
+            data=f"run_id: run{index:04d}\nflavors:\n  sklearn: {{}}\n".encode(),
+        )
+        if index % 5
+        else RawContent(bucket="b", key=f"{index}/MLmodel", kind="mlmodel", data=b"flavors: [")
+        for index in range(count)
+    ]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_big_batches_parse_in_a_process_with_the_same_results():
+    raws = _raws(50)
+    with ContentReader(s3=None, workers=1, process_min_batch=10) as reader:
+        small = reader.parse(raws[:9])
+        big = reader.parse(raws)
+        assert reader.batches_in_process == 1
+        assert big.results() == parse_batch(raws)
+        assert small.results() == parse_batch(raws[:9])
+    assert [read.meta.get("run_id") for read in parse_batch(raws)][:3] == [
+        None,
+        "run0001",
+        "run0002",
+    ]
+    assert parse_batch(raws)[0].warning.startswith("s3://b/0/MLmodel: ")
+
+
+@pytest.mark.slow
+def test_a_killed_parse_process_costs_time_not_results(caplog):
+    raws = _raws(30)
+    with ContentReader(s3=None, workers=1, process_min_batch=1) as reader:
+        assert reader.parse(raws).results() == parse_batch(raws)
+        for process in list(reader._parser._processes.values()):
+            process.kill()
+            process.join(timeout=10)
+        again = reader.parse(raws)  # to the dead process, or refused by it
+        assert again.results() == parse_batch(raws)
+        # From then on the sync parses in place.
+        assert reader.parse(raws).results() == parse_batch(raws)
+        assert reader.batches_in_process <= 2
+        assert reader._parser is None
+    assert "content parse process unavailable" in caplog.text
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_a_sync_parsing_in_a_process_writes_what_an_inline_sync_writes():
+    def synced(**options):
+        report = run_sync(
+            mlflow_source=MemoryMlflow(RUNS),
+            s3_source=SlowS3(broken=frozenset({3, 9})),
+            options=SyncOptions(batch_size=5, **options),
+        )
+        rows = dict(Artifact.objects.values_list("key", "meta"))
+        Artifact.objects.all().delete()
+        return report.warnings, rows
+
+    inline = synced(read_workers=1, parse_process_min_batch=0)
+    assert synced(read_workers=4, parse_process_min_batch=1) == inline
+    assert len(inline[1]) == RUNS and len(inline[0]) == 2
