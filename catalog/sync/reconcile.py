@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +46,7 @@ from catalog.sync.bulk import (
     update_rows,
 )
 from catalog.sync.categories import infer_category
-from catalog.sync.content_reads import ContentRead, ContentReader, ParsedBatch, RawContent
+from catalog.sync.content_reads import ContentRead, ContentReader, ParsedBatch
 from catalog.sync.layout import (
     ARTIFACTS_SEGMENT,
     experiment_walk_root,
@@ -446,7 +445,7 @@ class Reconciler:
         # parsed from another ETag. A flush hands its files to the parser and writes
         # the batch before it: while the parse process works on this batch, this
         # thread writes the last one and walks on.
-        created_reads: list[tuple[int, Future[RawContent]]] = []
+        content_slots: list[int] = []  # creates whose files were requested, in order
         meta_pending: list[tuple[Artifact, str]] = []
         waiting: list[_ArtifactBatch] = []
 
@@ -454,7 +453,6 @@ class Reconciler:
             if not (creates or updates or meta_pending):
                 return
             content_updates: list[Artifact] = []
-            changed_reads: list[Future[RawContent]] = []
             if meta_pending:
                 parsed_from = dict(
                     Artifact.objects.filter(pk__in=[row.pk for row, _ in meta_pending]).values_list(
@@ -466,19 +464,20 @@ class Reconciler:
                         updates.append(row)
                     else:
                         content_updates.append(row)
-                        changed_reads.append(reader.submit(bucket=bucket, key=row.key, kind=kind))
+                        reader.request(bucket=bucket, key=row.key, kind=kind)
                 meta_pending.clear()
-            raws = [read.result() for _, read in created_reads]
-            raws += [read.result() for read in changed_reads]
+            # The new rows' files were requested during the walk, the changed rows' just
+            # now: fetched() returns them in that order.
+            raws = reader.fetched()
             batch = _ArtifactBatch(
                 creates=creates.copy(),
-                content_slots=[index for index, _ in created_reads],
+                content_slots=content_slots.copy(),
                 updates=updates.copy(),
                 content_updates=content_updates,
                 parsed=reader.parse(raws),
             )
             creates.clear()
-            created_reads.clear()
+            content_slots.clear()
             updates.clear()
             write_waiting()
             waiting.append(batch)
@@ -556,8 +555,8 @@ class Reconciler:
                     folder = path.rpartition("/")[0]
                     if old is None:
                         if kind is not None:
-                            read = reader.submit(bucket=bucket, key=key, kind=kind)
-                            created_reads.append((len(creates), read))
+                            reader.request(bucket=bucket, key=key, kind=kind)
+                            content_slots.append(len(creates))
                         creates.append(
                             (
                                 bucket, key, run_pk, model_pk, path, folder, group,

@@ -63,21 +63,33 @@ def test_reads_overlap_when_there_are_workers():
             return b"a\nb\n"
 
     with ContentReader(s3=MeetingS3(), workers=4) as reader:
-        futures = [
-            reader.submit(bucket="b", key=f"{n}/feature_names.txt", kind="feature_names")
-            for n in range(4)
-        ]
-        raws = [future.result(timeout=10) for future in futures]
+        for n in range(4):
+            reader.request(bucket="b", key=f"{n}/feature_names.txt", kind="feature_names")
+        raws = reader.fetched()
     assert [raw.data for raw in raws] == [b"a\nb\n"] * 4
+
+
+def test_reads_come_back_in_request_order_whole_chunks_and_tail():
+    s3 = SlowS3()
+    keys = [f"1/run{index:04d}/artifacts/model/MLmodel" for index in range(RUNS)]
+    with ContentReader(s3=s3, workers=3) as reader:
+        for key in keys:
+            reader.request(bucket="b", key=key, kind="mlmodel")
+        first = reader.fetched()
+        reader.request(bucket="b", key=keys[5], kind="mlmodel")
+        second = reader.fetched()
+    assert [raw.key for raw in first] == keys
+    assert [raw.key for raw in second] == [keys[5]]
+    assert len(s3.threads) > 1
 
 
 def test_one_worker_reads_inline_on_the_calling_thread():
     s3 = SlowS3()
     with ContentReader(s3=s3, workers=1) as reader:
-        read = reader.submit(bucket="b", key="1/run0003/artifacts/model/MLmodel", kind="mlmodel")
-        assert read.done()
-    assert s3.threads == {threading.get_ident()}
-    assert parse_batch([read.result()])[0].meta["run_id"] == "run0003"
+        reader.request(bucket="b", key="1/run0003/artifacts/model/MLmodel", kind="mlmodel")
+        assert s3.threads == {threading.get_ident()}
+        raws = reader.fetched()
+    assert parse_batch(raws)[0].meta["run_id"] == "run0003"
 
 
 def test_a_failed_read_is_an_error_in_meta_and_a_warning_not_an_exception():
