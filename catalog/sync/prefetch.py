@@ -27,40 +27,64 @@ _ITEM, _END, _ERROR = "item", "end", "error"
 def prefetched(iterable: Iterable[T], *, depth: int, name: str) -> Iterator[T]:
     """The items of ``iterable``, fetched on a daemon thread named ``name``.
 
-    Items come in order, each once, with at most ``depth`` fetched and not yet taken.
-    An exception raised by ``iterable`` is raised here, the same object, after the
-    items that came before it. Closing the returned generator (a ``break``, an
-    exception in the caller's loop, garbage collection) stops the thread once the item
-    it is fetching, if any, arrives. ``depth <= 0``: plain iteration, no thread.
+    The thread starts now, not at the first ``next()``: a caller can start a listing,
+    do other work while it runs, and take the items later. Items come in order, each
+    once, with at most ``depth`` fetched and not yet taken. An exception raised by
+    ``iterable`` is raised here, the same object, after the items that came before it.
+    ``close()`` (or garbage collection; a generator consumer's ``break`` or exception
+    drops it) stops the thread once the item it is fetching, if any, arrives.
+    ``depth <= 0``: plain iteration on the caller's thread, no thread.
     """
     if depth <= 0:
-        yield from iterable
-        return
-    # The semaphore, not the queue, bounds the buffer: the producer takes a permit
-    # before it asks for an item, so it never fetches more than ``depth`` ahead (a
-    # queue's maxsize would let it hold one more in hand) and never blocks on a put.
-    channel: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-    room = threading.Semaphore(depth)
-    stop = threading.Event()
-    producer = threading.Thread(
-        target=_produce, args=(iterable, channel, room, stop), name=name, daemon=True
-    )
-    producer.start()
-    try:
-        while True:
-            kind, value = channel.get()
-            room.release()
-            if kind == _ITEM:
-                yield value
-            elif kind == _ERROR:
-                raise value
-            else:
-                return
-    finally:
-        stop.set()
-        # A producer waiting for room wakes, sees ``stop`` and ends: no thread is left
-        # blocked, and no further page is requested after the caller has gone.
-        room.release()
+        return _plain(iterable)
+    return _Prefetcher(iterable, depth=depth, name=name)
+
+
+def _plain(iterable: Iterable[T]) -> Iterator[T]:
+    yield from iterable
+
+
+class _Prefetcher(Iterator[T]):
+    """The consumer's side of ``prefetched``: an iterator that can be closed."""
+
+    def __init__(self, iterable: Iterable[T], *, depth: int, name: str) -> None:
+        # The semaphore, not the queue, bounds the buffer: the producer takes a permit
+        # before it asks for an item, so it never fetches more than ``depth`` ahead (a
+        # queue's maxsize would let it hold one more in hand) and never blocks on a put.
+        self._channel: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._room = threading.Semaphore(depth)
+        self._stop = threading.Event()
+        self._finished = False
+        threading.Thread(
+            target=_produce,
+            args=(iterable, self._channel, self._room, self._stop),
+            name=name,
+            daemon=True,
+        ).start()
+
+    def __next__(self) -> T:
+        if self._finished:
+            raise StopIteration
+        kind, value = self._channel.get()
+        self._room.release()
+        if kind == _ITEM:
+            return value
+        self.close()
+        if kind == _ERROR:
+            raise value
+        raise StopIteration
+
+    def close(self) -> None:
+        """Stop the producer: no further item is fetched after the one in hand."""
+        if not self._stop.is_set():
+            self._finished = True
+            self._stop.set()
+            # A producer waiting for room wakes, sees ``stop`` and ends: no thread is
+            # left blocked, and nothing more is requested after the caller has gone.
+            self._room.release()
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def _produce(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,7 @@ from catalog.sync.layout import (
     resolve_artifact_uri,
     version_source_prefix,
 )
+from catalog.sync.prefetch import prefetched
 from catalog.sync.records import (
     ArtifactRecord,
     ExperimentRecord,
@@ -88,6 +89,8 @@ MASK64 = (1 << 64) - 1
 IS_MISSING = ExpressionWrapper(Q(missing_since__isnull=False), output_field=BooleanField())
 WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "COPY")
 METRIC_POINT_COLUMNS = ("run_id", "key", "step", "timestamp", "value")
+# Listed records handed from the listing thread to the artifact stage at a time.
+LISTING_CHUNK = 1000
 
 
 @dataclass
@@ -167,12 +170,20 @@ class Reconciler:
 
     def run(self) -> SyncReport:
         experiments = self._list_experiments()  # raises SourceError: nothing written yet
-        with connection.execute_wrapper(self._write_counter):
-            self._sync_experiments(experiments)
-            listed_ids = [record.experiment_id for record in experiments]
-            self._sync_runs(listed_ids)
-            self._sync_logged_models(listed_ids)
-            self._sync_artifacts(experiments)
+        walks = self._walk_plan(experiments)
+        # S3 is listed from here on, a bounded stretch ahead of the artifact stage, while
+        # the runs are listed from MLflow: two services, two waits at once (see
+        # _listing_ahead). Closing the listing stops its thread whatever happens.
+        listing = self._listing_ahead(walks)
+        try:
+            with connection.execute_wrapper(self._write_counter):
+                self._sync_experiments(experiments)
+                listed_ids = [record.experiment_id for record in experiments]
+                self._sync_runs(listed_ids)
+                self._sync_logged_models(listed_ids)
+                self._sync_artifacts(walks, listing)
+        finally:
+            listing.close()
         with connection.execute_wrapper(self._write_counter):
             self._sync_registry()
             self._mark_missing()
@@ -318,6 +329,13 @@ class Reconciler:
     # --- S3 ----------------------------------------------------------------------------
 
     def _walk_plan(self, experiments: list[ExperimentRecord]) -> list[_Walk]:
+        """The walks, grouped by bucket (the artifact stage takes a bucket at a time)."""
+        by_bucket: dict[str, list[_Walk]] = defaultdict(list)
+        for walk in self._walks(experiments):
+            by_bucket[walk.root.bucket].append(walk)
+        return [walk for bucket_walks in by_bucket.values() for walk in bucket_walks]
+
+    def _walks(self, experiments: list[ExperimentRecord]) -> list[_Walk]:
         destination = self.options.artifacts_destination
         walks: list[_Walk] = []
         if self.scope:
@@ -376,9 +394,51 @@ class Reconciler:
     def _mlflow_complete(self) -> bool:
         return not ({"experiments", "runs", "logged_models"} & self.incomplete)
 
-    def _sync_artifacts(self, experiments: list[ExperimentRecord]) -> None:
+    def _listing_ahead(self, walks: list[_Walk]) -> Iterator[tuple[str, Any]]:
+        """Every walk's records, listed on a thread up to ``list_ahead`` chunks ahead.
+
+        Items are ("records", [ArtifactRecord | UndecodableKey, ...]) chunks, and per walk
+        one ("end", None) or ("error", SourceError). Bounded: at most ``list_ahead``
+        chunks of ``LISTING_CHUNK`` records wait (``list_ahead`` 0: listed inline, as
+        the artifact stage asks).
+        """
+        return prefetched(
+            self._list_walks(walks), depth=self.options.list_ahead, name="sync-listing"
+        )
+
+    def _list_walks(self, walks: list[_Walk]) -> Iterator[tuple[str, Any]]:
+        for walk in walks:
+            chunk: list[Any] = []
+            try:
+                for record in self.s3.iter_root(
+                    root=S3Root(bucket=walk.root.bucket, prefix=walk.prefix)
+                ):
+                    chunk.append(record)
+                    if len(chunk) >= LISTING_CHUNK:
+                        yield "records", chunk
+                        chunk = []
+            except SourceError as error:
+                if chunk:
+                    yield "records", chunk
+                yield "error", error
+                continue
+            if chunk:
+                yield "records", chunk
+            yield "end", None
+
+    @staticmethod
+    def _walk_records(listing: Iterator[tuple[str, Any]]) -> Iterator[Any]:
+        """One walk's records from the shared listing; its listing error, raised."""
+        for kind, value in listing:
+            if kind == "records":
+                yield from value
+            elif kind == "error":
+                raise value
+            else:
+                return
+
+    def _sync_artifacts(self, walks: list[_Walk], listing: Iterator[tuple[str, Any]]) -> None:
         self._progress("walking S3: planning the roots, loading the catalogued keys")
-        walks = self._walk_plan(experiments)
         owners = self._owner_prefixes()
         # The run index is read again after the walk: the walk's own map is the one
         # thing that should grow with the bucket.
@@ -392,7 +452,7 @@ class Reconciler:
             process_min_batch=self.options.parse_process_min_batch,
         ) as reader:
             for bucket, bucket_walks in by_bucket.items():
-                self._sync_bucket(bucket, bucket_walks, owners.get(bucket, {}), reader)
+                self._sync_bucket(bucket, bucket_walks, owners.get(bucket, {}), reader, listing)
 
     def _sync_bucket(
         self,
@@ -400,6 +460,7 @@ class Reconciler:
         walks: list[_Walk],
         owners: dict[str, tuple[int | None, int | None]],
         reader: ContentReader,
+        listing: Iterator[tuple[str, Any]],
     ) -> None:
         counts = self.report.counts["artifacts"]
         batch_size = self.options.batch_size
@@ -493,7 +554,7 @@ class Reconciler:
             self._progress(f"listing s3://{bucket}/{walk.prefix}")
             root_prefix = walk.root.prefix
             try:
-                for record in self.s3.iter_root(root=S3Root(bucket=bucket, prefix=walk.prefix)):
+                for record in self._walk_records(listing):
                     if not isinstance(record, ArtifactRecord):
                         self.report.warn(
                             f"s3://{bucket}: key {record.raw_key!r} is not UTF-8; skipped"

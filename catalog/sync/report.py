@@ -34,6 +34,9 @@ class SyncOptions:
     batch_size: int = 5000
     # Small-file reads in flight at once (catalog.sync.content_reads); 1 reads inline.
     read_workers: int = 8
+    # Chunks of listed S3 records (1,000 each) the listing thread may run ahead of the
+    # artifact stage; it starts while MLflow runs are listed. 0: list inline.
+    list_ahead: int = 32
     # Files per flush from which their parsing goes to a parse process; 0: never.
     parse_process_min_batch: int = PARSE_PROCESS_MIN_BATCH
     progress: Callable[[str], None] | None = None
