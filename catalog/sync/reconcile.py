@@ -841,11 +841,16 @@ class Reconciler:
         for bucket, keys in keys_by_bucket.items():
             for start in range(0, len(keys), 500):
                 # bucket and key together: the natural-key index; key alone scans the table.
-                rows = Artifact.objects.filter(
-                    bucket=bucket, key__in=keys[start : start + 500], missing_since__isnull=True
-                ).values_list("key", "meta")
-                for key, meta in rows:
-                    if isinstance(meta, dict):
+                # "Missing" is read, not filtered on: with statistics not yet updated
+                # after a big first sync, PostgreSQL otherwise bitmap-scans the
+                # missing_since index over every present row (3.5 s a sync at 1M rows).
+                rows = (
+                    Artifact.objects.filter(bucket=bucket, key__in=keys[start : start + 500])
+                    .annotate(gone=IS_MISSING)
+                    .values_list("key", "meta", "gone")
+                )
+                for key, meta, gone in rows:
+                    if not gone and isinstance(meta, dict):
                         found[wanted[(bucket, key)]] = list(meta.get("flavors") or [])
         return found
 
