@@ -178,6 +178,8 @@ class ContentReader:
 
     def _give_up_process(self, error: BaseException) -> None:
         """Parse in place from now on (the parse process died or could not start)."""
+        if not self._parse_process:
+            return  # a later batch of the same dead process: already given up
         logger.warning("content parse process unavailable (%s); parsing in the sync", error)
         self._parse_process = False
         if self._parser is not None:
