@@ -2,8 +2,10 @@
 
 Three phases on one fresh database, each in its own process so its peak RSS is its own:
 a first sync, a no-change re-sync (must write nothing), and a re-sync where 1% of the
-runs changed (new metrics, new content for all their files). A fourth process times the
-bare record streams alone, the part of each figure that is the generator, not the
+runs changed (new metrics, new content for all their files). A fifth process
+inserts the first sync's artifact rows again, bare, into a copy of the table
+(``benchmarks.insert_floor``): the database's own share of a first pass. A fourth
+process times the bare record streams alone, the part of each figure that is the generator, not the
 catalogue: the artifact stage's rate is reported as measured and net of the bare
 artifact stream (``net_rate``).
 """
@@ -38,6 +40,12 @@ def child_main(phase: str, *, plan_name: str, database_url: str, name: str) -> d
     )
     if phase == "streams":
         return _time_streams(mlflow_source, s3_source)
+    if phase == "insert_floor":
+        setup_django(database_url=database_url, name=name)
+        from benchmarks.insert_floor import measure
+        from catalog.sync.report import SyncOptions
+
+        return {"phase": phase, **measure(batch_size=SyncOptions().batch_size)}
     setup_django(database_url=database_url, name=name, migrate=phase == "first")
     from benchmarks.stages import StageClock
     from benchmarks.writes import count_writes
@@ -163,6 +171,10 @@ def main() -> None:
     phases = {"streams": run_child("streams", args=args, database_url=database_url, name=name)}
     for phase in PHASES:
         phases[phase] = run_child(phase, args=args, database_url=database_url, name=name)
+    phases["insert_floor"] = run_child(
+        "insert_floor", args=args, database_url=database_url, name=name
+    )
+    floor_s = phases["insert_floor"]["seconds"]
     stream_s = phases["streams"]["artifact_stream_s"]
     result = {
         "backend": args.backend,
@@ -174,6 +186,10 @@ def main() -> None:
         "first_artifact_stage_per_s": phases["first"]["artifact_stage_per_s"],
         "resync_artifact_stage_per_s": phases["nochange"]["artifact_stage_per_s"],
         "artifact_stream_s": stream_s,
+        "insert_floor_s": floor_s,
+        "first_stage_over_insert_floor": round(phases["first"]["artifact_stage_s"] / floor_s, 2)
+        if floor_s
+        else None,
         "first_artifact_stage_net_per_s": net_rate(
             plan.reconcile.artifacts, phases["first"]["artifact_stage_s"], stream_s
         ),

@@ -39,6 +39,18 @@ FIGURES = (
         "first_artifact_stage_net_per_s",
         "{:,}",
     ),
+    (
+        "reconcile",
+        "artifact insert floor: the first sync's rows inserted bare into a copy (s)",
+        "insert_floor_s",
+        "{:.2f}",
+    ),
+    (
+        "reconcile",
+        "first sync: artifact stage / insert floor",
+        "first_stage_over_insert_floor",
+        "{:.2f}",
+    ),
     ("reconcile", "first sync: stages (s)", "phases.first.stages_s", "{}"),
     ("reconcile", "first sync: peak RSS (MB)", "phases.first.peak_rss_mb", "{:.0f}"),
     ("reconcile", "no-change re-sync (s)", "phases.nochange.seconds", "{:.2f}"),

@@ -1,0 +1,84 @@
+"""The database's own cost of a first pass: the same artifact rows, written bare.
+
+Item 2's first pass is judged against 50,000 artifacts/s. Part of its time is the
+database inserting a million rows into a table with a unique key and five more
+indexes, which no catalogue code can make cheaper. This measures that part: the
+artifact table's schema is copied to a scratch table (its indexes, and on SQLite its
+foreign keys; PostgreSQL's ``LIKE ... INCLUDING ALL`` copies no foreign keys), the rows
+the first sync wrote are read back in pk order, a batch at a time, and inserted with
+the sync's batch size and statement (``executemany`` on SQLite, ``COPY`` on
+PostgreSQL), one transaction per batch. Only the inserts and commits are timed.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+SCRATCH_TABLE = "bench_insert_floor"
+COLUMNS = (
+    "bucket", "key", "run_id", "logged_model_id", "path", "folder", "orphan_folder", "size",
+    "etag", "last_modified", "meta", "meta_etag", "fingerprint", "first_seen", "last_seen",
+)  # fmt: skip
+
+
+def measure(*, batch_size: int) -> dict:
+    """Seconds to insert every catalogued artifact row again, bare; and how many rows."""
+    from django.db import connection, transaction
+
+    _create_scratch_table(connection)
+    try:
+        quote = connection.ops.quote_name
+        names = ", ".join(quote(column) for column in COLUMNS)
+        # meta read as text on PostgreSQL, where COPY parses it back into jsonb.
+        as_text = {"meta"} if connection.vendor == "postgresql" else set()
+        read = ", ".join(
+            f"{column}::text" if column in as_text else quote(column) for column in COLUMNS
+        )
+        select = f"SELECT id, {read} FROM catalog_artifact WHERE id > %s ORDER BY id LIMIT %s"  # noqa: S608
+        last_pk, rows_written, seconds = 0, 0, 0.0
+        while True:
+            with connection.cursor() as cursor:
+                cursor.execute(select, [last_pk, batch_size])
+                batch = cursor.fetchall()
+            if not batch:
+                break
+            last_pk = batch[-1][0]
+            rows = [row[1:] for row in batch]
+            started = time.perf_counter()
+            with transaction.atomic():
+                _insert(connection, names, rows)
+            seconds += time.perf_counter() - started
+            rows_written += len(rows)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {SCRATCH_TABLE}")
+    return {"rows": rows_written, "seconds": round(seconds, 3)}
+
+
+def _create_scratch_table(connection) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {SCRATCH_TABLE}")
+        if connection.vendor == "postgresql":
+            cursor.execute(f"CREATE TABLE {SCRATCH_TABLE} (LIKE catalog_artifact INCLUDING ALL)")
+            return
+        cursor.execute(
+            "SELECT type, sql FROM sqlite_master"
+            " WHERE tbl_name = 'catalog_artifact' AND sql IS NOT NULL ORDER BY type DESC"
+        )
+        for kind, sql in cursor.fetchall():
+            sql = sql.replace('"catalog_artifact"', f'"{SCRATCH_TABLE}"')
+            if kind == "index":
+                sql = re.sub(r'INDEX "([^"]+)"', rf'INDEX "{SCRATCH_TABLE}_\1"', sql)
+            cursor.execute(sql)
+
+
+def _insert(connection, names: str, rows: list[tuple]) -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {SCRATCH_TABLE} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        placeholders = ", ".join(["%s"] * len(COLUMNS))
+        cursor.executemany(f"INSERT INTO {SCRATCH_TABLE} ({names}) VALUES ({placeholders})", rows)  # noqa: S608
