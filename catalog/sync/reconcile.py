@@ -43,6 +43,7 @@ from catalog.sync.bulk import (
     db_json,
     insert_rows,
     iter_raw_rows,
+    json_text,
     update_rows,
 )
 from catalog.sync.categories import infer_category
@@ -525,7 +526,7 @@ class Reconciler:
         creates: list[tuple] = []
         updates: list[Artifact] = []
         now_db = db_datetime(self.now)
-        empty_meta_db = db_json({})
+        empty_meta_db = json_text({})
         pop = existing.pop
         blake2b = hashlib.blake2b
         segment_length = len(ARTIFACTS_SEGMENT)
@@ -711,7 +712,7 @@ class Reconciler:
         creates = batch.creates
         for index, result in zip(batch.content_slots, results, strict=False):
             row = creates[index]
-            creates[index] = (*row[:10], db_json(self._collect(result)), *row[11:])
+            creates[index] = (*row[:10], json_text(self._collect(result)), *row[11:])
         changed = results[len(batch.content_slots) :]
         meta_updates = batch.content_updates
         for row, result in zip(meta_updates, changed, strict=True):
