@@ -6,8 +6,9 @@ indexes, which no catalogue code can make cheaper. This measures that part: the
 artifact table's schema is copied to a scratch table (its indexes, and on SQLite its
 foreign keys; PostgreSQL's ``LIKE ... INCLUDING ALL`` copies no foreign keys), the rows
 the first sync wrote are read back in pk order, a batch at a time, and inserted with
-the sync's batch size and statement (``executemany`` on SQLite, ``COPY`` on
-PostgreSQL), one transaction per batch. Only the inserts and commits are timed.
+the sync's batch size and its own insert (``catalog.sync.bulk``: ``executemany`` on
+SQLite, ``COPY`` on PostgreSQL), one transaction per batch. Only the inserts and
+commits are timed.
 """
 
 from __future__ import annotations
@@ -16,21 +17,19 @@ import re
 import time
 
 SCRATCH_TABLE = "bench_insert_floor"
-COLUMNS = (
-    "bucket", "key", "run_id", "logged_model_id", "path", "folder", "orphan_folder", "size",
-    "etag", "last_modified", "meta", "meta_etag", "fingerprint", "first_seen", "last_seen",
-)  # fmt: skip
 
 
 def measure(*, batch_size: int) -> dict:
     """Seconds to insert every catalogued artifact row again, bare; and how many rows."""
     from django.db import connection, transaction
 
+    from catalog.sync.bulk import insert_table_rows
+    from catalog.sync.reconcile import ARTIFACT_INSERT_COLUMNS as COLUMNS
+
     _create_scratch_table(connection)
     try:
         quote = connection.ops.quote_name
-        names = ", ".join(quote(column) for column in COLUMNS)
-        # meta read as text on PostgreSQL, where COPY parses it back into jsonb.
+        # meta read as text on PostgreSQL, as the sync sends it (COPY parses it to jsonb).
         as_text = {"meta"} if connection.vendor == "postgresql" else set()
         read = ", ".join(
             f"{column}::text" if column in as_text else quote(column) for column in COLUMNS
@@ -47,7 +46,7 @@ def measure(*, batch_size: int) -> dict:
             rows = [row[1:] for row in batch]
             started = time.perf_counter()
             with transaction.atomic():
-                _insert(connection, names, rows)
+                insert_table_rows(table=SCRATCH_TABLE, columns=COLUMNS, rows=rows)
             seconds += time.perf_counter() - started
             rows_written += len(rows)
     finally:
@@ -71,14 +70,3 @@ def _create_scratch_table(connection) -> None:
             if kind == "index":
                 sql = re.sub(r'INDEX "([^"]+)"', rf'INDEX "{SCRATCH_TABLE}_\1"', sql)
             cursor.execute(sql)
-
-
-def _insert(connection, names: str, rows: list[tuple]) -> None:
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {SCRATCH_TABLE} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        placeholders = ", ".join(["%s"] * len(COLUMNS))
-        cursor.executemany(f"INSERT INTO {SCRATCH_TABLE} ({names}) VALUES ({placeholders})", rows)  # noqa: S608

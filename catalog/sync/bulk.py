@@ -25,11 +25,16 @@ def insert_rows(*, model: type, columns: Sequence[str], rows: Sequence[tuple]) -
     SQLite gets one ``executemany`` (its per-row cost is tiny); PostgreSQL gets ``COPY``,
     since a round trip per row, or parsing one huge statement, is what costs there.
     """
+    insert_table_rows(table=model._meta.db_table, columns=columns, rows=rows)
+
+
+def insert_table_rows(*, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+    """``insert_rows`` into a table by name (the benchmark's insert floor writes a copy)."""
     if not rows:
         return
     quote = connection.ops.quote_name
-    # Table and column names come from the model's metadata; values are parameters.
-    table = quote(model._meta.db_table)
+    # Table and column names come from metadata, never from data; values are parameters.
+    table = quote(table)
     names = ", ".join(quote(column) for column in columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
