@@ -176,7 +176,16 @@ def test_a_killed_parse_process_costs_time_not_results(caplog):
 
 @pytest.mark.slow
 @pytest.mark.django_db
-def test_a_sync_parsing_in_a_process_writes_what_an_inline_sync_writes():
+def test_a_sync_parsing_in_a_process_writes_what_an_inline_sync_writes(monkeypatch):
+    readers: list[ContentReader] = []
+    real_init = ContentReader.__init__
+
+    def remembered(self, **kwargs):
+        real_init(self, **kwargs)
+        readers.append(self)
+
+    monkeypatch.setattr(ContentReader, "__init__", remembered)
+
     def synced(**options):
         report = run_sync(
             mlflow_source=MemoryMlflow(RUNS),
@@ -190,3 +199,5 @@ def test_a_sync_parsing_in_a_process_writes_what_an_inline_sync_writes():
     inline = synced(read_workers=1, parse_process_min_batch=0)
     assert synced(read_workers=4, parse_process_min_batch=1) == inline
     assert len(inline[1]) == RUNS and len(inline[0]) == 2
+    # The first sync parsed in place, the second in the parse process, batch by batch.
+    assert [reader.batches_in_process for reader in readers] == [0, RUNS // 5 + 1]

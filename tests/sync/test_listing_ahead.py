@@ -4,6 +4,7 @@ both waits at once, bounded, in order, and the thread never outlives the sync.""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -23,11 +24,9 @@ class TwoRootsS3:
         self.per_run = per_run
         self.fail_root = fail_root
         self.listed = 0
-        self.started = threading.Event()
         self.threads: set[str] = set()
 
     def iter_root(self, *, root: S3Root):
-        self.started.set()
         self.threads.add(threading.current_thread().name)
         if root.bucket == "c":
             yield ArtifactRecord(
@@ -50,19 +49,42 @@ class TwoRootsS3:
         raise AssertionError("no content to read here")
 
 
-class WaitingMlflow(MemoryMlflow):
-    """Lists its runs only once the S3 listing has begun (or 5 s have passed)."""
+def _wait_until(condition, *, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
 
-    def __init__(self, s3: TwoRootsS3) -> None:
+
+def _settled(read, *, timeout: float = 5.0) -> int:
+    """``read()`` once it has stopped changing for 50 ms (a producer at its bound)."""
+    deadline = time.monotonic() + timeout
+    value = read()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        if (latest := read()) == value:
+            return value
+        value = latest
+    return value
+
+
+class WaitingMlflow(MemoryMlflow):
+    """Lists its runs only once S3 has listed ``wait_for`` objects (or 5 s have passed),
+    and notes how far the listing got, once it stopped, before the runs were done."""
+
+    def __init__(self, s3: TwoRootsS3, *, wait_for: int = LISTING_CHUNK) -> None:
         super().__init__(RUNS)
         self.s3 = s3
+        self.wait_for = wait_for
         self.s3_listing_during_runs = False
         self.listed_before_runs_done = 0
 
     def iter_runs(self, *, experiment_ids):
-        self.s3_listing_during_runs = self.s3.started.wait(timeout=5)
+        self.s3_listing_during_runs = _wait_until(lambda: self.s3.listed >= self.wait_for)
+        self.listed_before_runs_done = _settled(lambda: self.s3.listed)
         yield from super().iter_runs(experiment_ids=experiment_ids)
-        self.listed_before_runs_done = self.s3.listed
 
 
 def sync(mlflow, s3, **options):
@@ -80,7 +102,8 @@ def test_s3_is_listed_while_mlflow_runs_are_and_no_further_than_allowed():
     report = sync(mlflow, s3, list_ahead=2)
     assert report.status == "ok", report.all_warnings()
     assert mlflow.s3_listing_during_runs
-    # At most list_ahead chunks wait, plus the one being filled.
+    # A chunk or more was listed during the runs stage, and, left alone, the listing
+    # stopped at its bound: at most list_ahead chunks wait, plus the one being filled.
     assert LISTING_CHUNK <= mlflow.listed_before_runs_done <= 3 * LISTING_CHUNK
     assert s3.threads == {"sync-listing"}
     assert Artifact.objects.filter(bucket="b").count() == RUNS * LISTING_CHUNK
@@ -91,8 +114,7 @@ def test_s3_is_listed_while_mlflow_runs_are_and_no_further_than_allowed():
 @pytest.mark.django_db
 def test_listing_inline_when_asked():
     s3 = TwoRootsS3()
-    mlflow = WaitingMlflow(s3)
-    s3.started.set()  # the MLflow side would wait for nothing either way
+    mlflow = WaitingMlflow(s3, wait_for=0)
     report = sync(mlflow, s3, list_ahead=0)
     assert report.status == "ok"
     assert s3.threads == {threading.current_thread().name}
