@@ -129,6 +129,7 @@ def timed_sync(*, tracking_uri: str, s3_endpoint: str, profile: str = "") -> dic
     s3_source = S3Source(client=make_s3_client(endpoint_url=s3_endpoint))
     with count_writes() as writes, profiled(profile):
         report = run_sync(mlflow_source=mlflow_source, s3_source=s3_source, options=SyncOptions())
+        writes.add_writer_process_rows(report)
     seconds = time.perf_counter() - started
     summary = report.as_dict()
     return {

@@ -60,6 +60,7 @@ def child_main(phase: str, *, plan_name: str, database_url: str, name: str) -> d
         )
         seconds = time.perf_counter() - started
         clock.finish()
+        writes.add_writer_process_rows(report)
     summary = report.as_dict()
     stages = clock.durations()
     artifact_stage_s = stages.get("artifacts")

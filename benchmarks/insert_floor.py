@@ -24,7 +24,7 @@ def measure(*, batch_size: int) -> dict:
     from django.db import connection, transaction
 
     from catalog.sync.bulk import insert_table_rows
-    from catalog.sync.reconcile import ARTIFACT_INSERT_COLUMNS as COLUMNS
+    from catalog.sync.writer import ARTIFACT_INSERT_COLUMNS as COLUMNS
 
     _create_scratch_table(connection)
     try:

@@ -27,6 +27,12 @@ class WriteCounter:
             self.rows[match.group(2)] += _rows_of(match.group(1), sql, params, many, context)
         return result
 
+    def add_writer_process_rows(self, report) -> None:
+        """Add the artifact rows the sync's writer process wrote: its statements run on
+        its own connection, past this wrapper (``catalog.sync.writer``)."""
+        if report.rows_written_by_writer_process:
+            self.rows["catalog_artifact"] += report.rows_written_by_writer_process
+
     def catalogue_rows(self, *, ignore: tuple[str, ...] = ("catalog_syncrun",)) -> int:
         """Rows written to the catalogue's tables, leaving out the sync's own record."""
         return sum(count for table, count in self.rows.items() if table not in ignore)

@@ -62,7 +62,8 @@ def _copy_rows(cursor, sql: str, rows: Sequence[tuple]) -> None:
         executor = functools.partial(wrapper, executor)
     debug_sql = getattr(cursor, "debug_sql", None)
     logged = debug_sql(sql, rows, many=True) if debug_sql else contextlib.nullcontext()
-    with logged:
+    # Driver errors as Django's (IntegrityError, ...), as for any other statement.
+    with logged, connection.wrap_database_errors:
         executor(sql, rows, True, {"connection": connection, "cursor": cursor})
 
 
@@ -85,11 +86,16 @@ def iter_raw_rows(queryset, *, chunk_size: int) -> Iterator[tuple]:
 
 def update_rows(*, model: type, columns: Sequence[str], rows: Sequence[tuple]) -> None:
     """UPDATE ``model`` rows by pk: each row is (value per column ..., pk)."""
+    update_table_rows(table=model._meta.db_table, columns=columns, rows=rows)
+
+
+def update_table_rows(*, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+    """``update_rows`` of a table by name (the artifact writer process has no models)."""
     if not rows:
         return
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(column)} = %s" for column in columns)
-    sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"  # noqa: S608
+    sql = f"UPDATE {quote(table)} SET {assignments} WHERE {quote('id')} = %s"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
 

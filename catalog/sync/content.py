@@ -17,6 +17,8 @@ MAX_CONTENT_BYTES = 256 * 1024
 MAX_FEATURES = 10_000
 MLMODEL = "mlmodel"
 FEATURE_NAMES = "feature_names"
+# The file names content_kind() reads; a key ending otherwise is never read.
+CONTENT_FILE_NAMES = ("MLmodel", "feature_names.txt")
 
 
 def content_kind(key: str) -> str | None:

@@ -22,6 +22,7 @@ whatever the timing.
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -43,10 +44,19 @@ READ_CHUNK = 8
 
 @dataclass(frozen=True)
 class ContentRead:
-    """What one file yielded: its parsed ``meta``, and a warning line ("" if none)."""
+    """What one file yielded: its parsed meta as JSON text, and a warning line ("" if none).
 
-    meta: dict[str, Any]
+    JSON text, encoded where the file was parsed (the parse process): a new row's meta
+    goes into the database as this text, and a string crosses between processes far
+    cheaper than the nested dict of an ``MLmodel`` signature.
+    """
+
+    meta_json: str
     warning: str = ""
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return json.loads(self.meta_json)
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,7 @@ def parse_raw(raw: RawContent) -> ContentRead:
     location = f"s3://{raw.bucket}/{raw.key}"
     if raw.error:
         return ContentRead(
-            meta={"kind": raw.kind, "error": f"not read: {raw.error}"},
+            meta_json=json.dumps({"kind": raw.kind, "error": f"not read: {raw.error}"}),
             warning=f"{location}: not read: {raw.error}",
         )
     truncated = len(raw.data) > content.MAX_CONTENT_BYTES
@@ -82,7 +92,7 @@ def parse_raw(raw: RawContent) -> ContentRead:
         kind=raw.kind, data=raw.data[: content.MAX_CONTENT_BYTES], truncated=truncated
     )
     warning = f"{location}: {meta['error']}" if "error" in meta else ""
-    return ContentRead(meta=meta, warning=warning)
+    return ContentRead(meta_json=json.dumps(meta), warning=warning)
 
 
 def parse_batch(raws: list[RawContent]) -> list[ContentRead]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalog.sync.content_reads import PARSE_PROCESS_MIN_BATCH
+from catalog.sync.writer import WRITER_PROCESS_MIN_ROWS
 
 ENTITIES = (
     "experiments",
@@ -39,6 +40,8 @@ class SyncOptions:
     list_ahead: int = 32
     # Files per flush from which their parsing goes to a parse process; 0: never.
     parse_process_min_batch: int = PARSE_PROCESS_MIN_BATCH
+    # Rows of an artifact batch from which batches go to a writer process; 0: never.
+    writer_process_min_rows: int = WRITER_PROCESS_MIN_ROWS
     progress: Callable[[str], None] | None = None
 
 
@@ -75,6 +78,9 @@ class SyncReport:
     error: str = ""
     sync_run_id: int | None = None
     suppressed_warnings: int = 0
+    # Artifact rows the writer process wrote (catalog.sync.writer): statements there
+    # pass none of this process's execute wrappers, so a write counter adds these.
+    rows_written_by_writer_process: int = 0
 
     def warn(self, message: str) -> None:
         if len(self.warnings) < MAX_WARNINGS:

@@ -11,11 +11,13 @@ import hashlib
 import os
 import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
 import pytest
+from django.db import connection
 
 SEED_BUCKET = "seed-world"
 MLFLOW3_BUCKET = "mlflow3-world"
@@ -345,3 +347,51 @@ def sync_world(db):
         return report
 
     return sync
+
+
+@pytest.fixture
+def scratch_database_url(db, tmp_path):
+    """A fresh, empty database URL of the same engine as the test database."""
+    if connection.vendor != "postgresql":
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    import psycopg
+
+    settings = connection.settings_dict
+    name = f"sync_scratch_{uuid.uuid4().hex[:10]}"
+    params = {
+        "host": settings["HOST"] or "127.0.0.1",
+        "port": settings["PORT"] or 5432,
+        "user": settings["USER"],
+        "password": settings["PASSWORD"] or None,
+        "dbname": "postgres",
+        "autocommit": True,
+    }
+    with psycopg.connect(**params) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    auth = settings["USER"] + (f":{settings['PASSWORD']}" if settings["PASSWORD"] else "")
+    yield f"postgres://{auth}@{params['host']}:{params['port']}/{name}"
+    with psycopg.connect(**params) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def second_scratch_database_url(scratch_database_url, request) -> str:
+    """Another empty database beside the scratch one, dropped after the test."""
+    url = scratch_database_url
+    if url.startswith("sqlite:///"):
+        return url.replace(".db", "-clean.db")
+    import psycopg
+
+    base, _, name = url.rpartition("/")
+    clean = f"{name}_clean"
+    admin_url = f"{base}/postgres".replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{clean}"')
+
+    def drop():
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{clean}" WITH (FORCE)')
+
+    request.addfinalizer(drop)
+    return f"{base}/{clean}"

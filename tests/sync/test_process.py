@@ -13,11 +13,9 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 pytestmark = pytest.mark.slow
 
@@ -48,32 +46,6 @@ state = {
 }
 print(json.dumps(state, sort_keys=True))
 """
-
-
-@pytest.fixture
-def scratch_database_url(db, tmp_path):
-    """A fresh, empty database URL of the same engine as the test database."""
-    if connection.vendor != "postgresql":
-        yield f"sqlite:///{tmp_path / 'scratch.db'}"
-        return
-    import psycopg
-
-    settings = connection.settings_dict
-    name = f"sync_scratch_{uuid.uuid4().hex[:10]}"
-    params = {
-        "host": settings["HOST"] or "127.0.0.1",
-        "port": settings["PORT"] or 5432,
-        "user": settings["USER"],
-        "password": settings["PASSWORD"] or None,
-        "dbname": "postgres",
-        "autocommit": True,
-    }
-    with psycopg.connect(**params) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    auth = settings["USER"] + (f":{settings['PASSWORD']}" if settings["PASSWORD"] else "")
-    yield f"postgres://{auth}@{params['host']}:{params['port']}/{name}"
-    with psycopg.connect(**params) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _env(world, database_url: str, lock_path: Path) -> dict[str, str]:
@@ -157,7 +129,7 @@ def test_lock_between_processes_dies_with_its_holder(seed_world, scratch_databas
 
 
 def test_killed_sync_then_rerun_equals_a_clean_sync(
-    seed_world, scratch_database_url, tmp_path, request
+    seed_world, scratch_database_url, second_scratch_database_url, tmp_path
 ):
     killed_env = _env(seed_world, scratch_database_url, tmp_path / "a.lock")
     assert _manage("migrate", "-v0", env=killed_env).returncode == 0
@@ -180,30 +152,10 @@ def test_killed_sync_then_rerun_equals_a_clean_sync(
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads(rerun.stdout)["status"] == "ok"
 
-    clean_url = _second_database(scratch_database_url, request)
+    clean_url = second_scratch_database_url
     clean_env = _env(seed_world, clean_url, tmp_path / "b.lock")
     assert _manage("migrate", "-v0", env=clean_env).returncode == 0
     assert _manage("sync_registry", "--quiet", env=clean_env).returncode == 0
     killed_state, clean_state = _state(killed_env), _state(clean_env)
     assert killed_state["runs"] and killed_state["artifacts"]
     assert killed_state == clean_state
-
-
-def _second_database(url: str, request) -> str:
-    """Another empty database beside the scratch one, dropped after the test."""
-    if url.startswith("sqlite:///"):
-        return url.replace(".db", "-clean.db")
-    import psycopg
-
-    base, _, name = url.rpartition("/")
-    clean = f"{name}_clean"
-    admin_url = f"{base}/postgres".replace("postgres://", "postgresql://", 1)
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{clean}"')
-
-    def drop():
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{clean}" WITH (FORCE)')
-
-    request.addfinalizer(drop)
-    return f"{base}/{clean}"

@@ -1,0 +1,94 @@
+"""The artifact writer process: same rows as writing in place; failures fail the sync.
+
+The scenarios run in subprocesses on scratch databases (``writer_scenarios.py`` says
+why); the in-place rules are checked here, on the test database.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from catalog.models import Artifact
+from catalog.sync.bulk import db_datetime, json_text
+from catalog.sync.writer import ArtifactWriter, ArtifactWrites, can_write_in_process
+from tests.sync.writer_scenarios import SIZE
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _scenario(name: str, database_url: str, tmp_path: Path) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.sync.writer_scenarios", name, database_url,
+         str(tmp_path / f"{name}.lock")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _row(key: str) -> tuple:
+    now = db_datetime(timezone.now())
+    return ("b", key, None, None, key, "", "", 1, "e", now, json_text({}), "", "f", now, now)
+
+
+@pytest.mark.django_db
+def test_inside_a_transaction_batches_are_written_in_place():
+    # The test runs in a transaction a writer process could not see into.
+    assert not can_write_in_process()
+    with ArtifactWriter(process_min_rows=1) as writer:
+        writer.write(ArtifactWrites(creates=[_row("x"), _row("y")], updates=[], meta_updates=[]))
+        assert sorted(Artifact.objects.values_list("key", flat=True)) == ["x", "y"]
+    assert writer.batches_in_process == 0
+
+
+@pytest.mark.slow
+def test_the_writer_process_writes_what_an_in_place_sync_writes(
+    scratch_database_url, second_scratch_database_url, tmp_path
+):
+    in_place = _scenario("in_place", scratch_database_url, tmp_path)
+    in_process = _scenario("process", second_scratch_database_url, tmp_path)
+
+    assert in_place["status"] == in_process["status"] == "ok"
+    assert in_place["rows_written_by_writer_process"] == 0
+    # Every artifact row went through the process, in batches of 500.
+    assert in_process["rows_written_by_writer_process"] == in_process["artifacts"]["created"]
+    assert in_process["artifacts"]["created"] == len(in_process["artifact_rows"]) == SIZE.artifacts
+    assert in_process["artifacts"] == in_place["artifacts"]
+    assert in_process["artifact_rows"] == in_place["artifact_rows"]
+
+
+@pytest.mark.slow
+def test_a_killed_writer_process_fails_the_sync_and_the_next_sync_heals(
+    scratch_database_url, second_scratch_database_url, tmp_path
+):
+    killed = _scenario("killed", scratch_database_url, tmp_path)
+    assert killed["status"] == "failed"
+    assert killed["error"].startswith("WriterProcessDied: the artifact writer process")
+    assert len(killed["batches_handed_before_the_kill"]) == 2
+    # What the process confirmed before it died is kept; the rest was never written.
+    assert len(killed["artifact_rows"]) < SIZE.artifacts
+
+    rerun = _scenario("process", scratch_database_url, tmp_path)
+    clean = _scenario("in_place", second_scratch_database_url, tmp_path)
+    assert rerun["status"] == "ok"
+    assert rerun["artifact_rows"] == clean["artifact_rows"]
+
+
+@pytest.mark.slow
+def test_a_failed_batch_in_the_writer_process_raises_its_error(scratch_database_url, tmp_path):
+    outcome = _scenario("duplicate", scratch_database_url, tmp_path)
+
+    assert outcome["error"].startswith("IntegrityError")
+    assert outcome["batches_in_process"] == 2
+    # The first batch committed; the failed one rolled back whole ("c" is not there).
+    assert outcome["rows_written_in_process"] == 2
+    assert outcome["keys"] == ["a", "b"]
