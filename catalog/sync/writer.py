@@ -20,7 +20,8 @@ process with its own connection, and the walk goes on while the batch is inserte
 * A writer process that dies (killed, out of memory) fails the sync with
   ``WriterProcessDied``: whether its last batch committed is unknown, so it is not
   retried here. The batches it committed stay, as after a killed sync, and the next sync
-  compares against them.
+  compares against them. One that never started (its first task, ``_ready``, failed)
+  ran no batch: the batches it held, and all later ones, are written in place.
 
 The module imports no model at import time: the writer process imports it before it
 sets Django up.
@@ -116,6 +117,11 @@ def can_write_in_process() -> bool:
     return not (connection.vendor == "sqlite" and connection.is_in_memory_db())
 
 
+def _ready() -> bool:
+    """The writer process's first task: it answers once its set-up is done."""
+    return True
+
+
 class ArtifactWriter:
     """Writes batches in place, or in a writer process from the first big batch on.
 
@@ -126,7 +132,10 @@ class ArtifactWriter:
     def __init__(self, *, process_min_rows: int = WRITER_PROCESS_MIN_ROWS) -> None:
         self._process_min_rows = process_min_rows
         self._pool: ProcessPoolExecutor | None = None
-        self._in_flight: deque[Future[int]] = deque()
+        # The process's first task; failed means it never started, so no batch ran.
+        self._ready: Future[bool] | None = None
+        self._process_failed = False
+        self._in_flight: deque[tuple[Future[int], ArtifactWrites]] = deque()
         self.batches_in_process = 0
         self.rows_written_in_process = 0
 
@@ -134,54 +143,83 @@ class ArtifactWriter:
         """Write ``writes`` (in place), or hand it to the writer process."""
         if not writes.rows:
             return
-        if self._pool is None and not self._wants_process(writes):
-            write_artifacts(writes)
-            return
+        if self._pool is None:
+            if not self._wants_process(writes):
+                write_artifacts(writes)
+                return
+            self._pool = self._start_process()
         if connection.in_atomic_block:
             # Waiting on the process while this connection holds a transaction could
             # wait for a lock this transaction holds.
             raise RuntimeError("ArtifactWriter.write() inside a transaction, with a writer process")
-        while len(self._in_flight) >= MAX_BATCHES_IN_FLIGHT:
-            self._confirm(self._in_flight.popleft())
+        while self._in_flight and len(self._in_flight) >= MAX_BATCHES_IN_FLIGHT:
+            self._confirm_oldest()
+        if self._pool is None:  # it could not start (_process_broke): in place from now on
+            write_artifacts(writes)
+            return
         try:
-            future = self._process().submit(write_artifacts, writes)
-        except (BrokenProcessPool, RuntimeError) as error:
-            raise WriterProcessDied(f"the artifact writer process stopped: {error}") from error
-        self._in_flight.append(future)
+            future = self._pool.submit(write_artifacts, writes)
+        except BrokenProcessPool as error:
+            self._process_broke(error)
+            write_artifacts(writes)
+            return
+        self._in_flight.append((future, writes))
         self.batches_in_process += 1
 
     def finish(self) -> None:
         """Wait until every batch handed over is written; raise the first failure."""
         while self._in_flight:
-            self._confirm(self._in_flight.popleft())
+            self._confirm_oldest()
 
-    def _confirm(self, future: Future[int]) -> None:
+    def _confirm_oldest(self) -> None:
+        future, writes = self._in_flight.popleft()
         try:
             self.rows_written_in_process += future.result()
         except BrokenProcessPool as error:
+            self._in_flight.appendleft((future, writes))  # held: written again if never run
+            self._process_broke(error)
+
+    def _process_broke(self, error: BrokenProcessPool) -> None:
+        """Fall back to writing in place if the process never started; else fail."""
+        assert self._ready is not None
+        # Done by now: a broken pool fails its pending tasks in order, _ready first.
+        if self._ready.exception() is None:
             raise WriterProcessDied(
                 "the artifact writer process died before it confirmed a batch; the batches"
                 " it confirmed are written, the next sync compares against them"
             ) from error
+        # It died in its set-up (a script without the __main__ guard that spawn needs,
+        # no memory for another process): it ran no batch, so the batches it held are
+        # written here, in order, and every later one too.
+        logger.warning("artifact writer process did not start (%s); writing in the sync", error)
+        self._process_failed = True
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = None
+        held = [writes for _future, writes in self._in_flight]
+        self._in_flight.clear()
+        self.batches_in_process -= len(held)
+        for writes in held:
+            write_artifacts(writes)
 
     def _wants_process(self, writes: ArtifactWrites) -> bool:
         return (
-            self._process_min_rows > 0
+            not self._process_failed
+            and self._process_min_rows > 0
             and writes.rows >= self._process_min_rows
             and can_write_in_process()
         )
 
-    def _process(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            # "spawn", as the parse process (catalog.sync.content_reads): a fork would
-            # copy this process's open connection and threads mid-use.
-            self._pool = ProcessPoolExecutor(
-                1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_writer_process,
-                initargs=(settings.SETTINGS_MODULE, dict(connection.settings_dict)),
-            )
-        return self._pool
+    def _start_process(self) -> ProcessPoolExecutor:
+        # "spawn", as the parse process (catalog.sync.content_reads): a fork would copy
+        # this process's open connection and threads mid-use.
+        pool = ProcessPoolExecutor(
+            1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_writer_process,
+            initargs=(settings.SETTINGS_MODULE, dict(connection.settings_dict)),
+        )
+        self._ready = pool.submit(_ready)
+        return pool
 
     def __enter__(self) -> ArtifactWriter:
         return self

@@ -84,6 +84,18 @@ def test_a_killed_writer_process_fails_the_sync_and_the_next_sync_heals(
 
 
 @pytest.mark.slow
+def test_a_writer_process_that_never_starts_leaves_the_writing_to_the_sync(
+    scratch_database_url, second_scratch_database_url, tmp_path
+):
+    unstarted = _scenario("unstartable", scratch_database_url, tmp_path)
+    clean = _scenario("in_place", second_scratch_database_url, tmp_path)
+
+    assert unstarted["status"] == "ok"
+    assert unstarted["rows_written_by_writer_process"] == 0
+    assert unstarted["artifact_rows"] == clean["artifact_rows"]
+
+
+@pytest.mark.slow
 def test_a_failed_batch_in_the_writer_process_raises_its_error(scratch_database_url, tmp_path):
     outcome = _scenario("duplicate", scratch_database_url, tmp_path)
 

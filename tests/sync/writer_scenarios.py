@@ -8,7 +8,8 @@ small, with batches of 500 so a sync hands the writer several.
 
 Scenarios: ``in_place`` (no writer process), ``process`` (every batch to the process),
 ``killed`` (the writer process is killed after taking its second batch),
-``duplicate`` (the writer is handed a row whose key is already catalogued).
+``unstartable`` (the writer process fails in its set-up), ``duplicate`` (the writer is
+handed a row whose key is already catalogued).
 """
 
 from __future__ import annotations
@@ -67,10 +68,16 @@ def _sync(scenario: str) -> dict:
             if self.batches_in_process:
                 handed.append(writes.rows)
             if len(handed) == 2:
+                # Once it is set up: a process killed in its set-up ran no batch, and
+                # the sync writes them itself (the "unstartable" scenario).
+                self._ready.result(timeout=120)
                 for process in self._pool._processes.values():
                     os.kill(process.pid, signal.SIGKILL)
 
         writer.ArtifactWriter.write = write_then_kill
+
+    if scenario == "unstartable":
+        writer._start_writer_process = _failing_start
 
     world = World(SIZE)
     options = SyncOptions(
@@ -95,6 +102,11 @@ def _sync(scenario: str) -> dict:
         "batches_handed_before_the_kill": handed,
         "artifact_rows": [[str(value) for value in row] for row in rows],
     }
+
+
+def _failing_start(*args) -> None:
+    """A writer process set-up that fails, as one without the __main__ guard would."""
+    raise RuntimeError("no set-up for you")
 
 
 def _duplicate_key() -> dict:
