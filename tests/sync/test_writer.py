@@ -16,7 +16,14 @@ from django.utils import timezone
 
 from catalog.models import Artifact
 from catalog.sync.bulk import db_datetime, json_text
-from catalog.sync.writer import ArtifactWriter, ArtifactWrites, can_write_in_process
+from catalog.sync.writer import (
+    ARTIFACT_INSERT_COLUMNS,
+    ARTIFACT_META_UPDATE_COLUMNS,
+    ARTIFACT_TABLE,
+    ArtifactWriter,
+    ArtifactWrites,
+    can_write_in_process,
+)
 from tests.sync.writer_scenarios import SIZE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +45,14 @@ def _scenario(name: str, database_url: str, tmp_path: Path) -> dict:
 def _row(key: str) -> tuple:
     now = db_datetime(timezone.now())
     return ("b", key, None, None, key, "", "", 1, "e", now, json_text({}), "", "f", now, now)
+
+
+def test_the_writer_names_the_artifact_table_and_its_columns():
+    # writer.py may not import the model (the writer process imports it before set-up).
+    columns = {field.column for field in Artifact._meta.concrete_fields}
+    assert Artifact._meta.db_table == ARTIFACT_TABLE
+    assert set(ARTIFACT_INSERT_COLUMNS) <= columns
+    assert set(ARTIFACT_META_UPDATE_COLUMNS) <= columns
 
 
 @pytest.mark.django_db
