@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+# Longest wait for the next item before the consumer's thread checks for signals.
+WAKE_S = 0.2
 # What the producer hands over, as (kind, value) pairs.
 _ITEM, _END, _ERROR = "item", "end", "error"
 
@@ -65,7 +67,7 @@ class _Prefetcher(Iterator[T]):
     def __next__(self) -> T:
         if self._finished:
             raise StopIteration
-        kind, value = self._channel.get()
+        kind, value = self._take()
         self._room.release()
         if kind == _ITEM:
             return value
@@ -73,6 +75,16 @@ class _Prefetcher(Iterator[T]):
         if kind == _ERROR:
             raise value
         raise StopIteration
+
+    def _take(self) -> tuple[str, Any]:
+        # Timed waits, one after another: an untimed wait wakes for Ctrl-C only when the
+        # signal is delivered to this thread; a timed one returns to Python within
+        # WAKE_S, where the interrupt is raised whichever thread received the signal.
+        while True:
+            try:
+                return self._channel.get(timeout=WAKE_S)
+            except queue.Empty:
+                continue
 
     def close(self) -> None:
         """Stop the producer: no further item is fetched after the one in hand."""

@@ -198,8 +198,14 @@ def test_the_producer_never_runs_more_than_depth_items_ahead(depth):
 
 
 STUCK_SCRIPT = """
+import signal
 import threading
 from catalog.sync.prefetch import prefetched
+
+# Ctrl-C as a terminal gives it, whatever this test process passed down: a child
+# inherits ignored signals and the signal mask of the thread that started it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {{signal.SIGINT}})
 
 def stuck():
     yield 0
