@@ -145,7 +145,6 @@ class Reconciler:
         self.artifact_present_before = 0
         self.totals_current = totals_current
         self.write_statements = 0
-        self._writer: ArtifactWriter | None = None
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -487,9 +486,9 @@ class Reconciler:
             ) as reader,
             ArtifactWriter(process_min_rows=self.options.writer_process_min_rows) as writer,
         ):
-            self._writer = writer
             for bucket, bucket_walks in by_bucket.items():
-                self._sync_bucket(bucket, bucket_walks, owners.get(bucket, {}), reader, listing)
+                owners_here = owners.get(bucket, {})
+                self._sync_bucket(bucket, bucket_walks, owners_here, reader, writer, listing)
             # Every batch written before the registry and the missing-marking read them.
             writer.finish()
         self.report.rows_written_by_writer_process = writer.rows_written_in_process
@@ -500,6 +499,7 @@ class Reconciler:
         walks: list[_Walk],
         owners: dict[str, tuple[int | None, int | None]],
         reader: ContentReader,
+        writer: ArtifactWriter,
         listing: Iterator[tuple[str, Any]],
     ) -> None:
         counts = self.report.counts["artifacts"]
@@ -585,7 +585,7 @@ class Reconciler:
 
         def write_waiting() -> None:
             while waiting:
-                self._write_artifacts(waiting.pop(0))
+                self._write_artifacts(waiting.pop(0), writer)
 
         # The owner prefix that matched last, and its owner (none yet).
         owner_prefix = ""
@@ -708,7 +708,7 @@ class Reconciler:
             if packed & MASK64 and key.startswith(prefixes)
         )
 
-    def _write_artifacts(self, batch: _ArtifactBatch) -> None:
+    def _write_artifacts(self, batch: _ArtifactBatch, writer: ArtifactWriter) -> None:
         """Write one flush's rows, with the meta parsed from their files."""
         results = batch.parsed.results()
         creates = batch.creates
@@ -728,7 +728,7 @@ class Reconciler:
         if writes.rows:
             # Counted here too: the writer process's statements pass no wrapper of ours.
             self.write_statements += 1
-        self._writer.write(writes)
+        writer.write(writes)
 
     def _collect(self, result: ContentRead) -> ContentRead:
         """``result``, its warning recorded (in the order files were listed)."""
