@@ -12,10 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
 
 from catalog.models import Artifact
-from catalog.sync.bulk import db_datetime, json_text
 from catalog.sync.writer import (
     ARTIFACT_INSERT_COLUMNS,
     ARTIFACT_META_UPDATE_COLUMNS,
@@ -24,7 +22,7 @@ from catalog.sync.writer import (
     ArtifactWrites,
     can_write_in_process,
 )
-from tests.sync.writer_scenarios import SIZE
+from tests.sync.writer_scenarios import SIZE, bare_artifact_row
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,11 +40,6 @@ def _scenario(name: str, database_url: str, tmp_path: Path) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _row(key: str) -> tuple:
-    now = db_datetime(timezone.now())
-    return ("b", key, None, None, key, "", "", 1, "e", now, json_text({}), "", "f", now, now)
-
-
 def test_the_writer_names_the_artifact_table_and_its_columns():
     # writer.py may not import the model (the writer process imports it before set-up).
     columns = {field.column for field in Artifact._meta.concrete_fields}
@@ -60,7 +53,13 @@ def test_inside_a_transaction_batches_are_written_in_place():
     # The test runs in a transaction a writer process could not see into.
     assert not can_write_in_process()
     with ArtifactWriter(process_min_rows=1) as writer:
-        writer.write(ArtifactWrites(creates=[_row("x"), _row("y")], updates=[], meta_updates=[]))
+        writer.write(
+            ArtifactWrites(
+                creates=[bare_artifact_row("x"), bare_artifact_row("y")],
+                updates=[],
+                meta_updates=[],
+            )
+        )
         assert sorted(Artifact.objects.values_list("key", flat=True)) == ["x", "y"]
     assert writer.batches_in_process == 0
 
@@ -78,6 +77,14 @@ def test_the_writer_process_writes_what_an_in_place_sync_writes(
     assert in_process["rows_written_by_writer_process"] == in_process["artifacts"]["created"]
     assert in_process["artifacts"]["created"] == len(in_process["artifact_rows"]) == SIZE.artifacts
     assert in_process["artifacts"] == in_place["artifacts"]
+    # The second sync: a tenth of the runs changed, their files updated through the
+    # process, MLmodel and feature files with their content read again.
+    changed = in_process["changed"]
+    assert changed["status"] == in_place["changed"]["status"] == "ok"
+    assert changed["artifacts"] == in_place["changed"]["artifacts"]
+    assert changed["artifacts"]["updated"] >= SIZE.runs // 10 * SIZE.files_per_run
+    assert changed["rows_written_by_writer_process"] == changed["artifacts"]["updated"]
+    assert in_place["changed"]["rows_written_by_writer_process"] == 0
     assert in_process["artifact_rows"] == in_place["artifact_rows"]
 
 

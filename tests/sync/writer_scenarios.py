@@ -4,7 +4,9 @@
 line. The writer process needs a database another process can see, committed: not the
 test's transaction nor an in-memory SQLite database, so ``test_writer.py`` runs these
 in subprocesses. The world is the benchmark's synthetic one (in-memory record streams),
-small, with batches of 500 so a sync hands the writer several.
+small, with batches of 500 so a sync hands the writer several. A sync scenario then
+syncs the world again with a tenth of its runs changed (new ETags on all their files),
+so updates, and updates with re-read content, go through the writer too.
 
 Scenarios: ``in_place`` (no writer process), ``process`` (every batch to the process),
 ``killed`` (the writer process is killed after taking its second batch),
@@ -31,6 +33,7 @@ SIZE = WorldSize(
     metric_history_runs=0,
 )
 BATCH_SIZE = 500
+CHANGE_SHARE = 0.1
 
 
 def main(scenario: str, database_url: str, lock_path: str) -> dict:
@@ -85,11 +88,17 @@ def _sync(scenario: str) -> dict:
         writer_process_min_rows=0 if scenario == "in_place" else 1,
         parse_process_min_batch=0,
     )
-    report = run_sync(
-        mlflow_source=MemoryMlflowSource(world, generation=0, change_share=0.0),
-        s3_source=MemoryS3Source(world, generation=0, change_share=0.0),
-        options=options,
-    )
+
+    def sync(generation: int):
+        sources = {"generation": generation, "change_share": CHANGE_SHARE}
+        return run_sync(
+            mlflow_source=MemoryMlflowSource(world, **sources),
+            s3_source=MemoryS3Source(world, **sources),
+            options=options,
+        )
+
+    report = sync(0)
+    changed = sync(1) if report.status == "ok" else None
     rows = Artifact.objects.order_by("bucket", "key").values_list(
         "bucket", "key", "run__run_id", "logged_model__model_id", "path", "folder",
         "orphan_folder", "size", "etag", "meta", "meta_etag", "fingerprint", "missing_since",
@@ -100,6 +109,13 @@ def _sync(scenario: str) -> dict:
         "artifacts": report.as_dict()["counts"]["artifacts"],
         "rows_written_by_writer_process": report.rows_written_by_writer_process,
         "batches_handed_before_the_kill": handed,
+        "changed": None
+        if changed is None
+        else {
+            "status": changed.status,
+            "artifacts": changed.as_dict()["counts"]["artifacts"],
+            "rows_written_by_writer_process": changed.rows_written_by_writer_process,
+        },
         "artifact_rows": [[str(value) for value in row] for row in rows],
     }
 
@@ -109,18 +125,22 @@ def _failing_start(*args) -> None:
     raise RuntimeError("no set-up for you")
 
 
-def _duplicate_key() -> dict:
-    from django.db import IntegrityError
+def bare_artifact_row(key: str) -> tuple:
+    """A new orphan artifact in bucket "b" as the writer inserts it (Django set up)."""
     from django.utils import timezone
 
     from catalog.sync.bulk import db_datetime, json_text
-    from catalog.sync.writer import ArtifactWriter, ArtifactWrites
 
     now = db_datetime(timezone.now())
+    return ("b", key, None, None, key, "", "", 1, "e", now, json_text({}), "", "f", now, now)
 
-    def row(key: str) -> tuple:
-        return ("b", key, None, None, key, "", "", 1, "e", now, json_text({}), "", "f", now, now)
 
+def _duplicate_key() -> dict:
+    from django.db import IntegrityError
+
+    from catalog.sync.writer import ArtifactWriter, ArtifactWrites
+
+    row = bare_artifact_row
     outcome = {}
     with ArtifactWriter(process_min_rows=1) as artifact_writer:
         artifact_writer.write(
