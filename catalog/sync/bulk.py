@@ -5,6 +5,15 @@ each row; at a million artifacts that is most of a first sync. Here rows are tup
 already in database form (``db_datetime`` / ``db_json`` / ``json_text`` do the
 adapting) sent with one ``executemany`` (or COPY) per batch. Only reconcile uses it,
 inside its batch transactions.
+
+On PostgreSQL a batch of at least ``STAGED_MIN_ROWS`` updates, and the creates of
+mirrored rows whose pks the sync needs back, go through a staging table: COPY the rows
+into a temporary table of the target's column types, then one ``UPDATE ... FROM`` or
+``INSERT ... SELECT ... RETURNING``. One statement per row (``executemany``'s UPDATE)
+made the server parse, plan and run a statement per row; ``bulk_create``'s
+``UNNEST`` of one array per column had psycopg quote every value into the SQL text.
+At 5,000 runs the staged path took a third of the UPDATEs' time and 0.6 of
+``bulk_create``'s (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -16,7 +25,11 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
+
+# PostgreSQL: update batches from this size on go through a staging table (below it,
+# the temporary table's creation costs more than the statements it saves).
+STAGED_MIN_ROWS = 50
 
 
 def insert_rows(*, model: type, columns: Sequence[str], rows: Sequence[tuple]) -> None:
@@ -93,11 +106,94 @@ def update_table_rows(*, table: str, columns: Sequence[str], rows: Sequence[tupl
     """``update_rows`` of a table by name (the artifact writer process has no models)."""
     if not rows:
         return
+    if connection.vendor == "postgresql" and len(rows) >= STAGED_MIN_ROWS:
+        _update_staged(table=table, columns=columns, rows=rows)
+        return
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(column)} = %s" for column in columns)
     sql = f"UPDATE {quote(table)} SET {assignments} WHERE {quote('id')} = %s"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+def insert_instances(*, model: type, instances: Sequence[Any], batch_size: int) -> None:
+    """INSERT unsaved ``instances`` of ``model`` and set their pks, as ``bulk_create`` does.
+
+    PostgreSQL: through a staging table (see the module's docstring), the pks read back
+    in the order the rows were staged. Elsewhere: ``bulk_create`` in ``batch_size``
+    statements (SQLite's is cheap).
+    """
+    if not instances:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(instances, batch_size=batch_size)
+        return
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    columns = [field.column for field in fields]
+    # What bulk_create's compiler sends for each field: pre_save, then the db form.
+    rows = [
+        tuple(field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields)
+        for obj in instances
+    ]
+    table = model._meta.db_table
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(column) for column in columns)
+    with _staging_table(table=table, columns=columns, ordered=True) as (cursor, staging):
+        _copy_rows(cursor, f"COPY {staging} ({names}) FROM STDIN", rows)
+        # Rows go in, and come back from RETURNING, in staging order (as Django's own
+        # bulk_create relies on for its INSERT ... SELECT ... UNNEST).
+        cursor.execute(
+            f"INSERT INTO {quote(table)} ({names})"  # noqa: S608 (names from metadata)
+            f" SELECT {names} FROM {staging} ORDER BY {STAGING_ORDER} RETURNING {quote('id')}"
+        )
+        pks = [pk for (pk,) in cursor.fetchall()]
+    if len(pks) != len(instances):
+        raise RuntimeError(f"{table}: inserted {len(instances)} rows, got {len(pks)} pks back")
+    for obj, pk in zip(instances, pks, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
+def _update_staged(*, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+    """PostgreSQL: ``update_table_rows`` as COPY into a staging table, then one UPDATE."""
+    quote = connection.ops.quote_name
+    pk = quote("id")
+    staged = [*columns, "id"]
+    names = ", ".join(quote(column) for column in staged)
+    assignments = ", ".join(f"{quote(column)} = staged.{quote(column)}" for column in columns)
+    with _staging_table(table=table, columns=staged) as (cursor, staging):
+        _copy_rows(cursor, f"COPY {staging} ({names}) FROM STDIN", rows)
+        cursor.execute(
+            f"UPDATE {quote(table)} SET {assignments}"  # noqa: S608 (names from metadata)
+            f" FROM {staging} AS staged WHERE {quote(table)}.{pk} = staged.{pk}"
+        )
+
+
+# The staging table's column that keeps the order rows were copied in.
+STAGING_ORDER = "staging_order"
+
+
+@contextlib.contextmanager
+def _staging_table(*, table: str, columns: Sequence[str], ordered: bool = False):
+    """A temporary table with ``columns`` of ``table`` (their exact types), in a transaction.
+
+    Yields (cursor, quoted name). The table is dropped when the block ends; if the block
+    fails, rolling back its savepoint drops it (PostgreSQL's DDL is transactional).
+    """
+    quote = connection.ops.quote_name
+    staging = quote(f"staging_{table}")
+    names = ", ".join(quote(column) for column in columns)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS"  # noqa: S608
+            f" SELECT {names} FROM {quote(table)} WITH NO DATA"
+        )
+        if ordered:
+            # Filled by COPY, in the order rows are copied.
+            cursor.execute(f"ALTER TABLE {staging} ADD COLUMN {STAGING_ORDER} bigserial")
+        yield cursor, staging
+        cursor.execute(f"DROP TABLE {staging}")
 
 
 def db_datetime(value: datetime | None) -> Any:

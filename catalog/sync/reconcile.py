@@ -523,7 +523,8 @@ class Reconciler:
             existing[key] = (pk << 64) | (0 if missing else _token(digest))
         self.artifact_present_before += sum(1 for packed in existing.values() if packed & MASK64)
         # New rows go in as database-ready tuples (see catalog.sync.bulk); the rare
-        # changed rows as instances through bulk_update.
+        # changed rows wait as instances (their meta may be read again) and become
+        # update tuples when their batch is written.
         creates: list[tuple] = []
         updates: list[Artifact] = []
         now_db = db_datetime(self.now)

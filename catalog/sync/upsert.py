@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import transaction
 
+from catalog.sync.bulk import insert_instances
 from catalog.sync.report import EntityCounts
 
 
@@ -107,7 +108,7 @@ class KeyedTable:
         with transaction.atomic():
             if self._create:
                 rows = [row for _, row in self._create]
-                self.model.objects.bulk_create(rows, batch_size=self.batch_size)
+                insert_instances(model=self.model, instances=rows, batch_size=self.batch_size)
                 for (key, _), row in zip(self._create, rows, strict=True):
                     self.pks[key] = row.pk
             for fields, rows in self._update.items():
