@@ -155,6 +155,26 @@ def insert_instances(*, model: type, instances: Sequence[Any], batch_size: int) 
         obj._state.db = connection.alias
 
 
+def update_instances(*, model: type, instances: Sequence[Any], fields: Sequence[str]) -> None:
+    """UPDATE ``fields`` of saved ``instances`` by pk, with the values ``bulk_update`` sends.
+
+    ``update_rows`` underneath: a statement per row on SQLite, staged on PostgreSQL.
+    ``bulk_update`` builds one ``CASE WHEN pk = ...`` per field over its batch, which
+    the database evaluates for every row it updates.
+    """
+    if not instances:
+        return
+    concrete = [model._meta.get_field(name) for name in fields]
+
+    def db_values(obj) -> tuple:
+        return tuple(
+            field.get_db_prep_save(getattr(obj, field.attname), connection) for field in concrete
+        )
+
+    rows = [(*db_values(obj), obj.pk) for obj in instances]
+    update_rows(model=model, columns=[field.column for field in concrete], rows=rows)
+
+
 def _update_staged(*, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
     """PostgreSQL: ``update_table_rows`` as COPY into a staging table, then one UPDATE."""
     quote = connection.ops.quote_name

@@ -271,8 +271,10 @@ class Reconciler:
         def write_histories() -> None:
             if not histories:
                 return
-            run_pks = [table.pks[run_id] for run_id in histories]
-            MetricPoint.objects.filter(run_id__in=run_pks).delete()
+            # Only runs that had a row can have points: a new run's pk is new.
+            run_pks = [table.pks[run_id] for run_id in histories if run_id in existing]
+            if run_pks:
+                MetricPoint.objects.filter(run_id__in=run_pks).delete()
             points = []
             for run_id, history in histories.items():
                 run_pk = table.pks[run_id]

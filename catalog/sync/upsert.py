@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db import transaction
 
-from catalog.sync.bulk import insert_instances
+from catalog.sync.bulk import insert_instances, update_instances
 from catalog.sync.report import EntityCounts
 
 
@@ -112,7 +112,7 @@ class KeyedTable:
                 for (key, _), row in zip(self._create, rows, strict=True):
                     self.pks[key] = row.pk
             for fields, rows in self._update.items():
-                self.model.objects.bulk_update(rows, fields=list(fields), batch_size=500)
+                update_instances(model=self.model, instances=rows, fields=fields)
             if self.on_flush is not None:
                 self.on_flush()
         self._create.clear()

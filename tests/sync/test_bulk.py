@@ -15,7 +15,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from catalog.models import Run
-from catalog.sync.bulk import STAGED_MIN_ROWS, insert_instances, update_rows
+from catalog.sync.bulk import STAGED_MIN_ROWS, insert_instances, update_instances, update_rows
 from tests.factories import NOW, make_experiment, make_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -83,6 +83,33 @@ def test_update_rows_writes_exactly_the_given_rows(count):
         assert (stored[run.pk], bytes_[run.pk]) == (run.pk * 2, run.pk * 1000)
     for run in runs[count:]:
         assert (stored[run.pk], bytes_[run.pk]) == (1, 10)
+
+
+@pytest.mark.parametrize("count", [3, STAGED_MIN_ROWS + 10])
+def test_update_instances_writes_the_fields_as_bulk_update_would(count):
+    runs = [make_run(params={"old": "1"}) for _ in range(count + 2)]
+    changed = runs[:count]
+    for number, run in enumerate(changed):
+        run.params = {"depth": str(number), "nested": {"list": [number, None]}}
+        run.tags = {"note": "tab\tand newline\n"}
+        run.start_time = NOW + timedelta(hours=number)
+        run.missing_since = NOW
+        run.name = "x" * 10  # not among the fields: stays as stored
+    fields = ("params", "tags", "start_time", "missing_since")
+    update_instances(model=Run, instances=changed, fields=fields)
+    stored = {run.pk: run for run in Run.objects.all()}
+    for run in changed:
+        row = stored[run.pk]
+        assert (row.params, row.tags, row.start_time, row.missing_since) == (
+            run.params,
+            run.tags,
+            run.start_time,
+            NOW,
+        )
+        assert row.name != run.name
+    for run in runs[count:]:
+        assert stored[run.pk].params == {"old": "1"}
+        assert stored[run.pk].missing_since is None
 
 
 def test_a_bad_row_fails_its_batch_and_the_next_batch_goes_through():
