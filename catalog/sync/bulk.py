@@ -3,8 +3,11 @@
 ``bulk_create`` builds a model instance and runs every field's ``get_db_prep_save`` for
 each row; at a million artifacts that is most of a first sync. Here rows are tuples
 already in database form (``db_datetime`` / ``db_json`` / ``json_text`` do the
-adapting) sent with one ``executemany`` (or COPY) per batch. Only reconcile uses it,
-inside its batch transactions.
+adapting) sent with one ``executemany`` (or COPY) per batch. ``insert_instances`` and
+``update_instances`` do the same for model instances (``KeyedTable``'s creates and
+updates; the latter instead of ``bulk_update``, which builds and compiles a ``When``
+expression per field and row: 1.65 s of its 1.70 s for 500 runs, outside the database).
+Only the sync uses this module, inside its batch transactions.
 
 On PostgreSQL a batch of at least ``STAGED_MIN_ROWS`` updates, and the creates of
 mirrored rows whose pks the sync needs back, go through a staging table: COPY the rows
@@ -30,6 +33,8 @@ from django.db import connection, transaction
 # PostgreSQL: update batches from this size on go through a staging table (below it,
 # the temporary table's creation costs more than the statements it saves).
 STAGED_MIN_ROWS = 50
+# The staging table's column that keeps the order rows were copied in.
+STAGING_ORDER = "staging_order"
 
 
 def insert_rows(*, model: type, columns: Sequence[str], rows: Sequence[tuple]) -> None:
@@ -138,13 +143,14 @@ def insert_instances(*, model: type, instances: Sequence[Any], batch_size: int) 
     table = model._meta.db_table
     quote = connection.ops.quote_name
     names = ", ".join(quote(column) for column in columns)
+    pk_column = quote(model._meta.pk.column)
     with _staging_table(table=table, columns=columns, ordered=True) as (cursor, staging):
         _copy_rows(cursor, f"COPY {staging} ({names}) FROM STDIN", rows)
         # Rows go in, and come back from RETURNING, in staging order (as Django's own
         # bulk_create relies on for its INSERT ... SELECT ... UNNEST).
         cursor.execute(
             f"INSERT INTO {quote(table)} ({names})"  # noqa: S608 (names from metadata)
-            f" SELECT {names} FROM {staging} ORDER BY {STAGING_ORDER} RETURNING {quote('id')}"
+            f" SELECT {names} FROM {staging} ORDER BY {STAGING_ORDER} RETURNING {pk_column}"
         )
         pks = [pk for (pk,) in cursor.fetchall()]
     if len(pks) != len(instances):
@@ -159,8 +165,6 @@ def update_instances(*, model: type, instances: Sequence[Any], fields: Sequence[
     """UPDATE ``fields`` of saved ``instances`` by pk, with the values ``bulk_update`` sends.
 
     ``update_rows`` underneath: a statement per row on SQLite, staged on PostgreSQL.
-    ``bulk_update`` builds one ``CASE WHEN pk = ...`` per field over its batch, which
-    the database evaluates for every row it updates.
     """
     if not instances:
         return
@@ -188,10 +192,6 @@ def _update_staged(*, table: str, columns: Sequence[str], rows: Sequence[tuple])
             f"UPDATE {quote(table)} SET {assignments}"  # noqa: S608 (names from metadata)
             f" FROM {staging} AS staged WHERE {quote(table)}.{pk} = staged.{pk}"
         )
-
-
-# The staging table's column that keeps the order rows were copied in.
-STAGING_ORDER = "staging_order"
 
 
 @contextlib.contextmanager
