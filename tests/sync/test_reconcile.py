@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from catalog.models import Artifact, Experiment, Run
+from catalog.models import Artifact, Experiment, MetricPoint, Run
 from catalog.sync.mlflow_source import MlflowSourceError
 from catalog.sync.records import ArtifactRecord, ExperimentRecord, MetricRecord, RunRecord
 from catalog.sync.service import SyncOptions, run_sync
@@ -97,3 +99,12 @@ def test_history_is_read_once_per_change():
     again = MemoryMlflow(3)
     sync(again, MemoryS3(3))
     assert again.metric_history_calls == 0
+
+
+@pytest.mark.django_db
+def test_a_first_sync_deletes_no_points_of_the_runs_it_creates():
+    with CaptureQueriesContext(connection) as first:
+        sync(MemoryMlflow(3), MemoryS3(3))
+    deletes = [q["sql"] for q in first.captured_queries if q["sql"].startswith("DELETE")]
+    assert not [sql for sql in deletes if "catalog_metricpoint" in sql]
+    assert MetricPoint.objects.count() == 3
