@@ -254,6 +254,7 @@ def missing_figures(summary: dict, *, items: list[str]) -> list[str]:
                 continue
             for target in TARGETS:
                 target_item, _, path = target.figure.partition(".")
-                if target_item == item and lookup(result, path) is None:
+                undefined = path in result.get("undefined_figures", ())
+                if target_item == item and lookup(result, path) is None and not undefined:
                     missing.append(f"{target.figure} ({backend})")
     return missing

@@ -51,6 +51,9 @@ def test_the_report_shows_every_target_and_flags_missing_figures():
     assert report.missing_figures(summary, items=["load"]) == []
     summary["results"]["sqlite"]["load"].pop("locked")
     assert report.missing_figures(summary, items=["load"]) == ["load.locked (sqlite)"]
+    # A figure its measurement names as undefined (and why) is n/a, not missing.
+    summary["results"]["sqlite"]["load"]["undefined_figures"] = ["locked"]
+    assert report.missing_figures(summary, items=["load"]) == []
 
 
 def test_the_pages_table_has_cold_and_warm_columns():
