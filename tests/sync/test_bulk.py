@@ -13,9 +13,21 @@ from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
-from catalog.models import Run
-from catalog.sync.bulk import STAGED_MIN_ROWS, insert_instances, update_instances, update_rows
+from catalog.models import Artifact, Run
+from catalog.sync.bulk import (
+    STAGED_MIN_ROWS,
+    column_types,
+    db_datetime,
+    insert_instances,
+    insert_rows,
+    insert_table_rows,
+    json_text,
+    update_instances,
+    update_rows,
+)
+from catalog.sync.writer import ARTIFACT_INSERT_COLUMNS
 from tests.factories import NOW, make_experiment, make_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -128,3 +140,46 @@ def test_a_bad_row_fails_its_batch_and_the_next_batch_goes_through():
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'staging_%%'")
             assert cursor.fetchone()[0] == 0
+
+
+def test_insert_rows_stores_json_text_as_json_and_every_type_as_given():
+    run = make_run()
+    meta = {"kind": "mlmodel", "flavors": ["sklearn"], "nested": {"n": [1, None, "tab\t"]}}
+    rows = [
+        (
+            "bucket", f"e/{run.run_id}/artifacts/{name}", run.pk, None, name, "", "",
+            2**40 + number, "etag", db_datetime(NOW + timedelta(seconds=number)),
+            json_text(meta), "", "fingerprint", db_datetime(NOW), db_datetime(NOW),
+        )
+        for number, name in enumerate(("MLmodel", "ünïcode name.txt"))
+    ]  # fmt: skip
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        insert_rows(model=Artifact, columns=ARTIFACT_INSERT_COLUMNS, rows=rows)
+    stored = list(Artifact.objects.order_by("size"))
+    assert [(row.path, row.size, row.last_modified) for row in stored] == [
+        ("MLmodel", 2**40, NOW),
+        ("ünïcode name.txt", 2**40 + 1, NOW + timedelta(seconds=1)),
+    ]
+    assert all(row.meta == meta and row.logged_model_id is None for row in stored)
+    # Stored as a JSON object, not as a JSON string holding the text.
+    assert Artifact.objects.filter(meta__kind="mlmodel").count() == 2
+    if connection.vendor == "postgresql":
+        assert any("FORMAT BINARY" in query["sql"] for query in queries.captured_queries)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's COPY formats")
+def test_copy_falls_back_to_text_for_a_type_psycopg_cannot_send_in_binary():
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bulk_money (id serial PRIMARY KEY, amount money, note text)")
+    try:
+        with connection.cursor() as cursor:
+            assert column_types(cursor, table="bulk_money", columns=("amount", "note")) is None
+            assert column_types(cursor, table="bulk_money", columns=("note",)) is not None
+        with transaction.atomic():
+            insert_table_rows(table="bulk_money", columns=("amount", "note"), rows=[("12.50", "x")])
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT amount::numeric, note FROM bulk_money")
+            assert [(str(amount), note) for amount, note in cursor.fetchall()] == [("12.50", "x")]
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE bulk_money")
