@@ -72,8 +72,8 @@ def _copy_rows(
 
     Binary when psycopg can send every column's type that way (``column_types``): it
     packs each value by its column's type, and the server stores it without parsing
-    text. For a first sync's million artifact rows that took 40% less CPU in this
-    process and 15% less in the server than text (docs/benchmarks.md).
+    text. For a first sync's million artifact rows the writer process spent 2.0 s of
+    CPU instead of 5.6 s, and its server backend 11.4 s instead of 12.3 s (ADR 0010).
 
     The COPY goes through the connection's execute wrappers (so write counters and
     query limits see it) and, under a debug cursor, into ``connection.queries`` as
