@@ -7,7 +7,9 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
-_WRITE = re.compile(r'^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
+from catalog.sync.bulk import STAGING_PREFIX
+
+_WRITE = re.compile(r'^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM|COPY)\s+"?(\w+)"?', re.IGNORECASE)
 
 
 class WriteCounter:
@@ -22,7 +24,9 @@ class WriteCounter:
         self.queries += 1
         result = execute(sql, params, many, context)
         match = _WRITE.match(sql)
-        if match:
+        # A staging table's rows are counted by the statement that moves them into
+        # their table (catalog.sync.bulk), not twice.
+        if match and not match.group(2).startswith(STAGING_PREFIX):
             self.statements += 1
             self.rows[match.group(2)] += _rows_of(match.group(1), sql, params, many, context)
         return result
@@ -41,10 +45,14 @@ class WriteCounter:
 def _rows_of(verb: str, sql: str, params, many: bool, context) -> int:
     """Rows a write touched: the driver's rowcount, else the number of value tuples sent.
 
+    A COPY (``catalog.sync.bulk`` on PostgreSQL) sends its rows as the parameters.
+
     psycopg's rowcount is right for every statement (PostgreSQL's bulk INSERT sends one
     array per column, so tuples can't be counted there); sqlite3's is not yet set for
     INSERT ... RETURNING when the wrapper returns, so there the tuples are counted.
     """
+    if verb.upper() == "COPY":
+        return len(params)
     rowcount = getattr(context["cursor"], "rowcount", -1)
     trusted = context["connection"].vendor == "postgresql" or "RETURNING" not in sql.upper()
     if rowcount >= 0 and trusted:

@@ -38,6 +38,8 @@ from psycopg.types.json import JsonbBinaryDumper
 STAGED_MIN_ROWS = 50
 # The staging table's column that keeps the order rows were copied in.
 STAGING_ORDER = "staging_order"
+# A staging table's name: this, then the target table's.
+STAGING_PREFIX = "staging_"
 
 
 def insert_rows(*, model: type, columns: Sequence[str], rows: Sequence[tuple]) -> None:
@@ -265,7 +267,7 @@ def _staging_table(*, table: str, columns: Sequence[str], ordered: bool = False)
     fails, rolling back its savepoint drops it (PostgreSQL's DDL is transactional).
     """
     quote = connection.ops.quote_name
-    staging = quote(f"staging_{table}")
+    staging = quote(f"{STAGING_PREFIX}{table}")
     names = ", ".join(quote(column) for column in columns)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(

@@ -1,7 +1,11 @@
 """The write counter that proves a no-change sync writes nothing."""
 
+from django.db import transaction
+
 from benchmarks.writes import count_writes
-from catalog.models import Experiment
+from catalog.models import Experiment, MetricPoint, Run
+from catalog.sync.bulk import STAGED_MIN_ROWS, insert_rows, update_rows
+from catalog.sync.reconcile import METRIC_POINT_COLUMNS
 from tests.factories import make_experiment, make_run
 
 
@@ -33,3 +37,17 @@ def test_reads_are_not_writes(db):
         list(Experiment.objects.all())
     assert writes.catalogue_rows() == 0
     assert writes.queries == 1
+
+
+def test_bulk_writes_are_counted_once_on_either_database(db):
+    """COPY's rows count (metric points on PostgreSQL); a staging table's do not, since
+    the statement that moves them into their table counts them."""
+    runs = [make_run() for _ in range(STAGED_MIN_ROWS)]
+    points = [(runs[0].pk, "loss", step, 1_700_000_000_000, 0.5) for step in range(7)]
+    with count_writes() as writes, transaction.atomic():
+        insert_rows(model=MetricPoint, columns=METRIC_POINT_COLUMNS, rows=points)
+        update_rows(
+            model=Run, columns=("artifact_count",), rows=[(3, run.pk) for run in runs]
+        )  # staged on PostgreSQL: COPY into a staging table, then one UPDATE
+    assert dict(writes.rows) == {"catalog_metricpoint": 7, "catalog_run": STAGED_MIN_ROWS}
+    assert MetricPoint.objects.count() == 7
