@@ -46,6 +46,7 @@ from catalog.sync.bulk import (
     update_rows,
 )
 from catalog.sync.categories import infer_category
+from catalog.sync.collector import collector_paused
 from catalog.sync.content import CONTENT_FILE_NAMES, content_kind
 from catalog.sync.content_reads import ContentRead, ContentReader, ParsedBatch
 from catalog.sync.layout import (
@@ -1072,12 +1073,14 @@ def reconcile(
     then) and ``SyncConfigurationError`` for a bad option; every later source failure
     is a warning and a ``partial`` status.
     """
-    return Reconciler(
-        mlflow_source=mlflow_source,
-        s3_source=s3_source,
-        options=options,
-        totals_current=totals_current,
-    ).run()
+    # Millions of short-lived tuples at a million objects: see catalog.sync.collector.
+    with collector_paused():
+        return Reconciler(
+            mlflow_source=mlflow_source,
+            s3_source=s3_source,
+            options=options,
+            totals_current=totals_current,
+        ).run()
 
 
 def _artifact_update_row(row: Artifact, *, with_meta: bool = False) -> tuple:
