@@ -53,6 +53,16 @@ def test_callables_that_are_not_functions_are_looked_up_as_before():
     assert utils.signature(functools.partial(render, suffix="!")) == (("value", "suffix"), None)
     assert utils.signature(lambda value, **kwargs: value) == (("value",), "kwargs")
 
+    class Slotted:
+        """A callable that can be neither weakly referenced nor cached by the wrapper."""
+
+        __slots__ = ()
+
+        def __call__(self, record):
+            return record
+
+    assert utils.signature(Slotted()) == (("record",), None)
+
 
 def test_a_closure_is_not_kept_alive_by_the_cache():
     def make():
