@@ -67,6 +67,7 @@ class World:
         self.bucket = bucket
         # Real MLflow stores choose run ids themselves; the end-to-end world passes them in.
         self._run_ids = run_ids
+        self._common_run_files: list[str] | None = None
 
     # --- ids ------------------------------------------------------------------------
     def experiment_id(self, index: int) -> str:
@@ -180,7 +181,7 @@ class World:
         change_share: float = 0.0,
         experiment_indexes: Iterable[int] | None = None,
     ) -> Iterator[tuple[str, str, bool]]:
-        """Every (key, path, changed) of the bucket, grouped by experiment root."""
+        """Every (key, path, changed) of the bucket, root by root, each in S3's order."""
         indexes = range(self.size.experiments) if experiment_indexes is None else experiment_indexes
         for experiment_index in indexes:
             yield from self._iter_experiment_keys(
@@ -200,20 +201,41 @@ class World:
     def _iter_experiment_keys(
         self, experiment_index: int, *, generation: int, change_share: float
     ) -> Iterator[tuple[str, str, bool]]:
+        # In S3's listing order (the keys' code point order), as a real walk of the
+        # root sees them: folder by folder, each folder's files sorted. No folder
+        # prefix is the start of another, so the folders' order is their keys' order.
         experiment_id = self.experiment_id(experiment_index)
+        folders: list[tuple[str, list[str], bool, bool]] = []  # prefix, paths, changed, orphan
         for run_index in range(experiment_index, self.size.runs, self.size.experiments):
             run = self.run(run_index)
             changed = self.is_changed(run_index, generation=generation, change_share=change_share)
-            for path in self.run_files(run):
-                yield run.prefix + path, path, changed
+            folders.append((run.prefix, self._listed_run_files(run), changed, False))
+        model_paths = sorted(LOGGED_MODEL_PATHS)
         for lm_index in range(experiment_index, self.size.logged_models, self.size.experiments):
             model_id = self.logged_model_id(lm_index)
-            for path in LOGGED_MODEL_PATHS:
-                yield f"{experiment_id}/models/{model_id}/artifacts/{path}", path, False
+            folders.append(
+                (f"{experiment_id}/models/{model_id}/artifacts/", model_paths, False, False)
+            )
         if experiment_index == 0:
+            groups: dict[str, list[str]] = {}
             for j in range(self.size.orphans):
-                key = f"{experiment_id}/{_hex(f'orphan-{j // 10}')}/artifacts/leftover_{j}.bin"
-                yield key, key, False
+                prefix = f"{experiment_id}/{_hex(f'orphan-{j // 10}')}/artifacts/"
+                groups.setdefault(prefix, []).append(f"leftover_{j}.bin")
+            folders += [(prefix, sorted(names), False, True) for prefix, names in groups.items()]
+        folders.sort()
+        for prefix, paths, changed, orphan in folders:
+            for path in paths:
+                key = prefix + path
+                # An orphan belongs to no run: its path is the whole key.
+                yield key, key if orphan else path, changed
+
+    def _listed_run_files(self, run: RunSpec) -> list[str]:
+        """``run_files`` in listing order (the common list sorted once)."""
+        if run.index == 0 and self.size.big_folder_files:
+            return sorted(self.run_files(run))
+        if self._common_run_files is None:
+            self._common_run_files = sorted(self.run_files(run))
+        return self._common_run_files
 
     def last_modified(self) -> datetime:
         return datetime(2025, 11, 24, 10, 0, tzinfo=UTC)
