@@ -2,8 +2,8 @@
 
 ``SyncOptions.progress`` is called with "listing runs", "walking S3", "listing the model
 registry", "recomputing totals" ...; the time between one stage's first message and the
-next stage's is that stage's time. The artifact stage starts before the catalogued keys
-are loaded, so its rate counts that load too.
+next stage's is that stage's time. The artifact stage's time includes reading the catalogued
+rows it compares the listing with, so its rate counts that read too.
 """
 
 from __future__ import annotations

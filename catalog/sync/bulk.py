@@ -30,6 +30,7 @@ from typing import Any
 
 import psycopg
 from django.db import connection, transaction
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from psycopg.pq import Format
 from psycopg.types.json import JsonbBinaryDumper
 
@@ -149,6 +150,10 @@ class JsonTextBinaryDumper(JsonbBinaryDumper):
         if isinstance(obj, str):
             return b"\x01" + obj.encode()
         return super().dump(obj)
+
+
+# "Is the row marked missing?" as the database computes it, for ``iter_raw_rows``.
+IS_MISSING = ExpressionWrapper(Q(missing_since__isnull=False), output_field=BooleanField())
 
 
 def iter_raw_rows(queryset, *, chunk_size: int) -> Iterator[tuple]:

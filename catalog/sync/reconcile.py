@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q, Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from catalog.models import (
@@ -37,6 +37,7 @@ from catalog.models import (
     Run,
 )
 from catalog.sync.bulk import (
+    IS_MISSING,
     datetime_adapter,
     db_datetime,
     db_json,
@@ -76,12 +77,10 @@ from catalog.sync.report import (
     SyncOptions,
     SyncReport,
 )
+from catalog.sync.stored import FINGERPRINT, GONE, PK, ListingMatch, StoredRows
 from catalog.sync.upsert import KeyedTable, fingerprint, finite, from_millis
 from catalog.sync.writer import ArtifactWriter, ArtifactWrites
 
-MASK64 = (1 << 64) - 1
-# "Is the row marked missing?" as the database computes it (see bulk.iter_raw_rows).
-IS_MISSING = ExpressionWrapper(Q(missing_since__isnull=False), output_field=BooleanField())
 WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "COPY")
 METRIC_POINT_COLUMNS = ("run_id", "key", "step", "timestamp", "value")
 # Tables whose planner statistics a sync refreshes (PostgreSQL) when it changed at
@@ -473,7 +472,7 @@ class Reconciler:
                 return
 
     def _sync_artifacts(self, walks: list[_Walk], listing: Iterator[tuple[str, Any]]) -> None:
-        self._progress("walking S3: planning the roots, loading the catalogued keys")
+        self._progress("walking S3: planning the roots")
         owners = self._owner_prefixes()
         # The run index is read again after the walk: the walk's own map is the one
         # thing that should grow with the bucket.
@@ -507,24 +506,6 @@ class Reconciler:
     ) -> None:
         counts = self.report.counts["artifacts"]
         batch_size = self.options.batch_size
-        rows = Artifact.objects.filter(bucket=bucket)
-        if self.scope:
-            scope_filter = Q()
-            for walk in walks:
-                scope_filter |= Q(key__startswith=walk.prefix)
-            rows = rows.filter(scope_filter)
-        # The one in-memory map of the sync: key -> pk << 64 | token, where token is a
-        # 64-bit hash of the row's fingerprint (never 0) or 0 for a row marked missing.
-        # One int per key instead of a tuple and a 32-character string: at a million
-        # keys that is the difference that keeps the sync's memory small. Keys are popped
-        # as they are listed; what remains was not listed.
-        existing: dict[str, int] = {}
-        for pk, key, digest, missing in iter_raw_rows(
-            rows.annotate(gone=IS_MISSING).values_list("pk", "key", "fingerprint", "gone"),
-            chunk_size=20000,
-        ):
-            existing[key] = (pk << 64) | (0 if missing else _token(digest))
-        self.artifact_present_before += sum(1 for packed in existing.values() if packed & MASK64)
         # New rows go in as database-ready tuples (see catalog.sync.bulk); the rare
         # changed rows wait as instances (their meta may be read again) and become
         # update tuples when their batch is written.
@@ -532,7 +513,6 @@ class Reconciler:
         updates: list[Artifact] = []
         now_db = db_datetime(self.now)
         empty_meta_db = json_text({})
-        pop = existing.pop
         blake2b = hashlib.blake2b
         segment_length = len(ARTIFACTS_SEGMENT)
         unchanged = 0
@@ -597,6 +577,11 @@ class Reconciler:
         for walk in walks:
             self._progress(f"listing s3://{bucket}/{walk.prefix}")
             root_prefix = walk.root.prefix
+            # The walk's catalogued rows, read in the listing's order beside it.
+            stored = StoredRows(bucket=bucket, prefix=walk.prefix)
+            match = ListingMatch(stored)
+            take = match.take
+            listed_all = False
             try:
                 for record in self._walk_records(listing):
                     if not isinstance(record, ArtifactRecord):
@@ -651,9 +636,8 @@ class Reconciler:
                         f"{modified_text}".encode(),
                         digest_size=16,
                     ).hexdigest()
-                    old = pop(key, None)
-                    token = hash(digest) & MASK64 or 1
-                    if old is not None and old & MASK64 == token:
+                    old = take(key)
+                    if old is not None and old[FINGERPRINT] == digest and not old[GONE]:
                         unchanged += 1
                         continue
                     # endswith() first: one C call rules out 4 keys in 5.
@@ -675,7 +659,7 @@ class Reconciler:
                         counts.created += 1
                     else:
                         row = Artifact(
-                            pk=old >> 64,
+                            pk=old[PK],
                             key=key,
                             run_id=run_pk,
                             logged_model_id=model_pk,
@@ -693,24 +677,23 @@ class Reconciler:
                             updates.append(row)
                         else:
                             meta_pending.append((row, kind))
-                        if old & MASK64 == 0:
+                        if old[GONE]:
                             counts.restored += 1
                         else:
                             counts.updated += 1
                     if len(creates) + len(updates) + len(meta_pending) >= batch_size:
                         flush()
+                listed_all = True
             except SourceError as error:
                 self._source_failed("artifacts", error)
             flush()
+            if listed_all:
+                # The walk's unlisted present rows are its missing candidates. After a
+                # listing cut short nothing is marked, so the rest is not read.
+                self.artifact_missing.extend(row[PK] for row in match.unlisted() if not row[GONE])
+            self.artifact_present_before += stored.present
         write_waiting()
         counts.unchanged += unchanged
-        # Unlisted keys under the walked prefixes are the missing candidates.
-        prefixes = tuple(walk.prefix for walk in walks)
-        self.artifact_missing.extend(
-            packed >> 64
-            for key, packed in existing.items()
-            if packed & MASK64 and key.startswith(prefixes)
-        )
 
     def _write_artifacts(self, batch: _ArtifactBatch, writer: ArtifactWriter) -> None:
         """Write one flush's rows, with the meta parsed from their files."""
@@ -1093,11 +1076,6 @@ def _artifact_update_row(row: Artifact, *, with_meta: bool = False) -> tuple:
     if with_meta:
         values += (db_json(row.meta), row.meta_etag)
     return (*values, row.pk)
-
-
-def _token(digest: str) -> int:
-    """The map's 64-bit stand-in for a fingerprint (0 is kept for "missing")."""
-    return hash(digest) & MASK64 or 1
 
 
 def _metrics_signature(metrics: tuple[MetricRecord, ...]) -> str:
