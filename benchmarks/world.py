@@ -181,9 +181,11 @@ class World:
         change_share: float = 0.0,
         experiment_indexes: Iterable[int] | None = None,
     ) -> Iterator[tuple[str, str, bool]]:
-        """Every (key, path, changed) of the bucket, root by root, each in S3's order."""
+        """Every (key, path, changed) of the bucket (or of the given experiments' roots),
+        in S3's listing order: "1/", "10/", "100/" ... "2/" ..., each root's keys sorted.
+        """
         indexes = range(self.size.experiments) if experiment_indexes is None else experiment_indexes
-        for experiment_index in indexes:
+        for experiment_index in sorted(indexes, key=lambda i: f"{self.experiment_id(i)}/"):
             yield from self._iter_experiment_keys(
                 experiment_index, generation=generation, change_share=change_share
             )

@@ -14,11 +14,14 @@ def test_the_world_has_the_size_it_announces():
     assert len(set(keys)) == len(keys)
 
 
-def test_each_experiment_root_lists_in_s3_order():
-    # S3 lists a prefix in its keys' code point order; the sync's merge reads the
-    # catalogued rows in that order too, so the stand-in streams must keep to it.
-    world = World(SIZE)
-    for index in range(SIZE.experiments):
+def test_the_bucket_and_each_experiment_root_list_in_s3_order():
+    # S3 lists a prefix in its keys' code point order ("1/", "10/", "2/" ...); the sync's
+    # merge reads the catalogued rows in that order too, so the stand-in keeps to it.
+    world = World(WorldSize(experiments=12, runs=30, orphans=12, logged_models=3))
+    keys = [key for key, _, _ in world.iter_keys()]
+    assert any(key.startswith("10/") for key in keys)
+    assert keys == sorted(keys)
+    for index in range(12):
         keys = [key for key, _, _ in world.iter_keys(experiment_indexes=[index])]
         assert keys
         assert keys == sorted(keys)
