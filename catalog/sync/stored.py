@@ -119,6 +119,10 @@ class ListingMatch:
     def take(self, key: str) -> StoredRow | None:
         head = self._head
         rows = self._rows
+        # The common case first: the listing names the next stored row.
+        if head is not None and head[KEY] == key:
+            self._head = next(rows, None)
+            return head
         while head is not None and head[KEY] < key:
             self._passed[head[KEY]] = head
             head = next(rows, None)
