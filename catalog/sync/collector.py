@@ -1,7 +1,7 @@
 """Python's cyclic garbage collector, paused for the length of a sync.
 
 A sync at a million objects makes millions of short-lived container objects: the
-driver's row tuples of the key map (read 20,000 at a time), one record per listed
+driver's row tuples of the catalogued rows (read 20,000 at a time), one record per listed
 object, the chunks the listing thread queues. Enough of them are alive at once to
 survive a young collection, so the collector kept re-scanning them and, now and then,
 walked the whole heap: in a no-change sync at 1M artifacts (SQLite) 3,362 young,
