@@ -40,7 +40,10 @@ class MetricsView(CsvExportMixin, SingleTableMixin, TemplateView):
     def get_table_data(self):
         if self.metric is None:
             return []
-        return selectors.leaderboard(metric=self.metric, threshold=self.threshold)
+        # A page's rows or, for the CSV export, every row (see ``leaderboard_rows``).
+        return selectors.leaderboard_rows(
+            metric=self.metric, threshold=self.threshold, every_row=self.wants_export()
+        )
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

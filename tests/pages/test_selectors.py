@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
 from catalog import selectors
+from catalog.models import ModelVersion, RegisteredModel, Run
+from catalog.tables import LeaderboardTable
 from catalog.views.quality import parse_threshold
 from tests.factories import (
     BUCKET,
+    NOW,
+    make_experiment,
     make_logged_model,
     make_model_version,
     make_registered_model,
@@ -135,3 +143,106 @@ def test_error_metrics_rank_lowest_first(db):
     assert ranked == ["good", "middling", "bad"]
     within = [v.registered_model.name for v in selectors.leaderboard(metric="rmse", threshold=5)]
     assert within == ["good", "middling"]
+
+
+def test_leaderboard_keeps_only_values_within_the_threshold(db):
+    """Both databases rank the same rows, whichever query each runs (ADR 0014)."""
+    cases = {
+        "high": {"accuracy": 0.95},
+        "edge": {"accuracy": 0.9},
+        "low": {"accuracy": 0.5},
+        "other": {"f1": 0.99},
+    }
+    for name, metrics in cases.items():
+        model = make_registered_model(name=name, latest_version=2)
+        make_model_version(registered_model=model, version=1, run=make_run(metrics={"accuracy": 1}))
+        make_model_version(registered_model=model, version=2, run=make_run(metrics=metrics))
+    runless = make_model_version(registered_model=make_registered_model(latest_version=1))
+    ModelVersion.objects.filter(pk=runless.pk).update(run=None)
+
+    def ranked(**kwargs):
+        rows = selectors.leaderboard(metric="accuracy", **kwargs)
+        return rows.count(), [(v.registered_model.name, v.metric_value) for v in rows]
+
+    assert ranked() == (3, [("high", 0.95), ("edge", 0.9), ("low", 0.5)])
+    assert ranked(threshold=0.9) == (2, [("high", 0.95), ("edge", 0.9)])
+    assert ranked(threshold=0.96) == (0, [])
+    assert selectors.leaderboard_values(metric="accuracy", threshold=0.9) == [
+        ("high", 0.95),
+        ("edge", 0.9),
+    ]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan (ADR 0014)")
+def test_leaderboard_looks_each_source_run_up_by_pk_on_postgresql(seed_world):
+    # Joined, the planner merge-joined versions and runs along the run primary key when
+    # the statistics leaned that way, testing the metrics of every run up to the highest
+    # one referenced (14,020 of 100,000 to keep 2,000). No join, no such plan.
+    rows = selectors.leaderboard_rows(metric="accuracy", threshold=0.9)
+    with CaptureQueriesContext(connection) as queries:
+        assert rows.count() == len(list(rows[:50])) == 6
+    # The count, the page, the page's runs by pk: no join over the ranked versions.
+    assert [query["sql"].count('JOIN "catalog_run"') for query in queries] == [0, 0, 0]
+    ranking = selectors.leaderboard(metric="accuracy", threshold=0.9)
+    assert 'JOIN "catalog_run"' not in str(ranking.query)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")  # the test tables are tiny
+        plan = ranking.explain()
+    assert "SubPlan" in plan and "Index Scan using catalog_run_pkey" in plan
+    assert "Join" not in plan.split("SubPlan")[0].split("catalog_registeredmodel")[-1]
+
+
+def test_leaderboard_rows_read_only_the_shown_columns(seed_world, django_assert_num_queries):
+    rows = selectors.leaderboard_rows(metric="accuracy")
+    table = LeaderboardTable(rows)
+    table.paginate(per_page=50)  # the count
+    # The page and its runs; no deferred column is read back row by row.
+    with django_assert_num_queries(2):
+        cells = [list(row) for row in table.page.object_list]
+    # Every row, as the CSV export reads them: one query.
+    with django_assert_num_queries(1):
+        values = list(
+            LeaderboardTable(
+                selectors.leaderboard_rows(metric="accuracy", every_row=True)
+            ).as_values()
+        )
+    assert len(cells) == len(values) - 1 == 17
+    assert all(len(row) == 6 and "None" not in row for row in cells)
+    assert [row[:3] for row in values[1:]] == [
+        [row.record.registered_model.name, row.record.version, row.record.metric_value]
+        for row in table.page.object_list
+    ]
+    for version in (rows[0], selectors.leaderboard_rows(metric="accuracy", every_row=True)[0]):
+        assert {"tags", "aliases", "source"} <= version.get_deferred_fields()
+        assert {"tags", "aliases"} <= version.registered_model.get_deferred_fields()
+        assert {"params", "metrics", "tags"} <= version.run.get_deferred_fields()
+        assert {"tags", "mlflow_description"} <= version.run.experiment.get_deferred_fields()
+
+
+def test_leaderboard_csv_export_of_more_than_a_thousand_rows(db, reader_client):
+    # A prefetch of every row's run would be one OR per run on SQLite (Django 5.2's
+    # TupleIn), past its expression depth of 1,000: the export joins the runs instead.
+    experiment = make_experiment()
+    runs = Run.objects.bulk_create(
+        Run(
+            run_id=f"{index:032x}",
+            experiment=experiment,
+            metrics={"accuracy": index / 2000},
+            first_seen=NOW,
+            last_seen=NOW,
+        )
+        for index in range(1001)
+    )
+    models = RegisteredModel.objects.bulk_create(
+        RegisteredModel(name=f"m{index:04d}", latest_version=1, first_seen=NOW, last_seen=NOW)
+        for index in range(1001)
+    )
+    ModelVersion.objects.bulk_create(
+        ModelVersion(registered_model=model, version=1, run=run, first_seen=NOW, last_seen=NOW)
+        for model, run in zip(models, runs, strict=True)
+    )
+    response = reader_client.get("/metrics/?metric=accuracy&_export=csv")
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert len(lines) == 1 + 1001
+    assert lines[1].startswith("m1000,1,0.5,")

@@ -46,7 +46,7 @@ def _render_every_cell(table) -> int:
             lambda world: selectors.run_model_versions(run=world["runs"]["mimii_benchmark"]),
         ),
         (tables.AuditVersionTable, lambda world: selectors.versions_with_missing_artifacts()),
-        (tables.LeaderboardTable, lambda world: selectors.leaderboard(metric="accuracy")),
+        (tables.LeaderboardTable, lambda world: selectors.leaderboard_rows(metric="accuracy")),
         (tables.OrphanFolderTable, lambda world: selectors.orphan_folders()),
     ],
 )
