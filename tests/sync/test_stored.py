@@ -10,9 +10,10 @@ from django.db.models.functions import Lower
 
 from catalog.models import Artifact
 from catalog.sync import stored
-from catalog.sync.records import ArtifactRecord, ExperimentRecord, RunRecord
+from catalog.sync.records import ArtifactRecord
 from catalog.sync.service import SyncOptions, run_sync
 from catalog.sync.stored import ListingMatch, StoredRows, prefix_upper_bound
+from tests.sync.test_reconcile import MemoryMlflow
 
 MODIFIED = datetime(2026, 1, 1, tzinfo=UTC)
 # Code point order; a linguistic collation (en_US) would put "a" before "B" and
@@ -124,31 +125,11 @@ def test_the_key_column_orders_by_code_point_on_postgresql():
 # --- the merge inside a sync ------------------------------------------------------------
 
 
-class OneRunMlflow:
-    def iter_experiments(self):
-        yield ExperimentRecord(experiment_id="1", name="e", artifact_location="s3://b/1")
-
-    def iter_runs(self, *, experiment_ids):
-        yield RunRecord(run_id="r", experiment_id="1", artifact_uri="s3://b/1/r/artifacts")
-
-    def metric_history(self, *, run_id, key):
-        return []
-
-    def iter_logged_models(self, *, experiment_ids):
-        return iter(())
-
-    def iter_registered_models(self):
-        return iter(())
-
-    def iter_model_versions(self):
-        return iter(())
-
-
 class ListedS3:
     """The run's files, listed in S3's order unless told otherwise."""
 
     def __init__(self, names, *, order=sorted):
-        self.keys = order(f"1/r/artifacts/{name}" for name in names)
+        self.keys = order(f"1/run0000/artifacts/{name}" for name in names)
 
     def iter_root(self, *, root):
         for key in self.keys:
@@ -161,7 +142,7 @@ class ListedS3:
 def _sync(names, *, order=sorted, **options):
     options = {"writer_process_min_rows": 0, **options}
     return run_sync(
-        mlflow_source=OneRunMlflow(),
+        mlflow_source=MemoryMlflow(1),
         s3_source=ListedS3(names, order=order),
         options=SyncOptions(**options),
     ).as_dict()
