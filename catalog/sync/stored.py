@@ -54,7 +54,10 @@ def prefix_upper_bound(prefix: str) -> str | None:
     """The least string above every string that starts with ``prefix`` (None: none)."""
     if not prefix or prefix[-1] == "\U0010ffff":
         return None
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    following = ord(prefix[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:
+        following = 0xE000  # surrogates are no characters of a UTF-8 key
+    return prefix[:-1] + chr(following)
 
 
 class StoredRows:
@@ -73,6 +76,8 @@ class StoredRows:
         upper = prefix_upper_bound(self.prefix)
         if upper is not None:
             rows = rows.filter(ordered_key__lt=upper)
+        elif self.prefix:
+            rows = rows.filter(key__startswith=self.prefix)  # a prefix ending in U+10FFFF
         rows = rows.order_by("ordered_key").values_list("pk", "key", "fingerprint", "gone")
         page = rows.filter(ordered_key__gte=self.prefix)
         previous = None

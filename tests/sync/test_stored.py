@@ -54,6 +54,7 @@ def test_prefix_upper_bound():
     assert prefix_upper_bound("1/") == "10"
     assert prefix_upper_bound("") is None
     assert prefix_upper_bound("a\U0010ffff") is None
+    assert prefix_upper_bound("a\ud7ff") == "a\ue000"
     for key in ("1/", "1/x", "1/\U0010ffff"):
         assert "1/" <= key < prefix_upper_bound("1/")
     for key in ("1", "10/x", "0/x", "2"):
@@ -85,6 +86,13 @@ def test_rows_come_in_code_point_order_page_by_page():
     assert [key for _, key, _, gone in read if gone] == ["1/gone"]
     assert rows.present == len(KEYS_IN_ORDER)
     assert read[0][2] == "fp:1/B/x"
+
+
+@pytest.mark.django_db
+def test_a_prefix_without_an_upper_bound_reads_only_its_own_rows():
+    prefix = "1/\U0010ffff"
+    Artifact.objects.bulk_create([_artifact(key) for key in (f"{prefix}/x", "2/x", "1/a")])
+    assert [row[1] for row in StoredRows(bucket="b", prefix=prefix)] == [f"{prefix}/x"]
 
 
 @pytest.mark.django_db
