@@ -35,6 +35,17 @@ class Category(models.TextChoices):
     OTHER = "other", "Other"
 
 
+# The audit's two kinds of drifted run. Their partial indexes (``Run.Meta``) hold only
+# the matching runs, so the drift report counts and lists them without reading the
+# whole runs table (a full scan was the audit page's biggest cost: 68 ms of its 120 ms
+# at 100,000 runs on a slow machine). Selectors filter by these same objects, so a
+# query always implies its index's condition.
+RUN_WITHOUT_ARTIFACTS = models.Q(missing_since=None, artifact_count=0)
+RUN_DELETED_WITH_ARTIFACTS = models.Q(artifact_count__gt=0) & (
+    models.Q(lifecycle_stage="deleted") | models.Q(missing_since__isnull=False)
+)
+
+
 def gone_rows_index(name: str) -> models.Index:
     """An index of the rows marked missing, for the audit's "gone" lists and the purge.
 
@@ -190,6 +201,14 @@ class Run(SyncedModel):
             models.Index(fields=["experiment", "start_time"], name="run_by_experiment"),
             models.Index(fields=["name"], name="run_name"),
             gone_rows_index("run_gone"),
+            models.Index(
+                fields=["start_time"], condition=RUN_WITHOUT_ARTIFACTS, name="run_without_artifacts"
+            ),
+            models.Index(
+                fields=["artifact_bytes"],
+                condition=RUN_DELETED_WITH_ARTIFACTS,
+                name="run_deleted_with_artifacts",
+            ),
         ]
 
     def __str__(self) -> str:

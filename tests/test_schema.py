@@ -94,6 +94,12 @@ def test_the_partial_indexes_serve_their_queries():
     )
     # The orphans (no run, no logged model) are a short range of the run folder index.
     assert "artifact_by_run_folder" in _plan(selectors.orphan_folders())
+    # The drift report's runs: its counts and its tables read their own few index rows.
+    assert "run_without_artifacts" in _plan(selectors.runs_without_artifacts().order_by())
+    assert "run_deleted_with_artifacts" in _plan(
+        selectors.deleted_runs_with_artifacts().order_by().values("artifact_bytes")
+    )
+    assert "run_deleted_with_artifacts" in _plan(selectors.deleted_runs_with_artifacts())
 
 
 @pytest.mark.django_db(transaction=True)
