@@ -599,6 +599,30 @@ class Artifact(SyncedModel):
         return self.run_id is None and self.logged_model_id is None
 
 
+class ListingRange(models.Model):
+    """A stretch of one walk's S3 listing, with the digest of what it held last sync.
+
+    A walk's ranges split its keys by their ``start_key`` (the first from the walk's
+    prefix on, the last to the prefix's end). ``digest`` hashes every object listed in
+    the range, key and fingerprint fields in listing order, as the last sync that walked
+    it saw them; ``rows`` counts them. A sync whose listing of a range hashes the same
+    knows every catalogued row there is unchanged without reading one (ADR 0015). Kept
+    by the sync alone; trusted only after a sync that ended ``ok``.
+    """
+
+    bucket = models.CharField(max_length=S3_BUCKET_MAX_LENGTH, editable=False)
+    walk_prefix = models.CharField(max_length=S3_KEY_MAX_LENGTH, blank=True, editable=False)
+    start_key = models.CharField(max_length=S3_KEY_MAX_LENGTH, blank=True, editable=False)
+    rows = models.PositiveIntegerField(default=0, editable=False)
+    digest = models.CharField(max_length=32, editable=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["bucket", "walk_prefix"], name="listing_range_by_walk")]
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.start_key} ({self.rows} objects)"
+
+
 class SyncRun(models.Model):
     """One run of ``sync_registry`` (or of the admin action that calls the same code)."""
 

@@ -60,7 +60,16 @@ from catalog.sync.layout import (
     resolve_artifact_uri,
     version_source_prefix,
 )
+from catalog.sync.listing_ranges import (
+    RangeBuilder,
+    WalkRanges,
+    listing_entry,
+    load_ranges,
+    rows_agree,
+    save_ranges,
+)
 from catalog.sync.prefetch import prefetched
+from catalog.sync.ranged_walk import RangedWalk
 from catalog.sync.records import (
     ArtifactRecord,
     ExperimentRecord,
@@ -125,6 +134,7 @@ class Reconciler:
         s3_source: Any,
         options: SyncOptions,
         totals_current: bool = False,
+        ranges_current: bool = False,
     ) -> None:
         self.mlflow = mlflow_source
         self.s3 = s3_source
@@ -144,6 +154,12 @@ class Reconciler:
         self._runs: dict[str, tuple[int, int, str, bool]] | None = None
         self.artifact_present_before = 0
         self.totals_current = totals_current
+        # The stored listing ranges hold (the previous sync ended ok): see
+        # catalog.sync.listing_ranges. The walks' ranges for the next sync, and the
+        # walks whose stored ranges no longer hold.
+        self.ranges_current = ranges_current
+        self.walk_ranges: list[WalkRanges] = []
+        self.ranges_dropped: list[tuple[str, str]] = []
         self.write_statements = 0
 
     # --- helpers -----------------------------------------------------------------------
@@ -191,7 +207,13 @@ class Reconciler:
             listing.close()
         with connection.execute_wrapper(self._write_counter):
             self._sync_registry()
-            self._mark_missing()
+            if self._mark_missing():
+                save_ranges(self.walk_ranges, dropped=self.ranges_dropped)
+            else:
+                # Only a sync that marked what it did not list leaves ranges to trust;
+                # and the next one trusts none after this (ADR 0015). Stale ones go.
+                stale = [(walk.bucket, walk.walk_prefix) for walk in self.walk_ranges if walk.wrote]
+                save_ranges([], dropped=self.ranges_dropped + stale)
         if self.totals_current and not self.write_statements:
             # Totals are functions of the rows; rows that were not written can't have
             # moved them. At a million artifacts this skips seconds of GROUP BYs.
@@ -571,16 +593,85 @@ class Reconciler:
             while waiting:
                 self._write_artifacts(waiting.pop(0), writer)
 
+        def queue(record, key, run_pk, model_pk, path, group, modified_db, digest, old) -> None:
+            """Queue the writes of one listed object that is new, changed or back."""
+            # endswith() first: one C call rules out 4 keys in 5.
+            kind = content_kind(key) if key.endswith(CONTENT_FILE_NAMES) else None
+            folder = path.rpartition("/")[0]
+            if old is None:
+                if kind is not None:
+                    reader.request(bucket=bucket, key=key, kind=kind)
+                    content_slots.append(len(creates))
+                creates.append(
+                    (
+                        bucket, key, run_pk, model_pk, path, folder, group,
+                        record.size, record.etag, modified_db,
+                        empty_meta_db,
+                        record.etag if kind is not None else "",
+                        digest, now_db, now_db,
+                    )
+                )  # fmt: skip
+                counts.created += 1
+            else:
+                row = Artifact(
+                    pk=old[PK],
+                    key=key,
+                    run_id=run_pk,
+                    logged_model_id=model_pk,
+                    path=path,
+                    folder=folder,
+                    orphan_folder=group,
+                    size=record.size,
+                    etag=record.etag,
+                    last_modified=record.last_modified,
+                    fingerprint=digest,
+                    last_seen=self.now,
+                    missing_since=None,
+                )
+                if kind is None:
+                    updates.append(row)
+                else:
+                    meta_pending.append((row, kind))
+                if old[GONE]:
+                    counts.restored += 1
+                else:
+                    counts.updated += 1
+            if len(creates) + len(updates) + len(meta_pending) >= batch_size:
+                flush()
+
         # The owner prefix that matched last, and its owner (none yet).
         owner_prefix = ""
         last_owner: tuple[int | None, int | None] | None = None
         for walk in walks:
             self._progress(f"listing s3://{bucket}/{walk.prefix}")
             root_prefix = walk.root.prefix
-            # The walk's catalogued rows, read in the listing's order beside it.
-            stored = StoredRows(bucket=bucket, prefix=walk.prefix)
-            match = ListingMatch(stored)
-            take = match.take
+            writes_before = counts.created + counts.updated + counts.restored
+            walk_missing: list[int] = []
+            # With the walk's ranges from a trusted sync (catalog.sync.listing_ranges),
+            # the listing is hashed range by range and only a range that hashes
+            # differently has its rows read; without, the walk's rows are read beside
+            # the listing in the same order, and its ranges are cut as it goes.
+            stored_ranges = (
+                load_ranges(bucket=bucket, walk_prefix=walk.prefix) if self.ranges_current else []
+            )
+            ranged = bool(stored_ranges) and rows_agree(
+                bucket=bucket, walk_prefix=walk.prefix, ranges=stored_ranges
+            )
+            if ranged:
+                ranges = RangedWalk(
+                    stored=stored_ranges, bucket=bucket, prefix=walk.prefix, queue=queue
+                )
+                current_start = stored_ranges[0].start
+                next_start = ranges.next_start()
+                buffer = ranges.buffer
+            else:
+                stored = StoredRows(bucket=bucket, prefix=walk.prefix)
+                match = ListingMatch(stored)
+                take = match.take
+                builder = RangeBuilder(walk.prefix)
+                add_to_range = builder.add
+            in_order = True
+            last_key = ""  # S3 keys are never empty
             listed_all = False
             try:
                 for record in self._walk_records(listing):
@@ -590,6 +681,9 @@ class Reconciler:
                         )
                         continue
                     key = record.key
+                    if key <= last_key:
+                        in_order = False
+                    last_key = key
                     # The owner: the first ".../artifacts/" prefix of the key that a known
                     # run or logged model has (inlined: this loop runs once per object).
                     # A listing is in key order, so one owner's files come in a row: a
@@ -631,67 +725,70 @@ class Reconciler:
                         last_modified = modified
                         modified_text = modified.isoformat() if modified else ""
                         modified_db = adapt_datetime(modified)
-                    digest = blake2b(
+                    fields = (
                         f"{run_pk}|{model_pk}|{path}|{group}|{record.size}|{record.etag}|"
-                        f"{modified_text}".encode(),
-                        digest_size=16,
-                    ).hexdigest()
+                        f"{modified_text}"
+                    )
+                    if ranged:
+                        listed = (record, key, run_pk, model_pk, path, group, modified_db, fields)
+                        if key < current_start:
+                            # Out of order, into a range already decided: looked up alone.
+                            ranges.late(*listed)
+                            continue
+                        while next_start is not None and key >= next_start:
+                            ranges.close()
+                            current_start = next_start
+                            next_start = ranges.next_start()
+                        buffer.append(listed)
+                        ranges.feed(listing_entry(key, fields).encode())
+                        continue
+                    add_to_range(key, listing_entry(key, fields))
+                    # ranged_walk.row_fingerprint, inlined: this loop runs once per object.
+                    digest = blake2b(fields.encode(), digest_size=16).hexdigest()
                     old = take(key)
                     if old is not None and old[FINGERPRINT] == digest and not old[GONE]:
                         unchanged += 1
                         continue
-                    # endswith() first: one C call rules out 4 keys in 5.
-                    kind = content_kind(key) if key.endswith(CONTENT_FILE_NAMES) else None
-                    folder = path.rpartition("/")[0]
-                    if old is None:
-                        if kind is not None:
-                            reader.request(bucket=bucket, key=key, kind=kind)
-                            content_slots.append(len(creates))
-                        creates.append(
-                            (
-                                bucket, key, run_pk, model_pk, path, folder, group,
-                                record.size, record.etag, modified_db,
-                                empty_meta_db,
-                                record.etag if kind is not None else "",
-                                digest, now_db, now_db,
-                            )
-                        )  # fmt: skip
-                        counts.created += 1
-                    else:
-                        row = Artifact(
-                            pk=old[PK],
-                            key=key,
-                            run_id=run_pk,
-                            logged_model_id=model_pk,
-                            path=path,
-                            folder=folder,
-                            orphan_folder=group,
-                            size=record.size,
-                            etag=record.etag,
-                            last_modified=modified,
-                            fingerprint=digest,
-                            last_seen=self.now,
-                            missing_since=None,
-                        )
-                        if kind is None:
-                            updates.append(row)
-                        else:
-                            meta_pending.append((row, kind))
-                        if old[GONE]:
-                            counts.restored += 1
-                        else:
-                            counts.updated += 1
-                    if len(creates) + len(updates) + len(meta_pending) >= batch_size:
-                        flush()
+                    queue(record, key, run_pk, model_pk, path, group, modified_db, digest, old)
                 listed_all = True
             except SourceError as error:
                 self._source_failed("artifacts", error)
-            flush()
-            if listed_all:
+            if ranged:
+                # The range the listing was in is written as far as it was listed; its
+                # unlisted rows, and the later ranges, only count once it is complete.
+                ranges.close()
+                if listed_all:
+                    ranges.close_rest()
+                walk_missing = ranges.missing
+                unchanged += ranges.unchanged
+                self.artifact_present_before += ranges.present
+            elif listed_all:
                 # The walk's unlisted present rows are its missing candidates. After a
                 # listing cut short nothing is marked, so the rest is not read.
-                self.artifact_missing.extend(row[PK] for row in match.unlisted() if not row[GONE])
-            self.artifact_present_before += stored.present
+                walk_missing = [row[PK] for row in match.unlisted() if not row[GONE]]
+            flush()
+            if not ranged:
+                self.artifact_present_before += stored.present
+            if not listed_all:
+                self.ranges_dropped.append((bucket, walk.prefix))
+                continue
+            self.artifact_missing.extend(walk_missing)
+            if not in_order:
+                # Ranges cut from a listing out of key order would not partition it.
+                self.ranges_dropped.append((bucket, walk.prefix))
+                continue
+            wrote = bool(walk_missing) or (
+                counts.created + counts.updated + counts.restored != writes_before
+            )
+            self.walk_ranges.append(
+                WalkRanges(
+                    bucket=bucket,
+                    walk_prefix=walk.prefix,
+                    ranges=ranges.fresh if ranged else builder.finish(),
+                    replaced=ranges.replaced if ranged else None,
+                    wrote=wrote,
+                )
+            )
         write_waiting()
         counts.unchanged += unchanged
 
@@ -882,12 +979,13 @@ class Reconciler:
 
     # --- missing -----------------------------------------------------------------------
 
-    def _mark_missing(self) -> None:
+    def _mark_missing(self) -> bool:
         """All or nothing: mark every entity's unseen rows missing, or none at all.
 
         Nothing is marked when any listing was incomplete, or when any entity would lose
         more than ``max_missing_share`` of its present rows (MLflow answering "no
-        experiments" looks exactly like a complete listing of nothing).
+        experiments" looks exactly like a complete listing of nothing). True when it
+        marked (every candidate, possibly none).
         """
         candidates: dict[str, tuple[type, list[int], int]] = {}
         tables = {
@@ -908,7 +1006,7 @@ class Reconciler:
                 f"incomplete listing ({', '.join(sorted(self.incomplete))}): "
                 f"nothing marked missing ({pending} candidates)"
             )
-            return
+            return False
         limit = self.options.max_missing_share
         tripped = [
             f"{entity} {len(pks)}/{present}"
@@ -921,13 +1019,14 @@ class Reconciler:
                 f"fail-safe: would mark more than {limit:.0%} missing ({'; '.join(tripped)}); "
                 "nothing marked missing"
             )
-            return
+            return False
         for entity, (model, pks, _) in candidates.items():
             for start in range(0, len(pks), 500):
                 model.objects.filter(
                     pk__in=pks[start : start + 500], missing_since__isnull=True
                 ).update(missing_since=self.now)
             self.report.counts[entity].missing = len(pks)
+        return True
 
     # --- aggregates --------------------------------------------------------------------
 
@@ -1045,12 +1144,19 @@ class Reconciler:
 
 
 def reconcile(
-    *, mlflow_source: Any, s3_source: Any, options: SyncOptions, totals_current: bool = False
+    *,
+    mlflow_source: Any,
+    s3_source: Any,
+    options: SyncOptions,
+    totals_current: bool = False,
+    ranges_current: bool = False,
 ) -> SyncReport:
     """Run one sync's reads and writes; see the module docstring.
 
     ``totals_current`` says the stored totals match the stored rows (the previous sync
     finished): a sync that then writes no row leaves them as they are.
+    ``ranges_current`` says the stored listing ranges match the stored rows (the
+    previous sync ended ok): a walk's unchanged ranges then read no row (ADR 0015).
 
     Raises ``SourceError`` if MLflow can't list experiments (nothing has been written
     then) and ``SyncConfigurationError`` for a bad option; every later source failure
@@ -1063,6 +1169,7 @@ def reconcile(
             s3_source=s3_source,
             options=options,
             totals_current=totals_current,
+            ranges_current=ranges_current,
         ).run()
 
 

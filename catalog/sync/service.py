@@ -61,6 +61,8 @@ def _run_recorded(*, mlflow_source: Any, s3_source: Any, options: SyncOptions) -
         SyncRun.objects.filter(dry_run=False).order_by("-pk").values_list("status", flat=True)
     ).first()
     totals_current = previous_status in (SyncRun.Status.OK, SyncRun.Status.PARTIAL)
+    # A partial sync may have written rows its listing ranges do not describe (ADR 0015).
+    ranges_current = previous_status == SyncRun.Status.OK
     if not options.dry_run:
         sync_run = SyncRun.objects.create(
             started_at=started, status=SyncRun.Status.RUNNING, options=_options_json(options)
@@ -70,6 +72,7 @@ def _run_recorded(*, mlflow_source: Any, s3_source: Any, options: SyncOptions) -
         s3_source=s3_source,
         options=options,
         totals_current=totals_current,
+        ranges_current=ranges_current,
     )
     report.duration_s = time.monotonic() - clock
     if sync_run is not None:
@@ -87,7 +90,12 @@ def _run_recorded(*, mlflow_source: Any, s3_source: Any, options: SyncOptions) -
 
 
 def _reconcile_safely(
-    *, mlflow_source: Any, s3_source: Any, options: SyncOptions, totals_current: bool
+    *,
+    mlflow_source: Any,
+    s3_source: Any,
+    options: SyncOptions,
+    totals_current: bool,
+    ranges_current: bool,
 ) -> SyncReport:
     outcome: dict[str, SyncReport] = {}
     try:
@@ -99,6 +107,7 @@ def _reconcile_safely(
                         s3_source=s3_source,
                         options=options,
                         totals_current=totals_current,
+                        ranges_current=ranges_current,
                     )
                     raise _DryRunRollback
             except _DryRunRollback:
@@ -109,6 +118,7 @@ def _reconcile_safely(
                 s3_source=s3_source,
                 options=options,
                 totals_current=totals_current,
+                ranges_current=ranges_current,
             )
     except (SourceError, SyncConfigurationError) as error:
         return SyncReport(status="failed", dry_run=options.dry_run, error=str(error))

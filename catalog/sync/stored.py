@@ -60,26 +60,50 @@ def prefix_upper_bound(prefix: str) -> str | None:
     return prefix[:-1] + chr(following)
 
 
-class StoredRows:
-    """The rows of ``bucket`` under ``prefix``, in key order; ``present`` counts as read."""
+def _rows_of(bucket: str):
+    return Artifact.objects.filter(bucket=bucket).annotate(
+        ordered_key=binary_key(), gone=IS_MISSING
+    )
 
-    def __init__(self, *, bucket: str, prefix: str, page_rows: int | None = None) -> None:
+
+def stored_row(*, bucket: str, key: str) -> StoredRow | None:
+    """The one row stored under ``key``, as ``StoredRows`` gives rows (None: none)."""
+    return _rows_of(bucket).filter(key=key).values_list("pk", "key", "fingerprint", "gone").first()
+
+
+class StoredRows:
+    """The rows of ``bucket`` under ``prefix``, in key order; ``present`` counts as read.
+
+    ``start`` and ``stop`` narrow it to the keys from ``start`` (default: the prefix)
+    up to, not including, ``stop`` (default: the prefix's end): one listing range
+    (``catalog.sync.listing_ranges``); ``stop`` must itself start with the prefix.
+    """
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        prefix: str,
+        page_rows: int | None = None,
+        start: str | None = None,
+        stop: str | None = None,
+    ) -> None:
         self.bucket = bucket
         self.prefix = prefix
         self.page_rows = page_rows or PAGE_ROWS
+        self.start = prefix if start is None else start
+        self.stop = stop
         self.present = 0  # rows read that were not marked missing
 
     def __iter__(self) -> Iterator[StoredRow]:
-        rows = Artifact.objects.filter(bucket=self.bucket).annotate(
-            ordered_key=binary_key(), gone=IS_MISSING
-        )
-        upper = prefix_upper_bound(self.prefix)
+        rows = _rows_of(self.bucket)
+        upper = prefix_upper_bound(self.prefix) if self.stop is None else self.stop
         if upper is not None:
             rows = rows.filter(ordered_key__lt=upper)
         elif self.prefix:
             rows = rows.filter(key__startswith=self.prefix)  # a prefix ending in U+10FFFF
         rows = rows.order_by("ordered_key").values_list("pk", "key", "fingerprint", "gone")
-        page = rows.filter(ordered_key__gte=self.prefix)
+        page = rows.filter(ordered_key__gte=self.start)
         previous = None
         while True:
             sql, params = page[: self.page_rows].query.sql_with_params()

@@ -1,0 +1,225 @@
+"""A walk's listing cut into key ranges, each with the digest of what it listed (ADR 0015).
+
+A no-change sync at a million objects spent most of its artifact stage reading the
+catalogued rows back to compare them with the listing. Instead, the sync remembers,
+per walk, ranges of about ``RANGE_ROWS`` consecutive keys and a digest of every object
+it listed in each: key and the same fields as the row's fingerprint, in listing
+order. The next sync hashes its own listing of each range; where the digests agree,
+every catalogued row of the range is as listed and none is gone from S3, so it reads
+no row there. Where they differ, it reads that range's rows (one bounded query) and
+merges as before, and replaces the range.
+
+The digests hold only if every range was written by a sync that also wrote and
+marked missing everything its listing said. So they are trusted only after a sync
+that ended ``ok`` (``catalog.sync.service``), only for a walk listed completely and in
+key order, and a walk that wrote rows drops other walks' ranges over the same keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from operator import attrgetter
+
+from django.db import connection
+
+from catalog.models import Artifact, ListingRange
+from catalog.sync.stored import binary_key, prefix_upper_bound
+
+# Objects per range: a changed object makes its whole range be read and re-hashed, so
+# ranges are small next to a page of rows; 2,000 ranges per million objects.
+RANGE_ROWS = 500
+_DELETE_CHUNK = 500
+
+
+def listing_entry(key: str, fields: str) -> str:
+    """One listed object as it enters its range's digest.
+
+    Length-prefixed, so no two different listings concatenate to the same text: a key
+    may hold any character, the separators of ``fields`` included.
+    """
+    return f"{len(key)}:{key}{len(fields)}:{fields}"
+
+
+def range_hasher():
+    """A hash of a range's listing: fed its entries, UTF-8, in listing order."""
+    return hashlib.blake2b(digest_size=16)
+
+
+def range_digest(entries: Iterable[str]) -> str:
+    """The digest of a range's listing: its entries, in listing order."""
+    hasher = range_hasher()
+    hasher.update("".join(entries).encode())
+    return hasher.hexdigest()
+
+
+EMPTY_DIGEST = range_digest(())
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRange:
+    """Keys from ``start`` up to the next range's start; ``rows`` objects listed there."""
+
+    start: str
+    rows: int
+    digest: str
+
+
+def cut(start: str, keys: list[str], entries: list[str]) -> list[KeyRange]:
+    """One stretch of a listing, from ``start``, cut into ranges of ``RANGE_ROWS``.
+
+    The first range keeps ``start`` (the stretch may begin below its first key); each
+    later one starts at its first key. An empty stretch is one empty range.
+    """
+    if not keys:
+        return [KeyRange(start=start, rows=0, digest=EMPTY_DIGEST)]
+    ranges = []
+    for first in range(0, len(keys), RANGE_ROWS):
+        piece = entries[first : first + RANGE_ROWS]
+        ranges.append(
+            KeyRange(
+                start=start if first == 0 else keys[first],
+                rows=len(piece),
+                digest=range_digest(piece),
+            )
+        )
+    return ranges
+
+
+class RangeBuilder:
+    """Cuts a walk's whole listing into ranges as it goes (a walk with none stored)."""
+
+    def __init__(self, start: str) -> None:
+        self.ranges: list[KeyRange] = []
+        self._start = start
+        self._entries: list[str] = []
+
+    def add(self, key: str, entry: str) -> None:
+        if len(self._entries) >= RANGE_ROWS:
+            self._close()
+            self._start = key
+        self._entries.append(entry)
+
+    def _close(self) -> None:
+        entries = self._entries
+        self.ranges.append(
+            KeyRange(start=self._start, rows=len(entries), digest=range_digest(entries))
+        )
+        self._entries = []
+
+    def finish(self) -> list[KeyRange]:
+        self._close()
+        return self.ranges
+
+
+def load_ranges(*, bucket: str, walk_prefix: str) -> list[KeyRange]:
+    """The walk's stored ranges in key (code point) order; empty if it has none.
+
+    Sorted here rather than by the database, whose collation may not be code point
+    order; a stored set that does not begin at the walk's prefix is not used.
+    """
+    rows = ListingRange.objects.filter(bucket=bucket, walk_prefix=walk_prefix).values_list(
+        "start_key", "rows", "digest"
+    )
+    ranges = sorted(
+        (KeyRange(start=start, rows=n, digest=digest) for start, n, digest in rows),
+        key=attrgetter("start"),
+    )
+    if ranges and ranges[0].start != walk_prefix:
+        return []
+    return ranges
+
+
+def rows_agree(*, bucket: str, walk_prefix: str, ranges: list[KeyRange]) -> bool:
+    """Whether the walk's present rows are as many as its ranges listed last time.
+
+    Catches rows inserted or deleted by anything but a sync (a shell, a restore),
+    which would make the digests lie; two index-only counts, no row read. The gone
+    rows are counted through their own partial index (``artifact_gone``).
+    """
+    upper = prefix_upper_bound(walk_prefix)
+    if upper is None and walk_prefix:
+        return False  # a prefix ending in U+10FFFF: no bound to count by
+    in_walk = Artifact.objects.filter(bucket=bucket).annotate(ordered_key=binary_key())
+    in_walk = in_walk.filter(ordered_key__gte=walk_prefix)
+    key = 'key COLLATE "C"' if connection.vendor == "postgresql" else "key"
+    bounds = f" AND {key} >= %s"
+    params = [bucket, walk_prefix]
+    if upper is not None:
+        in_walk = in_walk.filter(ordered_key__lt=upper)
+        bounds += f" AND {key} < %s"
+        params.append(upper)
+    every = in_walk.count()
+    table = connection.ops.quote_name(Artifact._meta.db_table)
+    # SQLite's planner would walk the natural key's index for this; the gone index is
+    # a few rows. PostgreSQL picks it from its statistics.
+    hint = " INDEXED BY artifact_gone" if connection.vendor == "sqlite" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*) FROM {table}{hint} WHERE missing_since IS NOT NULL"  # noqa: S608
+            f" AND bucket = %s{bounds}",
+            params,
+        )
+        (gone,) = cursor.fetchone()
+    return every - gone == sum(key_range.rows for key_range in ranges)
+
+
+@dataclass
+class WalkRanges:
+    """What one walk leaves for the next sync: its ranges, whole or in part.
+
+    ``replaced`` None: ``ranges`` is the walk's whole new set. Otherwise the stored ranges
+    starting at the keys in ``replaced`` give way to ``ranges``; the rest stay.
+    ``wrote``: the walk wrote or marks rows, so overlapping walks' ranges are stale.
+    """
+
+    bucket: str
+    walk_prefix: str
+    ranges: list[KeyRange]
+    replaced: set[str] | None
+    wrote: bool
+
+
+def save_ranges(walks: list[WalkRanges], *, dropped: list[tuple[str, str]]) -> None:
+    """Store each walk's ranges; forget the ``dropped`` walks' (bucket, prefix) ones."""
+    for bucket, walk_prefix in dropped:
+        ListingRange.objects.filter(bucket=bucket, walk_prefix=walk_prefix).delete()
+    for walk in walks:
+        if walk.wrote:
+            _forget_overlapping(walk.bucket, walk.walk_prefix)
+        stored = ListingRange.objects.filter(bucket=walk.bucket, walk_prefix=walk.walk_prefix)
+        if walk.replaced is None:
+            if load_ranges(bucket=walk.bucket, walk_prefix=walk.walk_prefix) == walk.ranges:
+                continue  # an untrusted walk that found its ranges as they were
+            stored.delete()
+        else:
+            starts = sorted(walk.replaced)
+            for first in range(0, len(starts), _DELETE_CHUNK):
+                stored.filter(start_key__in=starts[first : first + _DELETE_CHUNK]).delete()
+        ListingRange.objects.bulk_create(
+            [
+                ListingRange(
+                    bucket=walk.bucket,
+                    walk_prefix=walk.walk_prefix,
+                    start_key=key_range.start,
+                    rows=key_range.rows,
+                    digest=key_range.digest,
+                )
+                for key_range in walk.ranges
+            ],
+            batch_size=500,
+        )
+
+
+def _forget_overlapping(bucket: str, walk_prefix: str) -> None:
+    """Drop other walks' ranges over this walk's keys: its writes made them stale."""
+    others = ListingRange.objects.filter(bucket=bucket).exclude(walk_prefix=walk_prefix)
+    prefixes = set(others.values_list("walk_prefix", flat=True).distinct())
+    stale = [
+        prefix
+        for prefix in prefixes
+        if prefix.startswith(walk_prefix) or walk_prefix.startswith(prefix)
+    ]
+    if stale:
+        others.filter(walk_prefix__in=stale).delete()

@@ -1,0 +1,123 @@
+"""A walk matched range by range against its stored listing ranges (ADR 0015).
+
+The artifact stage hands every listed object of a walk that has trusted ranges to
+``RangedWalk``: the objects of the current range wait in ``buffer``, their digest
+entries fed (encoded) to ``feed``. When the listing passes into the next range, ``close()``
+compares the waiting range's digest with the stored one. Equal: its objects are
+unchanged and no row is read. Different: its rows are read (one bounded query) and
+merged with the waiting objects exactly as a walk without ranges merges all of its,
+and the range is cut again from what was listed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from catalog.sync.listing_ranges import KeyRange, cut, listing_entry, range_hasher
+from catalog.sync.stored import FINGERPRINT, GONE, PK, ListingMatch, StoredRows, stored_row
+
+# One waiting object: (record, key, run pk, logged model pk, path, orphan group,
+# last modified as the database takes it, the fingerprint's fields).
+Waiting = tuple
+
+
+def row_fingerprint(fields: str) -> str:
+    """An artifact row's fingerprint, from the fields the artifact stage joins."""
+    return hashlib.blake2b(fields.encode(), digest_size=16).hexdigest()
+
+
+class RangedWalk:
+    """One walk's stored ranges, closed in key order as the listing passes them.
+
+    ``queue(record, key, run_pk, model_pk, path, group, modified_db, fingerprint, old)``
+    queues the writes of a new, changed or restored object (``old``: its stored row or
+    None). After the walk: ``missing`` (pks of present rows not listed in a closed
+    range), ``unchanged``, ``present`` (present rows of the closed ranges), and for the
+    next sync ``replaced`` (starts of the ranges that changed) and ``fresh`` (the ranges
+    replacing them).
+    """
+
+    def __init__(
+        self, *, stored: list[KeyRange], bucket: str, prefix: str, queue: Callable[..., None]
+    ) -> None:
+        self.stored = stored
+        self.bucket = bucket
+        self.prefix = prefix
+        self.queue = queue
+        self.index = 0  # the range the listing is in
+        self.buffer: list[Waiting] = []
+        # The current range's digest, fed one entry at a time (``feed``): hashing the
+        # joined range at its end would release the GIL to the listing thread, and
+        # waiting to take it back cost more than the hash (ADR 0015).
+        self._hasher = range_hasher()
+        self.feed = self._hasher.update
+        self.missing: list[int] = []
+        self.unchanged = 0
+        self.present = 0
+        self.replaced: set[str] = set()
+        self.fresh: list[KeyRange] = []
+
+    @property
+    def done(self) -> bool:
+        return self.index >= len(self.stored)
+
+    def next_start(self) -> str | None:
+        """The first key of the range after the current one (None: it is the last)."""
+        following = self.index + 1
+        return self.stored[following].start if following < len(self.stored) else None
+
+    def close(self) -> None:
+        """Decide the current range from its waiting objects, then move to the next."""
+        if self.done:
+            return
+        key_range = self.stored[self.index]
+        buffer = self.buffer
+        if len(buffer) == key_range.rows and self._hasher.hexdigest() == key_range.digest:
+            self.unchanged += len(buffer)
+            self.present += key_range.rows
+        else:
+            self._merge(key_range, stop=self.next_start())
+        buffer.clear()
+        self._hasher = range_hasher()
+        self.feed = self._hasher.update
+        self.index += 1
+
+    def close_rest(self) -> None:
+        """Close the current range and every later one (the listing has ended)."""
+        while not self.done:
+            self.close()
+
+    def _merge(self, key_range: KeyRange, *, stop: str | None) -> None:
+        rows = StoredRows(bucket=self.bucket, prefix=self.prefix, start=key_range.start, stop=stop)
+        match = ListingMatch(rows)
+        queue = self.queue
+        for record, key, run_pk, model_pk, path, group, modified_db, fields in self.buffer:
+            fingerprint = row_fingerprint(fields)
+            old = match.take(key)
+            if old is not None and old[FINGERPRINT] == fingerprint and not old[GONE]:
+                self.unchanged += 1
+                continue
+            queue(record, key, run_pk, model_pk, path, group, modified_db, fingerprint, old)
+        self.missing.extend(row[PK] for row in match.unlisted() if not row[GONE])
+        self.present += rows.present
+        self.replaced.add(key_range.start)
+        keys = [waiting[1] for waiting in self.buffer]
+        entries = [listing_entry(waiting[1], waiting[7]) for waiting in self.buffer]
+        self.fresh.extend(cut(key_range.start, keys, entries))
+
+    def late(self, *waiting: object) -> None:
+        """An object listed out of key order, into a range already closed.
+
+        Looked up by its key alone; a row its range took for unlisted is listed after
+        all. (The walk's ranges are then not kept: see the artifact stage.)
+        """
+        record, key, run_pk, model_pk, path, group, modified_db, fields = waiting
+        fingerprint = row_fingerprint(fields)
+        old = stored_row(bucket=self.bucket, key=key)
+        if old is not None and old[PK] in self.missing:
+            self.missing.remove(old[PK])
+        if old is not None and old[FINGERPRINT] == fingerprint and not old[GONE]:
+            self.unchanged += 1
+            return
+        self.queue(record, key, run_pk, model_pk, path, group, modified_db, fingerprint, old)

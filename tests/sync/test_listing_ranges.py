@@ -1,0 +1,229 @@
+"""Listing ranges: a sync reads the rows of only the ranges whose listing changed (ADR 0015)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from catalog.models import Artifact, ListingRange, SyncRun
+from catalog.sync import listing_ranges
+from catalog.sync.listing_ranges import (
+    KeyRange,
+    RangeBuilder,
+    WalkRanges,
+    cut,
+    listing_entry,
+    range_digest,
+    save_ranges,
+)
+from catalog.sync.records import ArtifactRecord
+from catalog.sync.s3_source import S3ListingError
+from catalog.sync.service import SyncOptions, run_sync
+from tests.sync.test_reconcile import MemoryMlflow
+
+MODIFIED = datetime(2026, 1, 1, tzinfo=UTC)
+NAMES = [f"f{index:03d}.bin" for index in range(40)]
+PREFIX = "1/run0000/artifacts/"
+
+
+class ListedS3:
+    """The run's files (name -> ETag), in S3's order unless told otherwise."""
+
+    def __init__(self, files: dict[str, str], *, order=sorted, fail_after: int | None = None):
+        self.keys = order(PREFIX + name for name in files)
+        self.etags = {PREFIX + name: etag for name, etag in files.items()}
+        self.fail_after = fail_after
+
+    def iter_root(self, *, root):
+        for index, key in enumerate(self.keys):
+            if index == self.fail_after:
+                raise S3ListingError("page 2 timed out", root=root, listed=index)
+            yield ArtifactRecord(
+                bucket="b", key=key, size=1, etag=self.etags[key], last_modified=MODIFIED
+            )
+
+    def read_head(self, *, bucket, key, max_bytes):
+        raise AssertionError("no content to read here")
+
+
+def _sync(files, **kwargs):
+    options = {"writer_process_min_rows": 0}
+    for name in ("dry_run",):
+        if name in kwargs:
+            options[name] = kwargs.pop(name)
+    with CaptureQueriesContext(connection) as queries:
+        report = run_sync(
+            mlflow_source=MemoryMlflow(1),
+            s3_source=ListedS3(files, **kwargs),
+            options=SyncOptions(**options),
+        ).as_dict()
+    # The merge's reads of catalogued rows: the only SELECTs of their fingerprints.
+    row_reads = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].startswith("SELECT") and '"catalog_artifact"."fingerprint"' in query["sql"]
+    ]
+    return report, row_reads
+
+
+def _files(etag="e", **changed):
+    return {name: changed.get(name.replace(".", "_"), etag) for name in NAMES}
+
+
+def _etags():
+    return dict(Artifact.objects.filter(missing_since=None).values_list("path", "etag"))
+
+
+@pytest.fixture(autouse=True)
+def small_ranges(monkeypatch):
+    monkeypatch.setattr(listing_ranges, "RANGE_ROWS", 8)
+
+
+# --- the pieces --------------------------------------------------------------------------
+
+
+def test_an_entry_is_self_delimiting():
+    # Without the lengths these two listings would join to the same text.
+    assert listing_entry("a|b", "c") + listing_entry("d", "e") != (
+        listing_entry("a", "b|c") + listing_entry("d", "e")
+    )
+    assert range_digest(["ab", "c"]) == range_digest(["a", "bc"])  # the entries' own job
+
+
+def test_a_builder_cuts_what_cut_cuts():
+    keys = [f"p/{index:02d}" for index in range(20)]
+    entries = [listing_entry(key, "x") for key in keys]
+    builder = RangeBuilder("p/")
+    for key, entry in zip(keys, entries, strict=True):
+        builder.add(key, entry)
+    ranges = builder.finish()
+    assert ranges == cut("p/", keys, entries)
+    assert [key_range.start for key_range in ranges] == ["p/", "p/08", "p/16"]
+    assert [key_range.rows for key_range in ranges] == [8, 8, 4]
+    assert cut("p/", [], []) == [KeyRange(start="p/", rows=0, digest=range_digest([]))]
+
+
+# --- in a sync --------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_no_change_sync_reads_no_artifact_row():
+    report, reads = _sync(_files())
+    assert report["counts"]["artifacts"]["created"] == 40 and len(reads) == 1
+    assert ListingRange.objects.count() == 5
+    report, reads = _sync(_files())
+    assert report["status"] == "ok"
+    assert report["counts"]["artifacts"]["unchanged"] == 40
+    assert reads == []
+
+
+@pytest.mark.django_db
+def test_a_changed_object_reads_and_rewrites_its_range_alone():
+    _sync(_files())
+    report, reads = _sync(_files(f013_bin="e2"))
+    assert report["counts"]["artifacts"]["updated"] == 1
+    assert report["counts"]["artifacts"]["unchanged"] == 39
+    assert len(reads) == 1  # the one range from f008 to f015
+    assert _etags()["f013.bin"] == "e2"
+    # The next sync finds the range as rewritten and reads nothing again.
+    report, reads = _sync(_files(f013_bin="e2"))
+    assert report["counts"]["artifacts"]["unchanged"] == 40 and reads == []
+
+
+@pytest.mark.django_db
+def test_objects_new_and_gone_at_every_edge_of_the_ranges():
+    _sync(_files())
+    files = {name: "e" for name in NAMES if name not in {"f000.bin", "f020.bin", "f039.bin"}}
+    files.update({"a.bin": "e", "f020a.bin": "e", "z.bin": "e"})  # first, middle, last range
+    report, reads = _sync(files)
+    counts = report["counts"]["artifacts"]
+    assert (counts["created"], counts["missing"], counts["unchanged"]) == (3, 3, 37)
+    assert len(reads) == 3
+    assert set(_etags()) == set(files)
+    report, reads = _sync(files)
+    assert report["counts"]["artifacts"]["unchanged"] == 40 and reads == []
+    # And back: the gone rows are restored, the new ones gone.
+    report, _ = _sync(_files())
+    counts = report["counts"]["artifacts"]
+    assert (counts["restored"], counts["missing"]) == (3, 3)
+    assert set(_etags()) == set(NAMES)
+
+
+@pytest.mark.django_db
+def test_rows_removed_behind_the_syncs_back_are_found_again():
+    _sync(_files())
+    Artifact.objects.filter(path__in=["f003.bin", "f030.bin"]).delete()
+    report, reads = _sync(_files())
+    assert report["counts"]["artifacts"]["created"] == 2
+    assert len(reads) == 1  # the whole walk, merged as without ranges
+    assert set(_etags()) == set(NAMES)
+
+
+@pytest.mark.django_db
+def test_after_a_partial_sync_the_ranges_are_not_trusted():
+    _sync(_files())
+    # A sync cut short after writing a change: its ranges no longer describe the rows.
+    report, _ = _sync(_files(f002_bin="e2"), fail_after=30)
+    assert report["status"] == "partial" and _etags()["f002.bin"] == "e2"
+    # S3 back as the ranges remember it: only a merge sees the row is not.
+    report, reads = _sync(_files())
+    assert report["counts"]["artifacts"]["updated"] == 1
+    assert _etags()["f002.bin"] == "e"
+    assert len(reads) == 1
+    report, reads = _sync(_files())
+    assert reads == []
+
+
+@pytest.mark.django_db
+def test_a_failed_sync_leaves_its_walk_without_ranges():
+    _sync(_files())
+    _sync(_files(f002_bin="e2"), fail_after=30)
+    assert not ListingRange.objects.exists()
+    assert SyncRun.objects.order_by("-pk").first().status == "partial"
+
+
+@pytest.mark.django_db
+def test_a_listing_out_of_order_is_right_and_keeps_no_ranges():
+    _sync(_files())
+
+    def late_f005(keys):
+        keys = sorted(keys)
+        keys.remove(PREFIX + "f005.bin")
+        return keys + [PREFIX + "f005.bin"]
+
+    report, _ = _sync(_files(f005_bin="e2", f020_bin="e2"), order=late_f005)
+    counts = report["counts"]["artifacts"]
+    assert (counts["updated"], counts["missing"], counts["unchanged"]) == (2, 0, 38)
+    assert _etags()["f005.bin"] == _etags()["f020.bin"] == "e2"
+    assert not ListingRange.objects.exists()
+    # In order again: merged in full, ranges cut afresh.
+    report, reads = _sync(_files(f005_bin="e2", f020_bin="e2"))
+    assert report["counts"]["artifacts"]["unchanged"] == 40 and len(reads) == 1
+    assert ListingRange.objects.count() == 5
+
+
+@pytest.mark.django_db
+def test_a_dry_run_keeps_no_ranges():
+    _sync(_files(), dry_run=True)
+    assert not ListingRange.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_walk_that_wrote_drops_the_ranges_of_walks_over_its_keys():
+    def walk(prefix, wrote):
+        return WalkRanges(
+            bucket="b",
+            walk_prefix=prefix,
+            ranges=cut(prefix, [], []),
+            replaced=None,
+            wrote=wrote,
+        )
+
+    save_ranges([walk("", False), walk("2/", False), walk("3/", False)], dropped=[])
+    save_ranges([walk("1/", False)], dropped=[])
+    assert ListingRange.objects.count() == 4
+    save_ranges([walk("1/", True)], dropped=[("b", "3/")])
+    assert sorted(ListingRange.objects.values_list("walk_prefix", flat=True)) == ["1/", "2/"]
