@@ -2,7 +2,7 @@
 
 The artifact stage hands every listed object of a walk that has trusted ranges to
 ``RangedWalk``: the objects of the current range wait in ``buffer``, their digest
-entries fed (encoded) to ``feed``. When the listing passes into the next range, ``close()``
+entries in ``entries``. When the listing passes into the next range, ``close()``
 compares the waiting range's digest with the stored one. Equal: its objects are
 unchanged and no row is read. Different: its rows are read (one bounded query) and
 merged with the waiting objects exactly as a walk without ranges merges all of its,
@@ -14,16 +14,35 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
-from catalog.sync.listing_ranges import KeyRange, cut, listing_entry, range_hasher
-from catalog.sync.stored import FINGERPRINT, GONE, PK, ListingMatch, StoredRows, stored_row
+from catalog.sync.listing_ranges import KeyRange, cut, range_digest
+from catalog.sync.records import ArtifactRecord
+from catalog.sync.stored import (
+    FINGERPRINT,
+    GONE,
+    PK,
+    ListingMatch,
+    StoredRow,
+    StoredRows,
+    stored_row,
+)
 
 # One waiting object: (record, key, run pk, logged model pk, path, orphan group,
-# last modified as the database takes it, the fingerprint's fields).
+# LastModified as the database takes it, and as the fingerprint's text).
 Waiting = tuple
 
 
-def row_fingerprint(fields: str) -> str:
-    """An artifact row's fingerprint, from the fields the artifact stage joins."""
+def row_fingerprint(
+    record: ArtifactRecord,
+    key: str,
+    run_pk: int | None,
+    model_pk: int | None,
+    path: str,
+    group: str,
+    modified_db: object,
+    modified_text: str,
+) -> str:
+    """A waiting object's row fingerprint, as the artifact stage computes it (inlined)."""
+    fields = f"{run_pk}|{model_pk}|{path}|{group}|{record.size}|{record.etag}|{modified_text}"
     return hashlib.blake2b(fields.encode(), digest_size=16).hexdigest()
 
 
@@ -47,11 +66,7 @@ class RangedWalk:
         self.queue = queue
         self.index = 0  # the range the listing is in
         self.buffer: list[Waiting] = []
-        # The current range's digest, fed one entry at a time (``feed``): hashing the
-        # joined range at its end would release the GIL to the listing thread, and
-        # waiting to take it back cost more than the hash (ADR 0015).
-        self._hasher = range_hasher()
-        self.feed = self._hasher.update
+        self.entries: list[str] = []
         self.missing: list[int] = []
         self.unchanged = 0
         self.present = 0
@@ -72,15 +87,14 @@ class RangedWalk:
         if self.done:
             return
         key_range = self.stored[self.index]
-        buffer = self.buffer
-        if len(buffer) == key_range.rows and self._hasher.hexdigest() == key_range.digest:
+        buffer, entries = self.buffer, self.entries
+        if len(buffer) == key_range.rows and range_digest(entries) == key_range.digest:
             self.unchanged += len(buffer)
             self.present += key_range.rows
         else:
             self._merge(key_range, stop=self.next_start())
         buffer.clear()
-        self._hasher = range_hasher()
-        self.feed = self._hasher.update
+        entries.clear()
         self.index += 1
 
     def close_rest(self) -> None:
@@ -91,20 +105,13 @@ class RangedWalk:
     def _merge(self, key_range: KeyRange, *, stop: str | None) -> None:
         rows = StoredRows(bucket=self.bucket, prefix=self.prefix, start=key_range.start, stop=stop)
         match = ListingMatch(rows)
-        queue = self.queue
-        for record, key, run_pk, model_pk, path, group, modified_db, fields in self.buffer:
-            fingerprint = row_fingerprint(fields)
-            old = match.take(key)
-            if old is not None and old[FINGERPRINT] == fingerprint and not old[GONE]:
-                self.unchanged += 1
-                continue
-            queue(record, key, run_pk, model_pk, path, group, modified_db, fingerprint, old)
+        for waiting in self.buffer:
+            self._settle(waiting, match.take(waiting[1]))
         self.missing.extend(row[PK] for row in match.unlisted() if not row[GONE])
         self.present += rows.present
         self.replaced.add(key_range.start)
         keys = [waiting[1] for waiting in self.buffer]
-        entries = [listing_entry(waiting[1], waiting[7]) for waiting in self.buffer]
-        self.fresh.extend(cut(key_range.start, keys, entries))
+        self.fresh.extend(cut(key_range.start, keys, self.entries))
 
     def late(self, *waiting: object) -> None:
         """An object listed out of key order, into a range already closed.
@@ -112,12 +119,16 @@ class RangedWalk:
         Looked up by its key alone; a row its range took for unlisted is listed after
         all. (The walk's ranges are then not kept: see the artifact stage.)
         """
-        record, key, run_pk, model_pk, path, group, modified_db, fields = waiting
-        fingerprint = row_fingerprint(fields)
-        old = stored_row(bucket=self.bucket, key=key)
+        old = stored_row(bucket=self.bucket, key=waiting[1])
         if old is not None and old[PK] in self.missing:
             self.missing.remove(old[PK])
+        self._settle(waiting, old)
+
+    def _settle(self, waiting: Waiting, old: StoredRow | None) -> None:
+        """Count a listed object unchanged, or queue its writes (``old``: its row)."""
+        fingerprint = row_fingerprint(*waiting)
         if old is not None and old[FINGERPRINT] == fingerprint and not old[GONE]:
             self.unchanged += 1
             return
+        record, key, run_pk, model_pk, path, group, modified_db, _ = waiting
         self.queue(record, key, run_pk, model_pk, path, group, modified_db, fingerprint, old)

@@ -664,6 +664,7 @@ class Reconciler:
                 current_start = stored_ranges[0].start
                 next_start = ranges.next_start()
                 buffer = ranges.buffer
+                entries = ranges.entries
             else:
                 stored = StoredRows(bucket=bucket, prefix=walk.prefix)
                 match = ListingMatch(stored)
@@ -725,12 +726,13 @@ class Reconciler:
                         last_modified = modified
                         modified_text = modified.isoformat() if modified else ""
                         modified_db = adapt_datetime(modified)
-                    fields = (
-                        f"{run_pk}|{model_pk}|{path}|{group}|{record.size}|{record.etag}|"
-                        f"{modified_text}"
+                    entry = listing_entry(
+                        key, path, group, record.etag, run_pk, model_pk, record.size, modified_text
                     )
                     if ranged:
-                        listed = (record, key, run_pk, model_pk, path, group, modified_db, fields)
+                        listed = (
+                            record, key, run_pk, model_pk, path, group, modified_db, modified_text
+                        )  # fmt: skip
                         if key < current_start:
                             # Out of order, into a range already decided: looked up alone.
                             ranges.late(*listed)
@@ -740,11 +742,15 @@ class Reconciler:
                             current_start = next_start
                             next_start = ranges.next_start()
                         buffer.append(listed)
-                        ranges.feed(listing_entry(key, fields).encode())
+                        entries.append(entry)
                         continue
-                    add_to_range(key, listing_entry(key, fields))
+                    add_to_range(key, entry)
                     # ranged_walk.row_fingerprint, inlined: this loop runs once per object.
-                    digest = blake2b(fields.encode(), digest_size=16).hexdigest()
+                    digest = blake2b(
+                        f"{run_pk}|{model_pk}|{path}|{group}|{record.size}|{record.etag}|"
+                        f"{modified_text}".encode(),
+                        digest_size=16,
+                    ).hexdigest()
                     old = take(key)
                     if old is not None and old[FINGERPRINT] == digest and not old[GONE]:
                         unchanged += 1

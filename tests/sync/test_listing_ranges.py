@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 import pytest
@@ -85,17 +86,27 @@ def small_ranges(monkeypatch):
 # --- the pieces --------------------------------------------------------------------------
 
 
+def _entry(key, path="", group="", etag="e"):
+    return listing_entry(key, path, group, etag, 1, None, 3, "2026-01-01T00:00:00+00:00")
+
+
 def test_an_entry_is_self_delimiting():
-    # Without the lengths these two listings would join to the same text.
-    assert listing_entry("a|b", "c") + listing_entry("d", "e") != (
-        listing_entry("a", "b|c") + listing_entry("d", "e")
-    )
+    # Without the lengths each pair would join to the same text.
+    assert _entry("a|b") + _entry("d") != _entry("a") + _entry("b|d")
+    assert _entry("k", path="a", group="b") != _entry("k", path="ab", group="")
+    assert _entry("k", etag="e1|2") != _entry("k", etag="e1")
     assert range_digest(["ab", "c"]) == range_digest(["a", "bc"])  # the entries' own job
+
+
+def test_a_range_is_hashed_whole_in_small_pieces():
+    entries = [_entry(f"p/{index:04d}") for index in range(500)]
+    whole = hashlib.blake2b("".join(entries).encode(), digest_size=16).hexdigest()
+    assert range_digest(entries) == whole
 
 
 def test_a_builder_cuts_what_cut_cuts():
     keys = [f"p/{index:02d}" for index in range(20)]
-    entries = [listing_entry(key, "x") for key in keys]
+    entries = [_entry(key) for key in keys]
     builder = RangeBuilder("p/")
     for key, entry in zip(keys, entries, strict=True):
         builder.add(key, entry)
