@@ -77,6 +77,11 @@ def merge_roots(roots: Iterable[S3Root]) -> list[S3Root]:
     return result
 
 
+def prefixes_overlap(prefix: str, other: str) -> bool:
+    """Whether two listings' prefixes share keys: one starts with the other."""
+    return prefix.startswith(other) or other.startswith(prefix)
+
+
 def orphan_group(*, key: str, root_prefix: str) -> str:
     """The drift report's group of an orphan key under a walk root (see module doc)."""
     relative = key[len(root_prefix) :] if key.startswith(root_prefix) else key

@@ -25,6 +25,7 @@ from operator import attrgetter
 from django.db import connection
 
 from catalog.models import Artifact, ListingRange
+from catalog.sync.layout import prefixes_overlap
 from catalog.sync.stored import binary_key, prefix_upper_bound
 
 # Objects per range: a changed object makes its whole range be read and re-hashed, so
@@ -233,10 +234,6 @@ def _forget_overlapping(bucket: str, walk_prefix: str) -> None:
     """Drop other walks' ranges over this walk's keys: its writes made them stale."""
     others = ListingRange.objects.filter(bucket=bucket).exclude(walk_prefix=walk_prefix)
     prefixes = set(others.values_list("walk_prefix", flat=True).distinct())
-    stale = [
-        prefix
-        for prefix in prefixes
-        if prefix.startswith(walk_prefix) or walk_prefix.startswith(prefix)
-    ]
+    stale = [prefix for prefix in prefixes if prefixes_overlap(prefix, walk_prefix)]
     if stale:
         others.filter(walk_prefix__in=stale).delete()

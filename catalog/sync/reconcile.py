@@ -57,6 +57,7 @@ from catalog.sync.layout import (
     merge_roots,
     orphan_group,
     parse_s3_uri,
+    prefixes_overlap,
     resolve_artifact_uri,
     version_source_prefix,
 )
@@ -642,7 +643,13 @@ class Reconciler:
         # The owner prefix that matched last, and its owner (none yet).
         owner_prefix = ""
         last_owner: tuple[int | None, int | None] | None = None
-        for walk in walks:
+        for index, walk in enumerate(walks):
+            if any(prefixes_overlap(walk.prefix, earlier.prefix) for earlier in walks[:index]):
+                # An earlier walk listed some of these keys (a limited sync whose
+                # experiment folders nest): its batches must be in the table before
+                # this walk reads the rows, or it would insert them a second time.
+                write_waiting()
+                writer.finish()
             self._progress(f"listing s3://{bucket}/{walk.prefix}")
             root_prefix = walk.root.prefix
             writes_before = counts.created + counts.updated + counts.restored

@@ -10,7 +10,7 @@ from django.db.models.functions import Lower
 
 from catalog.models import Artifact
 from catalog.sync import stored
-from catalog.sync.records import ArtifactRecord
+from catalog.sync.records import ArtifactRecord, ExperimentRecord, RunRecord
 from catalog.sync.service import SyncOptions, run_sync
 from catalog.sync.stored import ListingMatch, StoredRows, prefix_upper_bound
 from tests.sync.test_reconcile import MemoryMlflow
@@ -194,3 +194,51 @@ def test_the_merge_marks_missing_and_restores_in_any_listing_order(monkeypatch, 
     assert report["counts"]["artifacts"]["restored"] == 4
     assert report["counts"]["artifacts"]["unchanged"] == 36
     assert not Artifact.objects.filter(missing_since__isnull=False).exists()
+
+
+class NestedExperiments(MemoryMlflow):
+    """Two experiments, the second's folder inside the first's."""
+
+    def iter_experiments(self):
+        yield ExperimentRecord(experiment_id="1", name="outer", artifact_location="s3://b/a")
+        yield ExperimentRecord(experiment_id="2", name="inner", artifact_location="s3://b/a/z")
+
+    def iter_runs(self, *, experiment_ids):
+        for experiment_id, folder in (("1", "a"), ("2", "a/z")):
+            yield RunRecord(
+                run_id=f"r{experiment_id}",
+                experiment_id=experiment_id,
+                artifact_uri=f"s3://b/{folder}/r{experiment_id}/artifacts",
+                metrics=(),
+            )
+
+
+class NestedS3:
+    # In key order the inner experiment's files come last: in the outer walk's last batch.
+    keys = sorted(
+        [f"a/r1/artifacts/f{index}" for index in range(5)]
+        + [f"a/z/r2/artifacts/f{index:02d}" for index in range(30)]
+    )
+
+    def iter_root(self, *, root):
+        for key in self.keys:
+            if key.startswith(root.prefix):
+                yield ArtifactRecord(bucket="b", key=key, size=1, etag="e", last_modified=MODIFIED)
+
+    def read_head(self, *, bucket, key, max_bytes):
+        raise AssertionError("no content to read here")
+
+
+@pytest.mark.django_db
+def test_a_limited_sync_of_nested_folders_writes_each_key_once():
+    # The inner walk lists keys the outer walk has just listed: it must read their
+    # rows after the outer walk's batches are written, not insert them again.
+    for _ in range(2):
+        report = run_sync(
+            mlflow_source=NestedExperiments(0),
+            s3_source=NestedS3(),
+            options=SyncOptions(experiment_ids=("1", "2"), batch_size=4, writer_process_min_rows=0),
+        )
+        assert report.status == "ok", report.error
+    assert Artifact.objects.count() == 35
+    assert not Artifact.objects.filter(run__isnull=True).exists()
