@@ -26,7 +26,7 @@ from django.db import connection
 
 from catalog.models import Artifact, ListingRange
 from catalog.sync.layout import prefixes_overlap
-from catalog.sync.stored import binary_key, prefix_upper_bound
+from catalog.sync.stored import prefix_upper_bound
 
 # Objects per range: a changed object makes its whole range be read and re-hashed, so
 # ranges are small next to a page of rows; 2,000 ranges per million objects.
@@ -71,9 +71,6 @@ def range_digest(entries: Iterable[str]) -> str:
     return hasher.hexdigest()
 
 
-EMPTY_DIGEST = range_digest(())
-
-
 @dataclass(frozen=True, slots=True)
 class KeyRange:
     """Keys from ``start`` up to the next range's start; ``rows`` objects listed there."""
@@ -83,29 +80,14 @@ class KeyRange:
     digest: str
 
 
-def cut(start: str, keys: list[str], entries: list[str]) -> list[KeyRange]:
-    """One stretch of a listing, from ``start``, cut into ranges of ``RANGE_ROWS``.
-
-    The first range keeps ``start`` (the stretch may begin below its first key); each
-    later one starts at its first key. An empty stretch is one empty range.
-    """
-    if not keys:
-        return [KeyRange(start=start, rows=0, digest=EMPTY_DIGEST)]
-    ranges = []
-    for first in range(0, len(keys), RANGE_ROWS):
-        piece = entries[first : first + RANGE_ROWS]
-        ranges.append(
-            KeyRange(
-                start=start if first == 0 else keys[first],
-                rows=len(piece),
-                digest=range_digest(piece),
-            )
-        )
-    return ranges
-
-
 class RangeBuilder:
-    """Cuts a walk's whole listing into ranges as it goes (a walk with none stored)."""
+    """Cuts a stretch of a listing into ranges of ``RANGE_ROWS`` objects as it goes.
+
+    A walk with no ranges stored is one stretch from its prefix; a changed range, one
+    from its start. The first range keeps that start (the stretch may begin below its
+    first key); each later one starts at its first key. An empty stretch is one empty
+    range.
+    """
 
     def __init__(self, start: str) -> None:
         self.ranges: list[KeyRange] = []
@@ -159,24 +141,23 @@ def rows_agree(*, bucket: str, walk_prefix: str, ranges: list[KeyRange]) -> bool
     upper = prefix_upper_bound(walk_prefix)
     if upper is None and walk_prefix:
         return False  # a prefix ending in U+10FFFF: no bound to count by
-    in_walk = Artifact.objects.filter(bucket=bucket).annotate(ordered_key=binary_key())
-    in_walk = in_walk.filter(ordered_key__gte=walk_prefix)
+    # The key compared as the merge reads it (catalog.sync.stored.binary_key).
     key = 'key COLLATE "C"' if connection.vendor == "postgresql" else "key"
-    bounds = f" AND {key} >= %s"
+    where = f"bucket = %s AND {key} >= %s"
     params = [bucket, walk_prefix]
     if upper is not None:
-        in_walk = in_walk.filter(ordered_key__lt=upper)
-        bounds += f" AND {key} < %s"
+        where += f" AND {key} < %s"
         params.append(upper)
-    every = in_walk.count()
     table = connection.ops.quote_name(Artifact._meta.db_table)
-    # SQLite's planner would walk the natural key's index for this; the gone index is
-    # a few rows. PostgreSQL picks it from its statistics.
-    hint = " INDEXED BY artifact_gone" if connection.vendor == "sqlite" else ""
+    # SQLite's planner would walk the natural key's index for the gone rows too; the
+    # gone index is a few rows. PostgreSQL picks it from its statistics.
+    gone_index = " INDEXED BY artifact_gone" if connection.vendor == "sqlite" else ""
     with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", params)  # noqa: S608
+        (every,) = cursor.fetchone()
         cursor.execute(
-            f"SELECT COUNT(*) FROM {table}{hint} WHERE missing_since IS NOT NULL"  # noqa: S608
-            f" AND bucket = %s{bounds}",
+            f"SELECT COUNT(*) FROM {table}{gone_index}"  # noqa: S608
+            f" WHERE missing_since IS NOT NULL AND {where}",
             params,
         )
         (gone,) = cursor.fetchone()

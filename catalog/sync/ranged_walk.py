@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
-from catalog.sync.listing_ranges import KeyRange, cut, range_digest
+from catalog.sync.listing_ranges import KeyRange, RangeBuilder, range_digest
 from catalog.sync.records import ArtifactRecord
 from catalog.sync.stored import (
     FINGERPRINT,
@@ -110,8 +110,10 @@ class RangedWalk:
         self.missing.extend(row[PK] for row in match.unlisted() if not row[GONE])
         self.present += rows.present
         self.replaced.add(key_range.start)
-        keys = [waiting[1] for waiting in self.buffer]
-        self.fresh.extend(cut(key_range.start, keys, self.entries))
+        builder = RangeBuilder(key_range.start)
+        for waiting, entry in zip(self.buffer, self.entries, strict=True):
+            builder.add(waiting[1], entry)
+        self.fresh.extend(builder.finish())
 
     def late(self, *waiting: object) -> None:
         """An object listed out of key order, into a range already closed.

@@ -15,12 +15,11 @@ from catalog.sync.listing_ranges import (
     KeyRange,
     RangeBuilder,
     WalkRanges,
-    cut,
     listing_entry,
     range_digest,
     save_ranges,
 )
-from catalog.sync.records import ArtifactRecord
+from catalog.sync.records import ArtifactRecord, ExperimentRecord, RunRecord
 from catalog.sync.s3_source import S3ListingError
 from catalog.sync.service import SyncOptions, run_sync
 from tests.sync.test_reconcile import MemoryMlflow
@@ -33,9 +32,16 @@ PREFIX = "1/run0000/artifacts/"
 class ListedS3:
     """The run's files (name -> ETag), in S3's order unless told otherwise."""
 
-    def __init__(self, files: dict[str, str], *, order=sorted, fail_after: int | None = None):
-        self.keys = order(PREFIX + name for name in files)
-        self.etags = {PREFIX + name: etag for name, etag in files.items()}
+    def __init__(
+        self,
+        files: dict[str, str],
+        *,
+        order=sorted,
+        fail_after: int | None = None,
+        prefix: str = PREFIX,
+    ):
+        self.keys = order(prefix + name for name in files)
+        self.etags = {prefix + name: etag for name, etag in files.items()}
         self.fail_after = fail_after
 
     def iter_root(self, *, root):
@@ -50,16 +56,13 @@ class ListedS3:
         raise AssertionError("no content to read here")
 
 
-def _sync(files, **kwargs):
-    options = {"writer_process_min_rows": 0}
-    for name in ("dry_run",):
-        if name in kwargs:
-            options[name] = kwargs.pop(name)
+def _sync(files, *, dry_run=False, mlflow=None, **listing):
+    options = SyncOptions(writer_process_min_rows=0, dry_run=dry_run)
     with CaptureQueriesContext(connection) as queries:
         report = run_sync(
-            mlflow_source=MemoryMlflow(1),
-            s3_source=ListedS3(files, **kwargs),
-            options=SyncOptions(**options),
+            mlflow_source=mlflow or MemoryMlflow(1),
+            s3_source=ListedS3(files, **listing),
+            options=options,
         ).as_dict()
     # The merge's reads of catalogued rows: the only SELECTs of their fingerprints.
     row_reads = [
@@ -104,17 +107,21 @@ def test_a_range_is_hashed_whole_in_small_pieces():
     assert range_digest(entries) == whole
 
 
-def test_a_builder_cuts_what_cut_cuts():
+def test_a_builder_cuts_a_listing_into_ranges():
     keys = [f"p/{index:02d}" for index in range(20)]
     entries = [_entry(key) for key in keys]
     builder = RangeBuilder("p/")
     for key, entry in zip(keys, entries, strict=True):
         builder.add(key, entry)
     ranges = builder.finish()
-    assert ranges == cut("p/", keys, entries)
+    assert [key_range.digest for key_range in ranges] == [
+        range_digest(entries[:8]),
+        range_digest(entries[8:16]),
+        range_digest(entries[16:]),
+    ]
     assert [key_range.start for key_range in ranges] == ["p/", "p/08", "p/16"]
     assert [key_range.rows for key_range in ranges] == [8, 8, 4]
-    assert cut("p/", [], []) == [KeyRange(start="p/", rows=0, digest=range_digest([]))]
+    assert RangeBuilder("p/").finish() == [KeyRange(start="p/", rows=0, digest=range_digest([]))]
 
 
 # --- in a sync --------------------------------------------------------------------------
@@ -129,6 +136,34 @@ def test_a_no_change_sync_reads_no_artifact_row():
     assert report["status"] == "ok"
     assert report["counts"]["artifacts"]["unchanged"] == 40
     assert reads == []
+
+
+class TeamMlflow(MemoryMlflow):
+    """One run whose experiment lies under ``s3://b/team/``: a walk of prefix "team/"."""
+
+    def iter_experiments(self):
+        yield ExperimentRecord(experiment_id="1", name="e", artifact_location="s3://b/team/1")
+
+    def iter_runs(self, *, experiment_ids):
+        yield RunRecord(
+            run_id="run0000",
+            experiment_id="1",
+            artifact_uri="s3://b/team/1/run0000/artifacts",
+            metrics=(),
+        )
+
+
+@pytest.mark.django_db
+def test_a_walk_below_the_bucket_root_trusts_its_ranges():
+    # The counts and range reads are bounded by the walk's prefix, not the bucket's.
+    below = {"mlflow": TeamMlflow(0), "prefix": "team/" + PREFIX}
+    _sync(_files(), **below)
+    assert set(ListingRange.objects.values_list("walk_prefix", flat=True)) == {"team/"}
+    report, reads = _sync(_files(), **below)
+    assert report["counts"]["artifacts"]["unchanged"] == 40 and reads == []
+    report, reads = _sync(_files(f039_bin="e2"), **below)
+    assert report["counts"]["artifacts"]["updated"] == 1 and len(reads) == 1
+    assert not Artifact.objects.filter(run__isnull=True).exists()
 
 
 @pytest.mark.django_db
@@ -228,7 +263,7 @@ def test_a_walk_that_wrote_drops_the_ranges_of_walks_over_its_keys():
         return WalkRanges(
             bucket="b",
             walk_prefix=prefix,
-            ranges=cut(prefix, [], []),
+            ranges=RangeBuilder(prefix).finish(),
             replaced=None,
             wrote=wrote,
         )
