@@ -7,7 +7,8 @@ only what changed in batches, marks missing by set difference, recomputes the
 aggregates with a few GROUP BY queries and returns a ``SyncReport``.
 
 Order: experiments, runs (with metric history of changed runs), logged models, the S3
-walk (artifacts and their parsed content), the registry, then missing-marking (all or
+walk (artifacts and their parsed content: each walk matched in ``bucket_walk``, its
+writes batched by ``artifact_queue``), the registry, then missing-marking (all or
 nothing: see the fail-safe in ``_mark_missing``), then aggregates.
 
 ``last_seen`` is written with the row: a row that did not change keeps its old
@@ -17,7 +18,6 @@ null was present at the last complete sync.
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -36,43 +36,29 @@ from catalog.models import (
     RegisteredModel,
     Run,
 )
+from catalog.sync.artifact_queue import ArtifactQueue
+from catalog.sync.bucket_walk import BucketWalk, Owner
 from catalog.sync.bulk import (
     IS_MISSING,
-    datetime_adapter,
-    db_datetime,
-    db_json,
     insert_rows,
     iter_raw_rows,
-    json_text,
     update_rows,
 )
 from catalog.sync.categories import infer_category
 from catalog.sync.collector import collector_paused
-from catalog.sync.content import CONTENT_FILE_NAMES, content_kind
-from catalog.sync.content_reads import ContentRead, ContentReader, ParsedBatch
+from catalog.sync.content_reads import ContentReader
 from catalog.sync.layout import (
-    ARTIFACTS_SEGMENT,
     experiment_walk_root,
     folder_prefix,
     merge_roots,
-    orphan_group,
     parse_s3_uri,
     prefixes_overlap,
     resolve_artifact_uri,
     version_source_prefix,
 )
-from catalog.sync.listing_ranges import (
-    RangeBuilder,
-    WalkRanges,
-    listing_entry,
-    load_ranges,
-    rows_agree,
-    save_ranges,
-)
+from catalog.sync.listing_ranges import WalkRanges, load_ranges, rows_agree, save_ranges
 from catalog.sync.prefetch import prefetched
-from catalog.sync.ranged_walk import RangedWalk
 from catalog.sync.records import (
-    ArtifactRecord,
     ExperimentRecord,
     LoggedModelRecord,
     MetricRecord,
@@ -87,9 +73,8 @@ from catalog.sync.report import (
     SyncOptions,
     SyncReport,
 )
-from catalog.sync.stored import FINGERPRINT, GONE, PK, ListingMatch, StoredRows
 from catalog.sync.upsert import KeyedTable, fingerprint, finite, from_millis
-from catalog.sync.writer import ArtifactWriter, ArtifactWrites
+from catalog.sync.writer import ArtifactWriter
 
 WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "COPY")
 METRIC_POINT_COLUMNS = ("run_id", "key", "step", "timestamp", "value")
@@ -106,17 +91,6 @@ STATISTICS_TABLES = {
 ANALYZE_MIN_ROWS = 1000
 # Listed records handed from the listing thread to the artifact stage at a time.
 LISTING_CHUNK = 1000
-
-
-@dataclass
-class _ArtifactBatch:
-    """One flush's artifact writes, waiting for their files' parse (``_sync_bucket``)."""
-
-    creates: list[tuple]
-    content_slots: list[int]  # indexes in ``creates`` whose meta is parsed (in order)
-    updates: list[Artifact]
-    content_updates: list[Artifact]  # changed rows whose content was read again
-    parsed: ParsedBatch
 
 
 @dataclass
@@ -427,12 +401,12 @@ class Reconciler:
             roots.append(S3Root(bucket=parsed[0], prefix=folder_prefix(parsed[1])))
         return [_Walk(root=root, prefix=root.prefix) for root in merge_roots(roots)]
 
-    def _owner_prefixes(self) -> dict[str, dict[str, tuple[int | None, int | None]]]:
+    def _owner_prefixes(self) -> dict[str, dict[str, Owner]]:
         """bucket -> {".../artifacts/" prefix: (run pk, logged model pk)} of known owners."""
         destination = self.options.artifacts_destination
         gone_runs = set(self.run_table.missing_candidates()) if self._mlflow_complete() else set()
         gone_models = set(self.lm_table.missing_candidates()) if self._mlflow_complete() else set()
-        owners: dict[str, dict[str, tuple[int | None, int | None]]] = defaultdict(dict)
+        owners: dict[str, dict[str, Owner]] = defaultdict(dict)
         for pk, _, uri, missing in self._run_index().values():
             if missing:
                 continue
@@ -522,316 +496,70 @@ class Reconciler:
         self,
         bucket: str,
         walks: list[_Walk],
-        owners: dict[str, tuple[int | None, int | None]],
+        owners: dict[str, Owner],
         reader: ContentReader,
         writer: ArtifactWriter,
         listing: Iterator[tuple[str, Any]],
     ) -> None:
         counts = self.report.counts["artifacts"]
-        batch_size = self.options.batch_size
-        # New rows go in as database-ready tuples (see catalog.sync.bulk); the rare
-        # changed rows wait as instances (their meta may be read again) and become
-        # update tuples when their batch is written.
-        creates: list[tuple] = []
-        updates: list[Artifact] = []
-        now_db = db_datetime(self.now)
-        empty_meta_db = json_text({})
-        blake2b = hashlib.blake2b
-        segment_length = len(ARTIFACTS_SEGMENT)
-        unchanged = 0
-        # A listing runs through one run's files in a row, mostly uploaded within the
-        # same second: their LastModified is converted once, not once per object.
-        adapt_datetime = datetime_adapter()
-        last_modified: object = None
-        modified_text = ""
-        modified_db = None
-
-        # Content reads run beside the walk (catalog.sync.content_reads): a new row's
-        # meta slot holds a placeholder until its file is parsed. Changed rows of
-        # MLmodel/feature_names files wait until the flush too, which asks the database
-        # for their meta_etag in one query: the content is re-read only if it was
-        # parsed from another ETag. A flush hands its files to the parser and writes
-        # the batch before it: while the parse process works on this batch, this
-        # thread writes the last one and walks on.
-        content_slots: list[int] = []  # creates whose files were requested, in order
-        meta_pending: list[tuple[Artifact, str]] = []
-        waiting: list[_ArtifactBatch] = []
-
-        def flush() -> None:
-            if not (creates or updates or meta_pending):
-                return
-            content_updates: list[Artifact] = []
-            if meta_pending:
-                parsed_from = dict(
-                    Artifact.objects.filter(pk__in=[row.pk for row, _ in meta_pending]).values_list(
-                        "pk", "meta_etag"
-                    )
-                )
-                for row, kind in meta_pending:
-                    if parsed_from.get(row.pk) == row.etag:
-                        updates.append(row)
-                    else:
-                        content_updates.append(row)
-                        reader.request(bucket=bucket, key=row.key, kind=kind)
-                meta_pending.clear()
-            # The new rows' files were requested during the walk, the changed rows' just
-            # now: fetched() returns them in that order.
-            raws = reader.fetched()
-            batch = _ArtifactBatch(
-                creates=creates.copy(),
-                content_slots=content_slots.copy(),
-                updates=updates.copy(),
-                content_updates=content_updates,
-                parsed=reader.parse(raws),
-            )
-            creates.clear()
-            content_slots.clear()
-            updates.clear()
-            write_waiting()
-            waiting.append(batch)
-
-        def write_waiting() -> None:
-            while waiting:
-                self._write_artifacts(waiting.pop(0), writer)
-
-        def queue(record, key, run_pk, model_pk, path, group, modified_db, digest, old) -> None:
-            """Queue the writes of one listed object that is new, changed or back."""
-            # endswith() first: one C call rules out 4 keys in 5.
-            kind = content_kind(key) if key.endswith(CONTENT_FILE_NAMES) else None
-            folder = path.rpartition("/")[0]
-            if old is None:
-                if kind is not None:
-                    reader.request(bucket=bucket, key=key, kind=kind)
-                    content_slots.append(len(creates))
-                creates.append(
-                    (
-                        bucket, key, run_pk, model_pk, path, folder, group,
-                        record.size, record.etag, modified_db,
-                        empty_meta_db,
-                        record.etag if kind is not None else "",
-                        digest, now_db, now_db,
-                    )
-                )  # fmt: skip
-                counts.created += 1
-            else:
-                row = Artifact(
-                    pk=old[PK],
-                    key=key,
-                    run_id=run_pk,
-                    logged_model_id=model_pk,
-                    path=path,
-                    folder=folder,
-                    orphan_folder=group,
-                    size=record.size,
-                    etag=record.etag,
-                    last_modified=record.last_modified,
-                    fingerprint=digest,
-                    last_seen=self.now,
-                    missing_since=None,
-                )
-                if kind is None:
-                    updates.append(row)
-                else:
-                    meta_pending.append((row, kind))
-                if old[GONE]:
-                    counts.restored += 1
-                else:
-                    counts.updated += 1
-            if len(creates) + len(updates) + len(meta_pending) >= batch_size:
-                flush()
-
-        # The owner prefix that matched last, and its owner (none yet).
-        owner_prefix = ""
-        last_owner: tuple[int | None, int | None] | None = None
+        artifacts = ArtifactQueue(
+            bucket=bucket,
+            reader=reader,
+            writer=writer,
+            report=self.report,
+            now=self.now,
+            batch_size=self.options.batch_size,
+        )
+        bucket_walk = BucketWalk(bucket=bucket, owners=owners, queue=artifacts, report=self.report)
         for index, walk in enumerate(walks):
             if any(prefixes_overlap(walk.prefix, earlier.prefix) for earlier in walks[:index]):
                 # An earlier walk listed some of these keys (a limited sync whose
                 # experiment folders nest): its batches must be in the table before
                 # this walk reads the rows, or it would insert them a second time.
-                write_waiting()
+                artifacts.write_waiting()
                 writer.finish()
             self._progress(f"listing s3://{bucket}/{walk.prefix}")
-            root_prefix = walk.root.prefix
             writes_before = counts.created + counts.updated + counts.restored
-            walk_missing: list[int] = []
-            # With the walk's ranges from a trusted sync (catalog.sync.listing_ranges),
-            # the listing is hashed range by range and only a range that hashes
-            # differently has its rows read; without, the walk's rows are read beside
-            # the listing in the same order, and its ranges are cut as it goes.
             stored_ranges = (
                 load_ranges(bucket=bucket, walk_prefix=walk.prefix) if self.ranges_current else []
             )
-            ranged = bool(stored_ranges) and rows_agree(
+            trusted = bool(stored_ranges) and rows_agree(
                 bucket=bucket, walk_prefix=walk.prefix, ranges=stored_ranges
             )
-            if ranged:
-                ranges = RangedWalk(
-                    stored=stored_ranges, bucket=bucket, prefix=walk.prefix, queue=queue
-                )
-                current_start = stored_ranges[0].start
-                next_start = ranges.next_start()
-                buffer = ranges.buffer
-                entries = ranges.entries
-            else:
-                stored = StoredRows(bucket=bucket, prefix=walk.prefix)
-                match = ListingMatch(stored)
-                take = match.take
-                builder = RangeBuilder(walk.prefix)
-                add_to_range = builder.add
-            in_order = True
-            last_key = ""  # S3 keys are never empty
-            listed_all = False
-            try:
-                for record in self._walk_records(listing):
-                    if not isinstance(record, ArtifactRecord):
-                        self.report.warn(
-                            f"s3://{bucket}: key {record.raw_key!r} is not UTF-8; skipped"
-                        )
-                        continue
-                    key = record.key
-                    if key <= last_key:
-                        in_order = False
-                    last_key = key
-                    # The owner: the first ".../artifacts/" prefix of the key that a known
-                    # run or logged model has (inlined: this loop runs once per object).
-                    # A listing is in key order, so one owner's files come in a row: a
-                    # key under the last owner's prefix has that owner (the search
-                    # would find the same first match), and skips the search.
-                    owner = None
-                    path = key
-                    if (
-                        last_owner is not None
-                        and key.startswith(owner_prefix)
-                        and len(key) > len(owner_prefix)
-                    ):
-                        owner = last_owner
-                        path = key[len(owner_prefix) :]
-                    else:
-                        index = key.find(ARTIFACTS_SEGMENT)
-                        while index >= 0:
-                            end = index + segment_length
-                            owner = owners.get(key[:end])
-                            if owner is not None:
-                                path = key[end:]
-                                if path:
-                                    owner_prefix = key[:end]
-                                    last_owner = owner
-                                else:
-                                    owner = None
-                                    path = key
-                                break
-                            index = key.find(ARTIFACTS_SEGMENT, index + 1)
-                    if owner is None:
-                        run_pk = model_pk = None
-                        group = orphan_group(key=key, root_prefix=root_prefix)
-                        self.report.orphans += 1
-                    else:
-                        run_pk, model_pk = owner
-                        group = ""
-                    modified = record.last_modified
-                    if modified != last_modified or modified is None:
-                        last_modified = modified
-                        modified_text = modified.isoformat() if modified else ""
-                        modified_db = adapt_datetime(modified)
-                    entry = listing_entry(
-                        key, path, group, record.etag, run_pk, model_pk, record.size, modified_text
-                    )
-                    if ranged:
-                        listed = (
-                            record, key, run_pk, model_pk, path, group, modified_db, modified_text
-                        )  # fmt: skip
-                        if key < current_start:
-                            # Out of order, into a range already decided: looked up alone.
-                            ranges.late(*listed)
-                            continue
-                        while next_start is not None and key >= next_start:
-                            ranges.close()
-                            current_start = next_start
-                            next_start = ranges.next_start()
-                        buffer.append(listed)
-                        entries.append(entry)
-                        continue
-                    add_to_range(key, entry)
-                    # ranged_walk.row_fingerprint, inlined: this loop runs once per object.
-                    digest = blake2b(
-                        f"{run_pk}|{model_pk}|{path}|{group}|{record.size}|{record.etag}|"
-                        f"{modified_text}".encode(),
-                        digest_size=16,
-                    ).hexdigest()
-                    old = take(key)
-                    if old is not None and old[FINGERPRINT] == digest and not old[GONE]:
-                        unchanged += 1
-                        continue
-                    queue(record, key, run_pk, model_pk, path, group, modified_db, digest, old)
-                listed_all = True
-            except SourceError as error:
-                self._source_failed("artifacts", error)
-            if ranged:
-                # The range the listing was in is written as far as it was listed; its
-                # unlisted rows, and the later ranges, only count once it is complete.
-                ranges.close()
-                if listed_all:
-                    ranges.close_rest()
-                walk_missing = ranges.missing
-                unchanged += ranges.unchanged
-                self.artifact_present_before += ranges.present
-            elif listed_all:
-                # The walk's unlisted present rows are its missing candidates. After a
-                # listing cut short nothing is marked, so the rest is not read.
-                walk_missing = [row[PK] for row in match.unlisted() if not row[GONE]]
-            flush()
-            if not ranged:
-                self.artifact_present_before += stored.present
-            if not listed_all:
+            result = bucket_walk.walk(
+                root=walk.root,
+                prefix=walk.prefix,
+                records=self._walk_records(listing),
+                trusted_ranges=stored_ranges if trusted else None,
+            )
+            if result.error is not None:
+                self._source_failed("artifacts", result.error)
+            artifacts.flush()
+            counts.unchanged += result.unchanged
+            self.artifact_present_before += result.present
+            if not result.listed_all:
                 self.ranges_dropped.append((bucket, walk.prefix))
                 continue
-            self.artifact_missing.extend(walk_missing)
-            if not in_order:
+            self.artifact_missing.extend(result.missing)
+            if not result.in_order:
                 # Ranges cut from a listing out of key order would not partition it.
                 self.ranges_dropped.append((bucket, walk.prefix))
                 continue
-            wrote = bool(walk_missing) or (
+            wrote = bool(result.missing) or (
                 counts.created + counts.updated + counts.restored != writes_before
             )
             self.walk_ranges.append(
                 WalkRanges(
                     bucket=bucket,
                     walk_prefix=walk.prefix,
-                    ranges=ranges.fresh if ranged else builder.finish(),
-                    replaced=ranges.replaced if ranged else None,
+                    ranges=result.ranges,
+                    replaced=result.replaced,
                     wrote=wrote,
                 )
             )
-        write_waiting()
-        counts.unchanged += unchanged
-
-    def _write_artifacts(self, batch: _ArtifactBatch, writer: ArtifactWriter) -> None:
-        """Write one flush's rows, with the meta parsed from their files."""
-        results = batch.parsed.results()
-        creates = batch.creates
-        for index, result in zip(batch.content_slots, results, strict=False):
-            row = creates[index]
-            creates[index] = (*row[:10], self._collect(result).meta_json, *row[11:])
-        changed = results[len(batch.content_slots) :]
-        meta_updates = batch.content_updates
-        for row, result in zip(meta_updates, changed, strict=True):
-            row.meta = self._collect(result).meta
-            row.meta_etag = row.etag
-        writes = ArtifactWrites(
-            creates=creates,
-            updates=[_artifact_update_row(row) for row in batch.updates],
-            meta_updates=[_artifact_update_row(row, with_meta=True) for row in meta_updates],
-        )
-        if writes.rows:
-            # Counted here too: the writer process's statements pass no wrapper of ours.
-            self.write_statements += 1
-        writer.write(writes)
-
-    def _collect(self, result: ContentRead) -> ContentRead:
-        """``result``, its warning recorded (in the order files were listed)."""
-        if result.warning:
-            self.report.warn(result.warning)
-        return result
+        artifacts.write_waiting()
+        # Counted here: the writer process's statements pass no wrapper of ours.
+        self.write_statements += artifacts.statements
 
     # --- the registry ------------------------------------------------------------------
 
@@ -1184,18 +912,6 @@ def reconcile(
             totals_current=totals_current,
             ranges_current=ranges_current,
         ).run()
-
-
-def _artifact_update_row(row: Artifact, *, with_meta: bool = False) -> tuple:
-    """A changed artifact as the values of ARTIFACT_UPDATE_COLUMNS (+ meta), then its pk."""
-    values = (
-        row.run_id, row.logged_model_id, row.path, row.folder, row.orphan_folder, row.size,
-        row.etag, db_datetime(row.last_modified), row.fingerprint, db_datetime(row.last_seen),
-        None,
-    )  # fmt: skip
-    if with_meta:
-        values += (db_json(row.meta), row.meta_etag)
-    return (*values, row.pk)
 
 
 def _metrics_signature(metrics: tuple[MetricRecord, ...]) -> str:
