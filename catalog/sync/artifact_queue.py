@@ -26,10 +26,10 @@ from catalog.sync.content_reads import ContentRead, ContentReader, ParsedBatch
 from catalog.sync.records import ArtifactRecord
 from catalog.sync.report import SyncReport
 from catalog.sync.stored import GONE, PK, StoredRow
-from catalog.sync.writer import ArtifactWriter, ArtifactWrites
+from catalog.sync.writer import ARTIFACT_INSERT_COLUMNS, ArtifactWriter, ArtifactWrites
 
-# Where a new row's tuple holds its meta (ARTIFACT_INSERT_COLUMNS' order).
-_META_SLOT = 10
+# Where a new row's tuple holds its meta.
+_META_SLOT = ARTIFACT_INSERT_COLUMNS.index("meta")
 
 
 @dataclass
