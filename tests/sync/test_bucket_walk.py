@@ -129,6 +129,7 @@ def test_a_listing_cut_short_keeps_what_it_listed_and_marks_nothing():
     assert not result.listed_all
     assert result.missing == []  # the unlisted row is not taken for missing
     assert result.ranges == []
+    gone.refresh_from_db()
     assert gone.missing_since is None
 
 
