@@ -631,6 +631,9 @@ class SyncRun(models.Model):
         OK = "ok", "OK"
         PARTIAL = "partial", "Partial"
         FAILED = "failed", "Failed"
+        # Left "running" by a sync whose process died (killed, machine down): the next
+        # sync, which holds the lock, knows it cannot still be running and marks it.
+        ABORTED = "aborted", "Aborted"
 
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
