@@ -1,6 +1,6 @@
 """Reading the small files the sync parses: several reads at a time, parsed in batches.
 
-A first sync reads every ``MLmodel`` and ``feature_names.txt`` it lists (contract 2).
+A first sync reads every ``MLmodel`` and ``feature_names.txt`` it lists.
 Two costs, two remedies:
 
 * **the reads** are round trips: read one after another, the walk waits for each. S3
@@ -30,6 +30,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
+from catalog import model_files
 from catalog.sync import content
 
 logger = logging.getLogger(__name__)
@@ -80,19 +81,34 @@ def fetch_content(s3: Any, *, bucket: str, key: str, kind: str) -> RawContent:
 
 
 def parse_raw(raw: RawContent) -> ContentRead:
-    """The ``ContentRead`` of fetched bytes; any failure becomes an ``error`` in its meta."""
+    """The ``ContentRead`` of fetched bytes; any failure becomes an ``error`` in its meta.
+
+    Runs in the parse process too, where an exception would fail the whole batch: so
+    nothing escapes, not even a ``RecursionError`` or ``MemoryError`` from a hostile
+    file, nor a meta that JSON cannot hold.
+    """
     location = f"s3://{raw.bucket}/{raw.key}"
     if raw.error:
-        return ContentRead(
-            meta_json=json.dumps({"kind": raw.kind, "error": f"not read: {raw.error}"}),
-            warning=f"{location}: not read: {raw.error}",
+        error = model_files.error_line(ValueError(f"not read: {raw.error}"))
+        return _failed(raw, location=location, error=error)
+    try:
+        truncated = len(raw.data) > content.MAX_CONTENT_BYTES
+        meta = content.parse_content(
+            kind=raw.kind, data=raw.data[: content.MAX_CONTENT_BYTES], truncated=truncated
         )
-    truncated = len(raw.data) > content.MAX_CONTENT_BYTES
-    meta = content.parse_content(
-        kind=raw.kind, data=raw.data[: content.MAX_CONTENT_BYTES], truncated=truncated
-    )
+        # allow_nan=False: PostgreSQL's jsonb refuses NaN, and a refused row would fail
+        # the batch's write instead of this one file.
+        meta_json = json.dumps(meta, allow_nan=False)
+    except Exception as error:  # noqa: BLE001 - one file's failure, of any kind, is its warning
+        return _failed(raw, location=location, error=model_files.error_line(error))
     warning = f"{location}: {meta['error']}" if "error" in meta else ""
-    return ContentRead(meta_json=json.dumps(meta), warning=warning)
+    return ContentRead(meta_json=meta_json, warning=warning)
+
+
+def _failed(raw: RawContent, *, location: str, error: str) -> ContentRead:
+    return ContentRead(
+        meta_json=json.dumps({"kind": raw.kind, "error": error}), warning=f"{location}: {error}"
+    )
 
 
 def parse_batch(raws: list[RawContent]) -> list[ContentRead]:
