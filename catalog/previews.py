@@ -3,15 +3,19 @@
 Two layers:
 
 * pure functions from bytes or ``Artifact.meta`` to something a template shows
-  (``make_thumbnail``, ``csv_table``, ``dependency_table``, ``mlmodel_panel`` ...), each
+  (``image_thumbnail``, ``csv_table``, ``dependency_table``, ``mlmodel_panel`` ...), each
   with a size cap, so a hostile or huge object costs a bounded amount of work;
 * ``thumbnail_png`` and ``text_preview``, which read an artifact's bytes by its exact
   catalogued (bucket, key) through ``catalog.sync.s3_source`` and cache the result by
   ETag (a changed object has a new ETag, hence a new cache key).
 
 Images are decoded by Pillow with ``settings.CATALOG_MAX_IMAGE_PIXELS`` as the
-decompression-bomb limit; anything that can't be previewed becomes a placeholder PNG,
-never an error page. PDFs are rendered by pdfium (pypdfium2), first page only.
+decompression-bomb limit, and thumbnails are made only of images of at most
+``settings.CATALOG_MAX_THUMBNAIL_PIXELS`` decoded pixels (memory); anything that can't
+be previewed becomes a placeholder PNG whose reason is a plain phrase, never an error
+page. PDFs are rendered by pdfium (pypdfium2), first page only. MLmodel, feature and
+environment files are parsed by ``catalog.model_files``, the sync's own parsers, under
+the same bounds on bytes, depth, aliases and output.
 """
 
 from __future__ import annotations
@@ -20,18 +24,18 @@ import csv
 import hashlib
 import io
 import json
-import re
 import threading
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import yaml
 from django.conf import settings
 from django.core.cache import cache
 from PIL import Image, ImageDraw
 
+from catalog import model_files
+from catalog.model_files import DependencyTable, ModelFileError
 from catalog.models import Artifact
 from catalog.sync.s3_source import ObjectUnavailable, get_web_s3_client, read_object_bytes
 
@@ -40,9 +44,16 @@ IMAGE_MAX_BYTES = 32 * 1024 * 1024
 PDF_MAX_BYTES = 25 * 1024 * 1024
 CSV_MAX_ROWS = 200
 CSV_MAX_COLUMNS = 50
-DEPENDENCY_MAX_ROWS = 1000
+DEPENDENCY_MAX_ROWS = model_files.MAX_DEPENDENCY_ROWS
+# A cell of a CSV preview is cut here: a page shows 200 x 50 cells at most.
+CSV_MAX_CELL_CHARS = 500
+# Pretty-printed JSON may outgrow its source (indentation); past this it is shown as is.
+PRETTY_JSON_MAX_CHARS = 2 * TEXT_PREVIEW_MAX_BYTES
+# Largest image (in decoded pixels) a thumbnail is made of: settings override it.
+DEFAULT_MAX_THUMBNAIL_PIXELS = 16_000_000
 THUMBNAIL_SIZES = {"small": (320, 240), "large": (1200, 900)}
-CACHE_VERSION = "1"
+# "2": placeholder reasons are plain phrases (older entries may hold a Python repr).
+CACHE_VERSION = "2"
 
 # pdfium is not thread-safe; a process renders one PDF at a time.
 _PDFIUM_LOCK = threading.Lock()
@@ -144,6 +155,13 @@ def _pixel_limit() -> int:
     return int(settings.CATALOG_MAX_IMAGE_PIXELS)
 
 
+def _thumbnail_pixel_limit() -> int:
+    # Decoding costs ~4 bytes a pixel, twice over while Pillow converts; a PNG cannot be
+    # decoded at reduced scale, so a thumbnail is only made of images this small (after
+    # JPEG's draft scaling). Larger ones are still served whole by the file's link.
+    return int(getattr(settings, "CATALOG_MAX_THUMBNAIL_PIXELS", DEFAULT_MAX_THUMBNAIL_PIXELS))
+
+
 def _to_png(image: Image.Image, *, box: tuple[int, int]) -> bytes:
     image.thumbnail(box)
     if image.mode not in ("RGB", "RGBA", "L", "LA"):
@@ -156,8 +174,11 @@ def _to_png(image: Image.Image, *, box: tuple[int, int]) -> bytes:
 def image_thumbnail(data: bytes, *, box: tuple[int, int]) -> bytes:
     """A PNG no larger than ``box`` from image bytes; raises PreviewUnavailable.
 
-    The pixel count is checked from the header before anything is decoded, and
-    Pillow's own bomb warning is turned into an error as a second guard.
+    The pixel count is checked from the header before anything is decoded: above
+    ``CATALOG_MAX_IMAGE_PIXELS`` it is a bomb; above ``CATALOG_MAX_THUMBNAIL_PIXELS``
+    once JPEG's draft mode has scaled it down (by up to 8 on each side, while decoding)
+    it costs too much memory to preview. Pillow's own bomb warning is turned into an
+    error as a second guard. Reasons are plain phrases: they end up in a header.
     """
     limit = _pixel_limit()
     try:
@@ -166,17 +187,23 @@ def image_thumbnail(data: bytes, *, box: tuple[int, int]) -> bytes:
             with Image.open(io.BytesIO(data)) as image:
                 width, height = image.size
                 if width * height > limit:
-                    raise PreviewUnavailable(f"image of {width}x{height} pixels is too large")
+                    raise PreviewUnavailable(f"image too large: {width}x{height}")
                 image.seek(0)
                 image.draft("RGB", box)  # JPEG: decode at reduced scale when possible
+                decoded_width, decoded_height = image.size
+                if decoded_width * decoded_height > _thumbnail_pixel_limit():
+                    raise PreviewUnavailable(f"image too large to preview: {width}x{height}")
                 image.load()
-                return _to_png(image.copy(), box=box)
+                # No copy: thumbnail() shrinks the decoded image in place.
+                return _to_png(image, box=box)
     except PreviewUnavailable:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise PreviewUnavailable(f"decompression bomb: {error}") from error
-    except (OSError, ValueError, SyntaxError, EOFError) as error:
-        raise PreviewUnavailable(f"not a readable image: {error}") from error
+        raise PreviewUnavailable("decompression bomb") from error
+    except MemoryError as error:
+        raise PreviewUnavailable("image too large to preview") from error
+    except Exception as error:  # noqa: BLE001 - Pillow's messages quote reprs: never shown
+        raise PreviewUnavailable("not a readable image") from error
 
 
 def pdf_thumbnail(data: bytes, *, box: tuple[int, int]) -> bytes:
@@ -187,7 +214,7 @@ def pdf_thumbnail(data: bytes, *, box: tuple[int, int]) -> bytes:
         try:
             document = pypdfium2.PdfDocument(data)
         except pypdfium2.PdfiumError as error:
-            raise PreviewUnavailable(f"not a readable PDF: {error}") from error
+            raise PreviewUnavailable("not a readable PDF") from error
         try:
             if len(document) == 0:
                 raise PreviewUnavailable("PDF has no pages")
@@ -207,7 +234,7 @@ def pdf_thumbnail(data: bytes, *, box: tuple[int, int]) -> bytes:
             finally:
                 page.close()
         except pypdfium2.PdfiumError as error:
-            raise PreviewUnavailable(f"PDF page could not be rendered: {error}") from error
+            raise PreviewUnavailable("PDF page could not be rendered") from error
         finally:
             document.close()
 
@@ -260,7 +287,10 @@ def thumbnail_png(*, artifact: Artifact, size: str = "small") -> Thumbnail:
             client=get_web_s3_client(), bucket=artifact.bucket, key=artifact.key, max_bytes=cap
         )
     except ObjectUnavailable as error:
-        return Thumbnail(placeholder_png("unavailable"), True, str(error))
+        # The error is "s3://bucket/key: <S3's code>": the key stays out of the reason.
+        code = str(error).rpartition(": ")[2]
+        reason = f"object could not be read: {code}" if code.isalnum() else "object unavailable"
+        return Thumbnail(placeholder_png("unavailable"), True, reason)
     try:
         if kind == "image":
             result = Thumbnail(image_thumbnail(data, box=box), False)
@@ -331,21 +361,28 @@ def csv_table(
             if len(rows) > max_rows:  # the header plus max_rows rows are in
                 more = True
                 break
-            rows.append(row[:max_columns])
+            rows.append([cell[:CSV_MAX_CELL_CHARS] for cell in row[:max_columns]])
     except csv.Error as error:
-        return {"header": [], "rows": [], "more_rows": False, "error": str(error)}
+        return {
+            "header": [],
+            "rows": [],
+            "more_rows": False,
+            "error": model_files.error_line(error),
+        }
     header, body = (rows[0], rows[1:]) if rows else ([], [])
     return {"header": header, "rows": body, "more_rows": more, "error": ""}
 
 
 def pretty_json(text: str, *, complete: bool) -> str:
-    """Indented JSON when the whole document is here and parses, else the text as is."""
+    """Indented JSON when the whole document is here, parses within the JSON bounds of
+    ``catalog.model_files`` and stays under ``PRETTY_JSON_MAX_CHARS``; else the text as is."""
     if not complete:
         return text
     try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except (ValueError, RecursionError):
+        pretty = json.dumps(model_files.load_json(text), indent=2, ensure_ascii=False)
+    except (ModelFileError, ValueError, RecursionError, MemoryError):
         return text
+    return pretty if len(pretty) <= PRETTY_JSON_MAX_CHARS else text
 
 
 # --- MLmodel, dependencies, features -----------------------------------------------------
@@ -355,38 +392,42 @@ def mlmodel_panel(meta: dict | None) -> dict[str, Any] | None:
     """What the MLmodel panel shows, from ``Artifact.meta`` written by the sync.
 
     None when the sync has not parsed this file (``meta`` empty or of another kind);
-    ``{"error": ...}`` when it could not.
+    ``{"error": ...}`` when it could not. Every value is cut again to the parsers'
+    bounds: a row stored by an older, unbounded sync must not make the page huge.
     """
     if not isinstance(meta, dict) or meta.get("kind") != "mlmodel":
         return None
     if meta.get("error"):
-        return {"error": str(meta["error"])}
+        return {"error": model_files.clean_text(meta["error"])}
     signature = meta.get("signature") if isinstance(meta.get("signature"), dict) else None
 
     def columns(section: str) -> list[dict[str, str]]:
         items = (signature or {}).get(section) or []
+        if not isinstance(items, list):
+            return []
         return [
-            {"name": str(item.get("name") or ""), "type": str(item.get("type") or "")}
-            for item in items
+            {"name": _page_text(item.get("name")), "type": _page_text(item.get("type"))}
+            for item in items[: model_files.MAX_SIGNATURE_COLUMNS]
             if isinstance(item, dict)
         ]
 
-    flavors = meta.get("flavors") or []
+    flavors = meta.get("flavors") if isinstance(meta.get("flavors"), list) else []
     sections = [("Inputs", columns("inputs")), ("Outputs", columns("outputs"))]
     if columns("params"):
         sections.append(("Parameters", columns("params")))
+    size = meta.get("model_size_bytes")
     return {
         "sections": sections,
         "error": "",
-        "flavors": [str(flavor) for flavor in flavors if flavor is not None],
-        "loader_module": meta.get("loader_module") or "",
-        "python_version": meta.get("python_version") or "",
-        "mlflow_version": meta.get("mlflow_version") or "",
-        "serialization_format": meta.get("serialization_format") or "",
-        "model_size_bytes": meta.get("model_size_bytes"),
-        "model_uuid": meta.get("model_uuid") or "",
-        "run_id": meta.get("run_id") or "",
-        "utc_time_created": meta.get("utc_time_created") or "",
+        "flavors": [_page_text(flavor) for flavor in flavors[: model_files.MAX_FLAVORS] if flavor],
+        "loader_module": _page_text(meta.get("loader_module")),
+        "python_version": _page_text(meta.get("python_version")),
+        "mlflow_version": _page_text(meta.get("mlflow_version")),
+        "serialization_format": _page_text(meta.get("serialization_format")),
+        "model_size_bytes": model_files.bounded_integer(size),
+        "model_uuid": _page_text(meta.get("model_uuid")),
+        "run_id": _page_text(meta.get("run_id")),
+        "utc_time_created": _page_text(meta.get("utc_time_created")),
         "has_signature": signature is not None,
         "inputs": columns("inputs"),
         "outputs": columns("outputs"),
@@ -394,90 +435,39 @@ def mlmodel_panel(meta: dict | None) -> dict[str, Any] | None:
     }
 
 
+def _page_text(value: Any) -> str:
+    """A stored value as page text: "" for nothing, else cut to the parsers' bound."""
+    return "" if value is None or value == "" else model_files.clean_text(value)
+
+
 def feature_list(meta: dict | None) -> dict[str, Any] | None:
     """The feature names the sync read from ``feature_names.txt``, or None if unparsed."""
     if not isinstance(meta, dict) or meta.get("kind") != "feature_names":
         return None
     if meta.get("error"):
-        return {"error": str(meta["error"]), "features": []}
-    features = [str(feature) for feature in (meta.get("features") or [])]
-    return {"error": "", "features": features}
+        return {"error": model_files.clean_text(meta["error"]), "features": []}
+    features = meta.get("features") if isinstance(meta.get("features"), list) else []
+    return {"error": "", "features": [_page_text(f) for f in features[: model_files.MAX_FEATURES]]}
 
 
-def features_from_text(text: str, *, limit: int = 10_000) -> list[str]:
-    """One feature per non-empty line, as the sync parses it (a fallback before a sync)."""
-    features = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line:
-            features.append(line)
-            if len(features) >= limit:
-                break
-    return features
-
-
-_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*(?:\[[^\]]*\])?)\s*(.*)$")
-
-
-@dataclass
-class DependencyTable:
-    """A conda.yaml or python_env.yaml as rows of (section, package, version spec)."""
-
-    python: str = ""
-    name: str = ""
-    channels: list[str] = field(default_factory=list)
-    rows: list[dict[str, str]] = field(default_factory=list)
-    error: str = ""
-    truncated: bool = False
-
-
-def _split_requirement(text: str) -> tuple[str, str]:
-    match = _REQUIREMENT.match(text)
-    if not match or text.lstrip().startswith("-"):
-        return text.strip(), ""
-    return match.group(1), match.group(2).strip()
+def features_from_text(text: str) -> dict[str, Any]:
+    """Feature names read from the file's text, as the sync parses them (before a sync)."""
+    try:
+        return {"error": "", "features": model_files.parse_feature_names(text)}
+    except Exception as error:  # noqa: BLE001 - a hostile file is a note, never a 500
+        return {"error": model_files.error_line(error), "features": []}
 
 
 def dependency_table(text: str, *, kind: str) -> DependencyTable:
-    """Parse a conda.yaml (``kind="conda"``) or python_env.yaml (``"python_env"``).
+    """A conda.yaml (``kind="conda"``) or python_env.yaml (``"python_env"``) as a table.
 
-    Parsed with ``yaml.safe_load``; anything unexpected becomes ``error``, never an
-    exception.
+    Parsed by ``catalog.model_files`` under its bounds; anything unexpected becomes
+    ``error``, never an exception.
     """
-    table = DependencyTable()
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        table.error = f"Not valid YAML: {str(error).splitlines()[0]}"
-        return table
-    if not isinstance(document, dict):
-        table.error = "Not a YAML mapping."
-        return table
-
-    def add(section: str, entry: Any) -> None:
-        if len(table.rows) >= DEPENDENCY_MAX_ROWS:
-            table.truncated = True
-            return
-        package, spec = _split_requirement(str(entry))
-        table.rows.append({"section": section, "package": package, "spec": spec})
-
-    if kind == "conda":
-        table.name = str(document.get("name") or "")
-        table.channels = [str(channel) for channel in document.get("channels") or []]
-        for entry in document.get("dependencies") or []:
-            if isinstance(entry, dict):
-                for sub_section, sub_entries in entry.items():
-                    for sub_entry in sub_entries or []:
-                        add(str(sub_section), sub_entry)
-                continue
-            package, spec = _split_requirement(str(entry))
-            if package == "python":
-                table.python = spec.lstrip("=")
-            add("conda", entry)
-    else:
-        table.python = str(document.get("python") or "")
-        for entry in document.get("build_dependencies") or []:
-            add("build", entry)
-        for entry in document.get("dependencies") or []:
-            add("runtime", entry)
-    return table
+        return model_files.parse_dependencies(text, kind=kind)
+    except ModelFileError as error:
+        message = str(error)
+        return DependencyTable(error=message[:1].upper() + message[1:] + ".")
+    except Exception as error:  # noqa: BLE001 - a hostile file is a note, never a 500
+        return DependencyTable(error=f"Could not be read: {model_files.error_line(error)}.")

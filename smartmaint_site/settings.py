@@ -193,6 +193,9 @@ CONTENT_SECURITY_POLICY = {
 
 # Pillow's decompression-bomb guard for previews (pixels); see catalog.previews.
 CATALOG_MAX_IMAGE_PIXELS = int(os.environ.get("CATALOG_MAX_IMAGE_PIXELS", 40_000_000))
+# Largest image (decoded pixels, after JPEG's draft scaling) a thumbnail is made of:
+# decoding a PNG costs ~4 bytes a pixel, so this bounds a thumbnail's memory.
+CATALOG_MAX_THUMBNAIL_PIXELS = int(os.environ.get("CATALOG_MAX_THUMBNAIL_PIXELS", 16_000_000))
 
 # Downloads at or above this size go straight from S3 through a short-lived presigned URL
 # (users' browsers must reach the S3 endpoint); below it, or when unset to -1, the site

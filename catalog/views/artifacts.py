@@ -13,6 +13,8 @@ thumbnails and downloads are not page-cached (they have ETags and their own cach
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.http import (
     Http404,
@@ -214,11 +216,7 @@ def _preview_context(*, artifact: Artifact, preview_kind: str) -> dict:
     if preview_kind in ("conda", "python_env"):
         context["dependencies"] = previews.dependency_table(text.text, kind=preview_kind)
     elif preview_kind == "feature_names":
-        context["features"] = {
-            "error": "",
-            "features": previews.features_from_text(text.text),
-            "from_text": True,
-        }
+        context["features"] = {**previews.features_from_text(text.text), "from_text": True}
     elif preview_kind == "csv":
         context["csv"] = previews.csv_table(text.text)
     elif preview_kind == "json":
@@ -275,6 +273,16 @@ def _header_safe(text: str, *, limit: int = 200) -> str:
     return "".join(c if " " <= c <= "~" else "?" for c in text[:limit])
 
 
+# What a placeholder's reason may look like in a header: words, then maybe a colon and
+# a size ("1200x900") or an error code ("NoSuchKey"). Anything else (a Python repr such
+# as "<_io.BytesIO object at 0x...>", a key, a library's message) is not for a header.
+_PLAIN_REASON = re.compile(r"[A-Za-z][A-Za-z ]*(?:: (?:[0-9]+x[0-9]+|[A-Za-z][A-Za-z0-9]*))?")
+
+
+def _plain_reason(reason: str) -> str:
+    return reason if _PLAIN_REASON.fullmatch(reason) else "no preview"
+
+
 def artifact_thumbnail(request: HttpRequest, *, kind: OwnerKind, path: str, **kwargs):
     """A PNG thumbnail of an image or of a PDF's first page (a placeholder if none)."""
     _, artifact = _served_artifact_or_404(
@@ -293,7 +301,7 @@ def artifact_thumbnail(request: HttpRequest, *, kind: OwnerKind, path: str, **kw
     response["X-Content-Type-Options"] = "nosniff"
     if thumbnail.is_placeholder:
         response["Cache-Control"] = "private, no-cache"
-        response["X-Preview-Unavailable"] = _header_safe(thumbnail.reason)
+        response["X-Preview-Unavailable"] = _header_safe(_plain_reason(thumbnail.reason))
     else:
         response["Cache-Control"] = "private, max-age=86400"
         if etag:
