@@ -1,12 +1,27 @@
-"""Parsing MLmodel and feature_names.txt: capped, defensive, never raising."""
+"""Parsing MLmodel and feature_names.txt: capped, defensive, never raising, in place or
+in the spawned parse process."""
 
 from __future__ import annotations
 
+import json
+from math import nan as NAN
+
+import pytest
+
+from catalog import model_files
 from catalog.sync.categories import infer_category
 from catalog.sync.content import (
     MAX_FEATURES,
     content_kind,
     parse_content,
+)
+from catalog.sync.content_reads import ContentReader, RawContent, parse_batch, parse_raw
+from tests.hostile_files import (
+    CLEAN_MLMODEL,
+    NOT_UTF8,
+    alias_bomb_mlmodel,
+    deep_json_mlmodel,
+    huge_scalar_mlmodel,
 )
 
 MLMODEL = b"""
@@ -98,3 +113,85 @@ def test_categories():
     assert infer_category(name="vibration_autoencoder", tags={}) == "anomaly_detection"
     assert infer_category(name="MIMII_Audio_Scaler", tags={}) == "preprocessing"
     assert infer_category(name="mystery", tags={"category": "???"}) == "other"
+
+
+POISONS = {
+    "deep-json": deep_json_mlmodel(depth=5_000),
+    "alias-bomb-7": alias_bomb_mlmodel(levels=7),
+    "alias-bomb-9": alias_bomb_mlmodel(levels=9),
+    "not-utf8": NOT_UTF8,
+}
+
+
+@pytest.mark.parametrize("name", sorted(POISONS))
+def test_hostile_mlmodels_become_one_line_errors(name):
+    meta = parse_content(kind="mlmodel", data=POISONS[name], truncated=False)
+    assert set(meta) == {"kind", "error"}
+    assert meta["error"] and "\n" not in meta["error"]
+    assert len(json.dumps(meta)) < 500
+
+
+def test_a_huge_scalar_is_kept_cut():
+    meta = parse_content(kind="mlmodel", data=huge_scalar_mlmodel(), truncated=False)
+    assert "error" not in meta
+    assert len(meta["mlflow_version"]) == 300
+    assert len(json.dumps(meta)) < 1_000
+
+
+@pytest.mark.parametrize("failure", [RecursionError, MemoryError, KeyError, ZeroDivisionError])
+def test_any_failure_of_a_parser_is_an_error_in_meta(monkeypatch, failure):
+    def broken(data):
+        raise failure("boom")
+
+    monkeypatch.setattr(model_files, "parse_mlmodel", broken)
+    meta = parse_content(kind="mlmodel", data=CLEAN_MLMODEL, truncated=False)
+    assert meta["kind"] == "mlmodel" and meta["error"]
+    read = parse_raw(RawContent(bucket="b", key="1/r/artifacts/model/MLmodel", kind="mlmodel"))
+    assert read.warning.startswith("s3://b/1/r/artifacts/model/MLmodel: ")
+
+
+def test_a_meta_json_cannot_hold_becomes_an_error(monkeypatch):
+    # PostgreSQL's jsonb refuses NaN: such a meta is this file's error, not the batch's.
+    monkeypatch.setattr(model_files, "parse_mlmodel", lambda data: {"kind": "mlmodel", "x": NAN})
+    read = parse_raw(RawContent(bucket="b", key="k/MLmodel", kind="mlmodel", data=b"x"))
+    assert read.meta["kind"] == "mlmodel" and "error" in read.meta
+    assert read.warning.startswith("s3://b/k/MLmodel: ")
+
+
+def _poison_raws() -> list[RawContent]:
+    raws = [
+        RawContent(bucket="b", key=f"{name}/MLmodel", kind="mlmodel", data=data)
+        for name, data in sorted(POISONS.items())
+    ]
+    raws.append(RawContent(bucket="b", key="clean/MLmodel", kind="mlmodel", data=CLEAN_MLMODEL))
+    raws.append(
+        RawContent(bucket="b", key="bad/feature_names.txt", kind="feature_names", data=NOT_UTF8)
+    )
+    return raws
+
+
+def _check_poison_reads(reads: list) -> None:
+    *poisons, clean, features = reads
+    for read, name in zip(poisons, sorted(POISONS), strict=True):
+        assert read.warning.startswith(f"s3://b/{name}/MLmodel: ")
+        assert set(read.meta) == {"kind", "error"}
+        assert len(read.meta_json) < 500
+    assert clean.warning == "" and clean.meta["mlflow_version"] == "2.16.0"
+    assert features.warning.startswith("s3://b/bad/feature_names.txt: not UTF-8")
+
+
+def test_poisons_in_a_batch_parsed_in_place():
+    _check_poison_reads(parse_batch(_poison_raws()))
+
+
+@pytest.mark.slow
+def test_poisons_in_a_batch_parsed_in_the_spawned_parse_process():
+    raws = _poison_raws()
+    with ContentReader(s3=None, workers=1, process_min_batch=1) as reader:
+        reads = reader.parse(raws).results()
+        assert reader.batches_in_process == 1
+        # The process survived its batch: a second one goes to it too.
+        again = reader.parse(raws).results()
+        assert reader.batches_in_process == 2 and reader._parser is not None
+    _check_poison_reads(reads)
+    assert again == reads
