@@ -37,7 +37,9 @@ def poisoned_world(moto_endpoint, world_dir) -> World:
     for label, mlmodel in MLMODELS.items():
         run_id = client.create_run(experiment_id, run_name=label).info.run_id
         client.log_text(run_id, mlmodel.decode(), "model/MLmodel")
-        client.log_text(run_id, "temperature\npressure\n", "feature_names.txt")
+        # NUL is valid UTF-8 but PostgreSQL's jsonb refuses it: stored replaced.
+        features = "temp\x00erature\npressure\n" if label == "clean" else "temperature\n"
+        client.log_text(run_id, features, "feature_names.txt")
         client.set_terminated(run_id)
         world.run_ids[label] = run_id
     return world
@@ -67,8 +69,16 @@ def test_poisoned_mlmodels_are_warnings_and_the_sync_goes_on(
     clean = Artifact.objects.get(key=_mlmodel_key(poisoned_world, "clean")).meta
     assert clean["mlflow_version"] == "2.16.0"
     assert clean["signature"]["inputs"] == [{"name": "temperature", "type": "double"}]
-    features = Artifact.objects.filter(key__endswith="/feature_names.txt")
-    assert [row.meta["features"] for row in features] == [["temperature", "pressure"]] * 3
+    features = {
+        row.key.split("/")[1]: row.meta["features"]
+        for row in Artifact.objects.filter(key__endswith="/feature_names.txt")
+    }
+    ids = poisoned_world.run_ids
+    assert features == {
+        ids["clean"]: ["temp\ufffderature", "pressure"],
+        ids["deep-json"]: ["temperature"],
+        ids["alias-bomb"]: ["temperature"],
+    }
 
     again = sync_world(poisoned_world, parse_process_min_batch=parse_process_min_batch)
     assert again.status == "ok", again.all_warnings()
