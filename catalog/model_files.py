@@ -75,12 +75,11 @@ class ModelFileError(ValueError):
 
 def decode_utf8(data: bytes | str, *, max_bytes: int = MAX_FILE_BYTES) -> str:
     """``data`` as text, refused when larger than ``max_bytes`` or not UTF-8."""
-    if isinstance(data, str):
-        if len(data) > max_bytes:
-            raise ModelFileError(f"file larger than {max_bytes} bytes")
-        return data
+    # A str (the page's decoded preview) is measured in characters: never more than bytes.
     if len(data) > max_bytes:
         raise ModelFileError(f"file larger than {max_bytes} bytes")
+    if isinstance(data, str):
+        return data
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
