@@ -1,15 +1,23 @@
 """Fixtures of the poison tests: poison worlds, built once each, and syncs of them.
 
-moto's S3 server, the worlds' temp dir and the sync lock in ``tmp_path`` are the sync
-tests' own fixtures (``tests/sync/conftest.py``), imported here so both areas share them.
+The worlds' temp dir and the sync lock in ``tmp_path`` are the sync tests' own fixtures
+(``tests/sync/conftest.py``), imported here. moto's server is this area's own: the sync
+tests' ``moto_endpoint`` points ``MLFLOW_S3_ENDPOINT_URL`` at its server for the whole
+session, and a second instance of it (a fixture imported into another conftest is
+another fixture) would repoint that variable under the sync tests' feet when both
+areas run in one session. Here the variable names this server only while a world is
+being built.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 
 import pytest
 from django.core.management import call_command
@@ -21,31 +29,80 @@ from tests.poison.world import (
     build_poison_world,
     make_templates,
 )
-from tests.sync.conftest import _sync_lock_in_tmp, moto_endpoint, world_dir
+from tests.sync.conftest import _sync_lock_in_tmp, world_dir
 
-__all__ = ["_sync_lock_in_tmp", "moto_endpoint", "world_dir"]
+__all__ = ["_sync_lock_in_tmp", "world_dir"]
+
+MOTO_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    # No pooled connections to the tracking databases (MLflow caches an engine per URI).
+    "MLFLOW_SQLALCHEMYSTORE_POOLCLASS": "NullPool",
+}
+
+
+@contextmanager
+def environment(values: dict[str, str]):
+    """``os.environ`` updated with ``values`` inside the block, restored after it."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(scope="session")
-def world_of(moto_endpoint, world_dir) -> Callable[[Iterable[str]], PoisonWorld]:
+def poison_moto_endpoint():
+    """A moto S3 server of the poison worlds, on a free local port, for the session."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _moto_credentials(poison_moto_endpoint):
+    """moto's credentials while a poison test runs (the sync and the pages use boto3)."""
+    with environment(MOTO_ENVIRONMENT):
+        yield
+
+
+@pytest.fixture(scope="session")
+def world_of(poison_moto_endpoint, world_dir) -> Callable[[Iterable[str]], PoisonWorld]:
     """A function: the world of the clean items plus ``poisons``, built once per session."""
     built: dict[tuple[str, ...], PoisonWorld] = {}
-    templates = make_templates(base=world_dir / "poison-templates")
+    endpoint = poison_moto_endpoint
+    building = {**MOTO_ENVIRONMENT, "MLFLOW_S3_ENDPOINT_URL": endpoint}
+    with environment(building):
+        templates = make_templates(base=world_dir / "poison-templates")
 
     def world(poisons: Iterable[str]) -> PoisonWorld:
         selection = tuple(label for label in POISONS if label in set(poisons))
         if selection not in built:
             if selection == tuple(POISONS):
                 bucket = POISON_BUCKET
-            else:
-                bucket = "poison-" + ("-".join(selection) or "none").replace("_", "-")
-            built[selection] = build_poison_world(
-                base=world_dir / bucket,
-                endpoint=moto_endpoint,
-                templates=templates,
-                bucket=bucket,
-                poisons=selection,
-            )
+            elif len(selection) <= 1:
+                bucket = "poison-" + "".join(selection or ["none"]).replace("_", "-")
+            else:  # bucket names stop at 63 characters
+                digest = hashlib.sha1("/".join(selection).encode()).hexdigest()[:10]  # noqa: S324
+                bucket = f"poison-mix-{digest}"
+            with environment(building):  # MLflow uploads to the endpoint this names
+                built[selection] = build_poison_world(
+                    base=world_dir / bucket,
+                    endpoint=endpoint,
+                    templates=templates,
+                    bucket=bucket,
+                    poisons=selection,
+                )
         return built[selection]
 
     return world

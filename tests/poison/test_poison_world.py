@@ -343,8 +343,13 @@ def assert_poison_outcome(label: str, world: PoisonWorld, summary: dict) -> None
 def test_full_world_sync_is_ok_and_warns_per_data_problem(sync_world, poison_world):
     code, summary = sync_world(poison_world)
     assert_ok(code, summary)
+    failures = []
     for label in poison_world.poisons:
-        assert_poison_outcome(label, poison_world, summary)
+        try:
+            assert_poison_outcome(label, poison_world, summary)
+        except AssertionError as error:
+            failures.append(f"{label}: {' '.join(str(error).split())[:400]}")
+    assert not failures, "\n".join(failures)
     assert not warnings_naming(summary, poison_world.run_ids["clean"]), summary["warnings"]
 
 
