@@ -1,0 +1,159 @@
+"""Fixtures of the poison tests: poison worlds, built once each, and syncs of them.
+
+The worlds' temp dir and the sync lock in ``tmp_path`` are the sync tests' own fixtures
+(``tests/sync/conftest.py``), imported here. moto's server is this area's own: the sync
+tests' ``moto_endpoint`` points ``MLFLOW_S3_ENDPOINT_URL`` at its server for the whole
+session, and a second instance of it (a fixture imported into another conftest is
+another fixture) would repoint that variable under the sync tests' feet when both
+areas run in one session. Here the variable names this server only while a world is
+being built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+
+import pytest
+from django.core.management import call_command
+
+from tests.poison.world import (
+    POISON_BUCKET,
+    POISONS,
+    PoisonWorld,
+    build_poison_world,
+    make_templates,
+)
+from tests.sync.conftest import _sync_lock_in_tmp, world_dir
+
+__all__ = ["_sync_lock_in_tmp", "world_dir"]
+
+MOTO_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    # No pooled connections to the tracking databases (MLflow caches an engine per URI).
+    "MLFLOW_SQLALCHEMYSTORE_POOLCLASS": "NullPool",
+}
+
+
+@contextmanager
+def environment(values: dict[str, str]):
+    """``os.environ`` updated with ``values`` inside the block, restored after it."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def poison_moto_endpoint():
+    """A moto S3 server of the poison worlds, on a free local port, for the session."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _moto_credentials(poison_moto_endpoint):
+    """moto's credentials while a poison test runs (the sync and the pages use boto3)."""
+    with environment(MOTO_ENVIRONMENT):
+        yield
+
+
+@pytest.fixture(scope="session")
+def world_of(poison_moto_endpoint, world_dir) -> Callable[[Iterable[str]], PoisonWorld]:
+    """A function: the world of the clean items plus ``poisons``, built once per session."""
+    built: dict[tuple[str, ...], PoisonWorld] = {}
+    endpoint = poison_moto_endpoint
+    building = {**MOTO_ENVIRONMENT, "MLFLOW_S3_ENDPOINT_URL": endpoint}
+    with environment(building):
+        templates = make_templates(base=world_dir / "poison-templates")
+
+    def world(poisons: Iterable[str]) -> PoisonWorld:
+        selection = tuple(label for label in POISONS if label in set(poisons))
+        if selection not in built:
+            if selection == tuple(POISONS):
+                bucket = POISON_BUCKET
+            elif len(selection) <= 1:
+                bucket = "poison-" + "".join(selection or ["none"]).replace("_", "-")
+            else:  # bucket names stop at 63 characters
+                digest = hashlib.sha1("/".join(selection).encode()).hexdigest()[:10]  # noqa: S324
+                bucket = f"poison-mix-{digest}"
+            with environment(building):  # MLflow uploads to the endpoint this names
+                built[selection] = build_poison_world(
+                    base=world_dir / bucket,
+                    endpoint=endpoint,
+                    templates=templates,
+                    bucket=bucket,
+                    poisons=selection,
+                )
+        return built[selection]
+
+    return world
+
+
+@pytest.fixture(scope="session")
+def poison_world(world_of) -> PoisonWorld:
+    """The full poison world: the clean items and every poison."""
+    return world_of(POISONS)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(settings):
+    """Each test gets an empty in-memory cache (charts and thumbnails are cached)."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"poison-{uuid.uuid4().hex}",
+        },
+    }
+
+
+@pytest.fixture
+def sync_world(db, settings):
+    """A function that runs ``sync_registry --json`` over a world: (exit code, summary).
+
+    It also aims the pages' S3 client at the world's endpoint. The summary gains the
+    recorded SyncRun's ``error`` (the JSON line leaves it out), for failure messages.
+    """
+    from catalog.models import SyncRun
+    from catalog.sync.s3_source import get_web_s3_client
+
+    def sync(world: PoisonWorld) -> tuple[int, dict]:
+        settings.MLFLOW_TRACKING_URI = world.tracking_uri
+        settings.CATALOG_S3_ENDPOINT_URL = world.endpoint
+        get_web_s3_client.cache_clear()
+        stdout, stderr = io.StringIO(), io.StringIO()
+        try:
+            call_command("sync_registry", "--json", stdout=stdout, stderr=stderr)
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code
+        try:
+            summary = json.loads(stdout.getvalue())
+        except ValueError:
+            summary = {"status": "unparsable", "warnings": [], "output": stdout.getvalue()}
+        summary["stderr"] = stderr.getvalue()[-2000:]
+        last = SyncRun.objects.order_by("-pk").first()
+        summary["error"] = last.error if last is not None else ""
+        return code, summary
+
+    yield sync
+    get_web_s3_client.cache_clear()
