@@ -5,6 +5,11 @@ across threads) on the Agg canvas, and returns PNG bytes. Labels are drawn as te
 matplotlib, so nothing from MLflow reaches HTML here. ``cached_png`` keeps a chart in
 the Django cache under a digest of the numbers it is drawn from: the same data never
 renders twice, and new data is a new key (no stale charts, nothing to invalidate).
+
+Metric values are untrusted numbers: NaN and infinities are left out of a chart and
+magnitudes beyond ``MAX_DRAWN_MAGNITUDE`` are clipped to it (near ``1e308`` matplotlib's
+axis arithmetic overflows: ``ValueError: arange``), and the chart says so in a note.
+If drawing still fails, ``cached_png`` answers a chart that says so: never a 500.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from django.core.cache import cache
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -24,6 +31,69 @@ BAR_COLOR = "#2f6fb0"
 HIGHLIGHT_COLOR = "#1a7f37"
 LINE_COLOR = "#2f6fb0"
 LABEL_MAX_CHARS = 48
+NOTE_COLOR = "#9a6700"
+# Beyond this matplotlib's tick and margin arithmetic overflows to infinity.
+MAX_DRAWN_MAGNITUDE = 1e300
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Drawable:
+    """Which of a chart's values can be drawn: indexes kept, values clipped, and counts."""
+
+    kept: list[int]
+    values: list[float]
+    skipped: int
+    clipped: int
+
+    @property
+    def note(self) -> str:
+        """What the chart leaves out or changes, in words ("" when nothing)."""
+        parts = []
+        if self.skipped:
+            noun = "value" if self.skipped == 1 else "values"
+            parts.append(f"{self.skipped} non-finite {noun} not drawn")
+        if self.clipped:
+            noun = "value" if self.clipped == 1 else "values"
+            parts.append(f"{self.clipped} {noun} clipped to ±{MAX_DRAWN_MAGNITUDE:.0e}")
+        return "; ".join(parts)
+
+
+def drawable(values: Sequence[float]) -> Drawable:
+    """The finite ``values`` (non-numbers, NaN and infinities dropped), clipped in magnitude."""
+    kept, clipped_values, skipped, clipped = [], [], 0, 0
+    for index, value in enumerate(values):
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            number = math.nan
+        if not math.isfinite(number):
+            skipped += 1
+            continue
+        if abs(number) > MAX_DRAWN_MAGNITUDE:
+            number = math.copysign(MAX_DRAWN_MAGNITUDE, number)
+            clipped += 1
+        kept.append(index)
+        clipped_values.append(number)
+    return Drawable(kept=kept, values=clipped_values, skipped=skipped, clipped=clipped)
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not math.isfinite(number):
+        return None
+    return max(-MAX_DRAWN_MAGNITUDE, min(MAX_DRAWN_MAGNITUDE, number))
+
+
+def _add_note(figure: Figure, note: str) -> None:
+    if note:
+        figure.text(0.01, 0.005, note, fontsize=8, color=NOTE_COLOR, ha="left", va="bottom")
 
 
 def _short(label: str) -> str:
@@ -79,8 +149,13 @@ def bar_chart_png(
     threshold is drawn as a dashed line."""
     if len(labels) != len(values):
         raise ValueError("labels and values must have the same length")
+    shown = drawable(values)
+    labels = [labels[index] for index in shown.kept]
+    values = shown.values
+    threshold = _finite_or_none(threshold)
     height = max(2.2, 0.38 * len(labels) + 1.2)
     figure = Figure(figsize=(8, height), layout="constrained")
+    _add_note(figure, shown.note)
     if not values:
         return _empty(figure, f"No values of {_short(metric)!r} to compare")
     axes = figure.add_subplot()
@@ -119,13 +194,15 @@ def bar_chart_png(
 
 def line_chart_png(*, points: Sequence[tuple[float, float]], metric: str) -> bytes:
     """A line chart of (step, value) ``points`` of one metric."""
+    shown = drawable([value for _, value in points])
+    steps = [points[index][0] for index in shown.kept]
+    values = shown.values
     figure = Figure(figsize=(5, 2.8), layout="constrained")
-    if not points:
+    _add_note(figure, shown.note)
+    if not values:
         return _empty(figure, f"No history of {_short(metric)!r}")
     axes = figure.add_subplot()
-    steps = [step for step, _ in points]
-    values = [value for _, value in points]
-    axes.plot(steps, values, color=LINE_COLOR, marker="o" if len(points) <= 50 else None)
+    axes.plot(steps, values, color=LINE_COLOR, marker="o" if len(values) <= 50 else None)
     axes.set_title(_short(metric), fontsize=10)
     axes.set_xlabel("step")
     axes.grid(alpha=0.3)
@@ -139,10 +216,18 @@ def data_digest(*parts) -> str:
 
 
 def cached_png(*, kind: str, data: object, render: Callable[[], bytes]) -> bytes:
-    """``render()``'s PNG, cached under ``kind`` and the digest of ``data``."""
+    """``render()``'s PNG, cached under ``kind`` and the digest of ``data``.
+
+    A chart that cannot be drawn (matplotlib refuses its numbers) is a PNG saying so,
+    logged and not cached.
+    """
     key = f"catalog:chart:{kind}:{data_digest(data)}"
     png = cache.get(key)
     if png is None:
-        png = render()
+        try:
+            png = render()
+        except (ValueError, OverflowError, FloatingPointError):
+            logger.warning("Chart %s could not be drawn", kind, exc_info=True)
+            return _empty(Figure(figsize=(5, 2.2)), "This chart could not be drawn")
         cache.set(key, png, CHART_CACHE_TIMEOUT_S)
     return png

@@ -22,6 +22,31 @@ ARTIFACT_CHOICES = (
 )
 
 
+# No honest name, id or tag filter is longer; NUL cannot be compared with a PostgreSQL
+# text column (psycopg refuses the query: a 500).
+MAX_FILTER_CHARS = 200
+
+
+class BoundedFilterSet(django_filters.FilterSet):
+    """A FilterSet whose query values are cut to ``MAX_FILTER_CHARS`` and lose NUL."""
+
+    def __init__(self, data=None, *args, **kwargs):
+        if data is not None:
+            data = data.copy()
+            for name in self.base_filters:
+                values = data.getlist(name) if hasattr(data, "getlist") else [data.get(name)]
+                cleaned = [
+                    str(value).replace("\x00", "")[:MAX_FILTER_CHARS]
+                    for value in values
+                    if value is not None
+                ]
+                if hasattr(data, "setlist"):
+                    data.setlist(name, cleaned)
+                elif cleaned:
+                    data[name] = cleaned[-1]
+        super().__init__(data, *args, **kwargs)
+
+
 def filter_by_tag(queryset, name, value):
     """``key`` (has the tag) or ``key=value`` (the tag has that value)."""
     parsed = parse_tag_query(value) if value else None
@@ -37,7 +62,7 @@ def filter_by_tag(queryset, name, value):
     return rows.filter(filter_tag_value=tag_value)
 
 
-class RegisteredModelFilterSet(django_filters.FilterSet):
+class RegisteredModelFilterSet(BoundedFilterSet):
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name")
     category = django_filters.ChoiceFilter(
         choices=Category.choices, method="filter_category", label="Category"
@@ -76,7 +101,7 @@ class RegisteredModelFilterSet(django_filters.FilterSet):
         return queryset.filter(latest_artifacts_present=(value == "present"))
 
 
-class ExperimentFilterSet(django_filters.FilterSet):
+class ExperimentFilterSet(BoundedFilterSet):
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name")
     lifecycle_stage = django_filters.ChoiceFilter(
         choices=(("active", "Active"), ("deleted", "Deleted")), label="State"
@@ -87,7 +112,7 @@ class ExperimentFilterSet(django_filters.FilterSet):
         fields = ("q", "lifecycle_stage")
 
 
-class RunFilterSet(django_filters.FilterSet):
+class RunFilterSet(BoundedFilterSet):
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name")
     status = django_filters.ChoiceFilter(
         choices=(

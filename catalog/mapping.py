@@ -6,6 +6,14 @@ quality summary and maintenance notes, all from live rows, with the last sync ti
 place of a hand-typed date. Served at ``/export/mapping.md`` and written by
 ``manage.py export_mapping``.
 
+Every name and value from MLflow or S3 is data, also in the export: it may be pasted
+into a wiki that renders Markdown with raw HTML. ``md_text`` writes plain text with
+``&``, ``<`` and ``>`` as entities and Markdown's link, emphasis, code and table
+characters backslash-escaped; ``md_code`` writes a code span (its fence longer than
+any backtick run inside) unless the value holds ``<``, ``>`` or ``&``, which only
+entities can keep inert. Fenced blocks get one line per entry (control characters
+flattened) and a fence longer than any backtick run in them.
+
 ``gather_mapping_data`` reads everything in a fixed number of queries (about a dozen,
 whatever the catalogue's size); the ``_section`` functions are pure text. Lists are
 capped (runs per folder, models per category) so the page stays readable and cheap for a
@@ -14,6 +22,7 @@ large server; the caps are stated on the page.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -268,13 +277,57 @@ def gather_mapping_data(*, sync=_UNREAD) -> MappingData:
 # --- text ---------------------------------------------------------------------------------
 
 
+# Line breaks (and every other control character) would end a list item, a table row or
+# a fenced block early: a name is always one line.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+# Characters that make links, images, emphasis, code spans, tables, strikethrough and
+# escapes. "(" and ")" only matter after "]", which is escaped; "_" inside a word
+# cannot open emphasis and is kept readable (``snake_case`` names are common).
+_MD_SPECIAL = re.compile(r"[\\`*\[\]|~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+_BACKTICKS = re.compile(r"`+")
+_HTML_SPECIAL = ("&", "<", ">")
+
+
+def one_line(value) -> str:
+    """``value`` as text on one line: control characters become a space."""
+    return _CONTROL.sub(" ", str(value)).strip()
+
+
+def md_text(value) -> str:
+    """``value`` as inert Markdown text: entities for ``& < >``, Markdown escaped."""
+    text = one_line(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(lambda match: "\\" + match.group(0), text)
+
+
+def md_code(value) -> str:
+    """``value`` as a code span, or as ``md_text`` when it holds ``& < >``.
+
+    Inside a code span entities are not decoded, so a value with HTML characters is
+    written as escaped text instead (it renders the same characters).
+    """
+    text = one_line(value)
+    if not text or any(char in text for char in _HTML_SPECIAL):
+        return md_text(text)
+    fence = "`" * (max((len(run) for run in _BACKTICKS.findall(text)), default=0) + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{padding}{text}{padding}{fence}"
+
+
+def code_fence(lines: Iterable[str], *, info: str = "") -> list[str]:
+    """``lines`` as a fenced block whose fence no line can close (nor open)."""
+    lines = [one_line(line) if _CONTROL.search(line) else line for line in lines]
+    longest = max((len(run) for line in lines for run in _BACKTICKS.findall(line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence + info, *lines, fence]
+
+
 def _cell(text) -> str:
-    """Markdown table cell text: pipes escaped, newlines flattened."""
-    return str(text).replace("|", "\\|").replace("\n", " ").strip()
+    """Markdown table cell text: escaped (``md_text`` escapes the pipes too)."""
+    return md_text(text)
 
 
 def _code(text) -> str:
-    return "`" + str(text).replace("`", "'") + "`"
+    return md_code(text)
 
 
 def _sync_line(sync) -> str:
@@ -336,17 +389,17 @@ def _overview(data: MappingData) -> list[str]:
 
 def _folder_section(data: MappingData, experiment: Experiment) -> list[str]:
     lines = [
-        f"### Folder {folder_of(experiment)} - {experiment.name}",
-        f"- **Experiment ID:** {experiment.experiment_id}",
-        f'- **Experiment Name:** "{experiment.name}"',
-        f"- **Purpose:** {plain_purpose(experiment.purpose, limit=500) or '—'}",
+        f"### Folder {md_text(folder_of(experiment))} - {md_text(experiment.name)}",
+        f"- **Experiment ID:** {md_text(experiment.experiment_id)}",
+        f'- **Experiment Name:** "{md_text(experiment.name)}"',
+        f"- **Purpose:** {md_text(plain_purpose(experiment.purpose, limit=500)) or '—'}",
         f"- **S3 prefix:** {_code(experiment.artifact_location + '/')}",
         "- **Sub-folders (Run IDs):**",
     ]
     runs = data.runs_by_experiment.get(experiment.pk, [])
     for run_id, name, status in runs:
-        label = f" - {name}" if name else ""
-        state = f" - **{status}**" if status else ""
+        label = f" - {md_text(name)}" if name else ""
+        state = f" - **{md_text(status)}**" if status else ""
         lines.append(f"  - {_code(run_id + '/')}{label}{state}")
     if experiment.run_count > len(runs):
         lines.append(f"  - … and {experiment.run_count - len(runs)} more runs")
@@ -355,7 +408,7 @@ def _folder_section(data: MappingData, experiment: Experiment) -> list[str]:
     lines.append("- **Registered Models:**")
     models = data.models_by_experiment.get(experiment.pk, [])
     for name, _, _, latest_run_id in models:
-        suffix = f" (Run: {latest_run_id})" if latest_run_id else ""
+        suffix = f" (Run: {md_text(latest_run_id)})" if latest_run_id else ""
         lines.append(f"  - {_code(name)}{suffix}")
     if not models:
         lines.append("  - (none)")
@@ -391,21 +444,18 @@ def _artifact_structure(data: MappingData) -> list[str]:
             child = rest.split("/", 1)[0] + ("/" if "/" in rest else "")
             children[name][child] += 1
     runs_seen = len({run_id for run_id, _ in data.structure}) or 1
-    lines = [
+    tree = ["{run_id}/", "├── artifacts/"]
+    for name in sorted(entries, key=lambda entry: (not entry.endswith("/"), entry)):
+        share = round(100 * len(entries[name]) / runs_seen)
+        tree.append(f"│   ├── {one_line(name):<28} # in {share}% of runs")
+        for child in _folder_children(children.get(name, Counter())):
+            tree.append(f"│   │   ├── {one_line(child)}")
+    return [
         "## Artifact Structure",
         "",
         f"Each run folder contains (share of the {runs_seen} runs sampled):",
-        "```",
-        "{run_id}/",
-        "├── artifacts/",
+        *code_fence(tree),
     ]
-    for name in sorted(entries, key=lambda entry: (not entry.endswith("/"), entry)):
-        share = round(100 * len(entries[name]) / runs_seen)
-        lines.append(f"│   ├── {name:<28} # in {share}% of runs")
-        for child in _folder_children(children.get(name, Counter())):
-            lines.append(f"│   │   ├── {child}")
-    lines.append("```")
-    return lines
 
 
 def _categories(data: MappingData) -> list[str]:
@@ -422,29 +472,29 @@ def _categories(data: MappingData) -> list[str]:
         lines += ["", f"### {category.label} Models"]
         for name, _, experiment_pk, _ in models[:MODELS_PER_CATEGORY]:
             folder = folders.get(experiment_pk)
-            lines.append(f"- {_code(name)}" + (f" (S3: {folder})" if folder else ""))
+            lines.append(f"- {_code(name)}" + (f" (S3: {md_text(folder)})" if folder else ""))
         if len(models) > MODELS_PER_CATEGORY:
             lines.append(f"- … and {len(models) - MODELS_PER_CATEGORY} more")
     return lines
 
 
 def _usage(data: MappingData) -> list[str]:
-    lines = ["## Usage Instructions", "", "### Loading Models", "```python", "import mlflow", ""]
+    code = ["import mlflow", ""]
     example = data.example
     if example is None:
-        lines += [
+        code += [
             '# By alias:   mlflow.pyfunc.load_model("models:/<name>@<alias>")',
             '# By version: mlflow.pyfunc.load_model("models:/<name>/<version>")',
         ]
     else:
-        lines.append(f"# {example.registered_model.name} v{example.version}")
+        code.append(f"# {one_line(example.registered_model.name)} v{example.version}")
         for snippet in selectors.load_snippets(
             version=example, registered_model=example.registered_model
         ):
-            lines.append(f"# {snippet.label}")
-            lines.append(snippet.code)
+            code.append(f"# {one_line(snippet.label)}")
+            code.append(one_line(snippet.code))
+    lines = ["## Usage Instructions", "", "### Loading Models", *code_fence(code, info="python")]
     lines += [
-        "```",
         "",
         "Valid forms: `models:/<name>@<alias>`, `models:/<name>/<version>`, "
         "`runs:/<run_id>/<path>`, `s3://<bucket>/<exp_id>/<run_id>/artifacts/<path>`. "
@@ -463,12 +513,12 @@ def _quality(data: MappingData) -> list[str]:
     metric = data.quality_metric
     if metric is None:
         return lines + ["No metrics recorded on registered models' source runs."]
-    lines.append(f"### High-Performing Models ({metric} >= {QUALITY_THRESHOLD:g})")
+    lines.append(f"### High-Performing Models ({md_text(metric)} >= {QUALITY_THRESHOLD:g})")
     for row in data.quality_rows:
         folder = "?" if row.artifact_location is None else folder_of_location(row.artifact_location)
         lines.append(
             f"- {_code(row.model_name)} v{row.version}: "
-            f"{metric} = {format_metric(row.metric_value)} (Folder {folder})"
+            f"{md_text(metric)} = {format_metric(row.metric_value)} (Folder {md_text(folder)})"
         )
     if not data.quality_rows:
         lines.append("- (none)")
@@ -476,7 +526,7 @@ def _quality(data: MappingData) -> list[str]:
 
 
 def _maintenance(data: MappingData) -> list[str]:
-    buckets = ", ".join(f"`s3://{bucket}/`" for bucket in data.buckets) or "no bucket"
+    buckets = ", ".join(md_code(f"s3://{bucket}/") for bucket in data.buckets) or "no bucket"
     return [
         "## Maintenance Notes",
         "",

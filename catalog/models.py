@@ -320,7 +320,9 @@ class RegisteredModel(SyncedModel):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("catalog:model_detail", args=[self.name])
+        from catalog.model_urls import model_url
+
+        return model_url(self.name)
 
     @property
     def effective_category(self) -> str:
@@ -488,9 +490,9 @@ class ModelVersion(SyncedModel):
         return f"{self.registered_model.name} v{self.version}"
 
     def get_absolute_url(self) -> str:
-        return reverse(
-            "catalog:model_version_detail", args=[self.registered_model.name, self.version]
-        )
+        from catalog.model_urls import model_version_url
+
+        return model_version_url(self.registered_model.name, self.version)
 
 
 class Artifact(SyncedModel):

@@ -8,11 +8,14 @@ CSV export writes.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import django_tables2 as tables
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from catalog.model_urls import model_url
 from catalog.models import Experiment, ModelVersion, RegisteredModel, Run
 from catalog.selectors import EXPERIMENT_NUMERIC_ORDER, key_model_names, order_metric_keys
 
@@ -148,14 +151,14 @@ class QuickReferenceTable(CatalogTable):
         html = format_html_join(
             ", ",
             '<a href="{}">{}</a>',
-            ((reverse("catalog:model_detail", args=[name]), name) for name in names),
+            ((model_url(name), name) for name in names),
         )
         more = record.model_count - len(names)
         if more > 0:
             html += format_html(
                 ' <a class="muted" href="{}?experiment={}">+{} more</a>',
                 reverse("catalog:model_list"),
-                record.experiment_id,
+                quote(str(record.experiment_id), safe=""),
                 more,
             )
         return html or "—"

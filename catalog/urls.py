@@ -1,7 +1,10 @@
 """The catalogue's URLs. Deep links are part of the product: never rename a path.
 
 Registered model names may hold "/" in MLflow, so model routes take a ``path``; the
-version route is listed before the model route so ``.../versions/<n>/`` wins.
+version route is listed before the model route so ``.../versions/<n>/`` wins. Links to
+them are built by ``catalog.model_urls`` (the name percent-encoded as one segment, "/"
+included), never by ``reverse()`` with the raw name: browsers would resolve its "."
+and ".." segments away.
 
 HTML pages and the mapping export go through ``cached_page`` (``catalog.pagecache``):
 served again while the data version is unchanged. Not ``/healthz`` (it reports the live

@@ -140,9 +140,16 @@ WHITENOISE_MANIFEST_STRICT = False
 # last admin edit) is unchanged, for at most this many seconds; 0 turns it off.
 # See catalog.pagecache and docs/decisions/0005-page-cache.md.
 CATALOG_PAGE_CACHE_SECONDS = int(os.environ.get("CATALOG_PAGE_CACHE_SECONDS", 300))
+# Each worker keeps at most this many bytes of pages (least recently used dropped
+# first), and never a page longer than CATALOG_PAGE_CACHE_MAX_PAGE_BYTES.
+CATALOG_PAGE_CACHE_MAX_BYTES = int(os.environ.get("CATALOG_PAGE_CACHE_MAX_BYTES", 64 * 1024**2))
+CATALOG_PAGE_CACHE_MAX_PAGE_BYTES = int(
+    os.environ.get("CATALOG_PAGE_CACHE_MAX_PAGE_BYTES", 2 * 1024**2)
+)
 
 # Thumbnails and charts are cached by ETag or data version (see catalog.previews), on
-# disk and shared by the workers. Pages go to a per-process LocMemCache: a hit must cost
+# disk and shared by the workers. Pages go to a per-process memory cache bounded in
+# bytes (catalog.bounded_cache, a LocMemCache that counts what it holds): a hit must cost
 # far less than the ~30 ms render (the file cache lists its directory on every write),
 # and the data version in the key keeps the workers consistent.
 CACHES = {
@@ -153,10 +160,14 @@ CACHES = {
         "OPTIONS": {"MAX_ENTRIES": 20000},
     },
     "pages": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "BACKEND": "catalog.bounded_cache.BytesBoundedLocMemCache",
         "LOCATION": "catalog-pages",
         "TIMEOUT": CATALOG_PAGE_CACHE_SECONDS or None,
-        "OPTIONS": {"MAX_ENTRIES": 500},
+        "OPTIONS": {
+            "MAX_ENTRIES": 500,
+            "MAX_BYTES": CATALOG_PAGE_CACHE_MAX_BYTES,
+            "MAX_ENTRY_BYTES": CATALOG_PAGE_CACHE_MAX_PAGE_BYTES,
+        },
     },
 }
 

@@ -13,7 +13,7 @@ from django import template
 from django.conf import settings
 from django.utils.safestring import mark_safe
 
-from catalog import tables
+from catalog import model_urls, tables
 from catalog.markdown import render_markdown
 
 register = template.Library()
@@ -24,6 +24,12 @@ def markdown_filter(source: str) -> str:
     """Sanitised HTML of a Markdown description."""
     # nh3 has cleaned the HTML: only allowlisted tags, attributes and URL schemes remain.
     return mark_safe(render_markdown(source or ""))  # noqa: S308
+
+
+@register.filter
+def model_chart_url(name: str) -> str:
+    """The versions chart URL of a registered model, its name encoded as one segment."""
+    return model_urls.model_chart_url(name)
 
 
 @register.filter

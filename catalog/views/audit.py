@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from django.views.generic import TemplateView
-from django_tables2 import SingleTableMixin
 
 from catalog import selectors
 from catalog.tables import AuditRunTable, AuditVersionTable, OrphanFolderTable
 from catalog.views.exports import CsvExportMixin
+from catalog.views.paging import BoundedTableMixin
 
 # section -> (title, table class, selector)
 SECTIONS = {
@@ -27,10 +27,11 @@ SECTIONS = {
 GONE_SECTION = "gone"
 
 
-class AuditView(CsvExportMixin, SingleTableMixin, TemplateView):
+class AuditView(CsvExportMixin, BoundedTableMixin, TemplateView):
     """Headline counts of every drift kind, and one section's table (``?section=``)."""
 
     template_name = "catalog/audit.html"
+    query_params = ("section",)
     table_pagination = {"per_page": 50}
 
     def setup(self, request, *args, **kwargs):

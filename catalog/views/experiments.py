@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from django_filters.views import FilterView
-from django_tables2 import SingleTableMixin
 
 from catalog import selectors
 from catalog.filters import ExperimentFilterSet, RunFilterSet
 from catalog.models import Experiment
 from catalog.tables import ExperimentTable, RegisteredModelTable, RunTable
 from catalog.views.exports import CsvExportMixin
+from catalog.views.paging import BoundedTableMixin
 
 MODELS_ON_FOLDER_PAGE = 50
 
 
-class ExperimentListView(CsvExportMixin, SingleTableMixin, FilterView):
+class ExperimentListView(CsvExportMixin, BoundedTableMixin, FilterView):
     template_name = "catalog/experiment_list.html"
     table_class = ExperimentTable
     filterset_class = ExperimentFilterSet
@@ -26,10 +26,11 @@ class ExperimentListView(CsvExportMixin, SingleTableMixin, FilterView):
         return selectors.experiment_rows()
 
 
-class ExperimentDetailView(CsvExportMixin, SingleTableMixin, FilterView):
+class ExperimentDetailView(CsvExportMixin, BoundedTableMixin, FilterView):
     """One folder: purpose, S3 prefix, its runs (filterable), its models, a run chart."""
 
     template_name = "catalog/experiment_detail.html"
+    query_params = ("metric",)
     table_class = RunTable
     filterset_class = RunFilterSet
     table_pagination = {"per_page": 50}

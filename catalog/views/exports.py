@@ -70,3 +70,6 @@ def mapping_markdown(request):
     response = HttpResponse(markdown, content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="s3-artifact-mapping.md"'
     return response
+
+
+mapping_markdown.query_params = ()  # the page cache keys it by its path alone

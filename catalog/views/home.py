@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from django.views.generic import TemplateView
-from django_tables2 import SingleTableMixin
 
 from catalog import selectors
 from catalog.tables import QuickReferenceTable
 from catalog.views.exports import CsvExportMixin
+from catalog.views.paging import BoundedTableMixin
 
 
-class HomeView(CsvExportMixin, SingleTableMixin, TemplateView):
+class HomeView(CsvExportMixin, BoundedTableMixin, TemplateView):
     template_name = "catalog/home.html"
     table_class = QuickReferenceTable
     table_pagination = {"per_page": 50}

@@ -5,16 +5,16 @@ from __future__ import annotations
 from django.http import Http404
 from django.views.generic import TemplateView
 from django_filters.views import FilterView
-from django_tables2 import SingleTableMixin
 
 from catalog import selectors
 from catalog.filters import RegisteredModelFilterSet
 from catalog.models import Category
 from catalog.tables import ModelVersionTable, RegisteredModelTable
 from catalog.views.exports import CsvExportMixin
+from catalog.views.paging import BoundedTableMixin
 
 
-class ModelListView(CsvExportMixin, SingleTableMixin, FilterView):
+class ModelListView(CsvExportMixin, BoundedTableMixin, FilterView):
     template_name = "catalog/model_list.html"
     table_class = RegisteredModelTable
     filterset_class = RegisteredModelFilterSet
@@ -25,10 +25,11 @@ class ModelListView(CsvExportMixin, SingleTableMixin, FilterView):
         return selectors.registered_model_rows()
 
 
-class ModelDetailView(CsvExportMixin, SingleTableMixin, TemplateView):
+class ModelDetailView(CsvExportMixin, BoundedTableMixin, TemplateView):
     """Description, category, tags, aliases, versions, a metric chart, load snippets."""
 
     template_name = "catalog/model_detail.html"
+    query_params = ("metric",)
     table_class = ModelVersionTable
     table_pagination = {"per_page": 50}
 

@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
+import math
+
 from django.views.generic import TemplateView
-from django_tables2 import SingleTableMixin
 
 from catalog import selectors
 from catalog.tables import LeaderboardTable
 from catalog.views.exports import CsvExportMixin
+from catalog.views.paging import BoundedTableMixin
+
+MAX_THRESHOLD_CHARS = 32
 
 
 def parse_threshold(raw: str | None) -> float | None:
-    """``"0.9"`` -> 0.9, ``"90%"`` -> 0.9; blank or unparsable -> None."""
-    if not raw:
+    """``"0.9"`` -> 0.9, ``"90%"`` -> 0.9; blank, unparsable, NaN or infinite -> None."""
+    if not raw or len(raw) > MAX_THRESHOLD_CHARS:
         return None
     text = raw.strip()
     try:
-        if text.endswith("%"):
-            return float(text[:-1]) / 100
-        return float(text)
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
     except ValueError:
         return None
+    # "nan", "inf" and "1e999" parse; no metric compares with them meaningfully.
+    return value if math.isfinite(value) else None
 
 
-class MetricsView(CsvExportMixin, SingleTableMixin, TemplateView):
+class MetricsView(CsvExportMixin, BoundedTableMixin, TemplateView):
     template_name = "catalog/metrics.html"
+    query_params = ("metric", "threshold")
     table_class = LeaderboardTable
     table_pagination = {"per_page": 50}
     export_name = "leaderboard"
@@ -51,7 +56,7 @@ class MetricsView(CsvExportMixin, SingleTableMixin, TemplateView):
             metric_keys=self.metric_keys,
             metric=self.metric,
             threshold=self.threshold,
-            threshold_raw=self.request.GET.get("threshold", ""),
+            threshold_raw=self.request.GET.get("threshold", "")[:MAX_THRESHOLD_CHARS],
             lower_is_better=bool(self.metric) and selectors.lower_is_better(self.metric),
         )
         return context

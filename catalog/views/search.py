@@ -11,6 +11,7 @@ MAX_QUERY_CHARS = 200
 
 class SearchView(TemplateView):
     template_name = "catalog/search.html"
+    query_params = ("q",)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -118,3 +118,82 @@ def test_null_metrics_do_not_break_charts(db, reader_client):
     url = reverse("catalog:chart_experiment_runs", args=["78"]) + "?metric=loss"
     assert reader_client.get(url).content.startswith(b"\x89PNG")
     assert charts._zoomed_range([float("nan"), 0.9, 0.91]) is not None
+
+
+# --- untrusted numbers ---------------------------------------------------------------------
+
+INF, NAN = float("inf"), float("nan")
+NUMBER_CASES = {
+    "+inf": [0.5, INF, 0.7],
+    "-inf": [-INF, 0.2],
+    "nan": [NAN, 0.9, NAN],
+    "all non-finite": [INF, -INF, NAN],
+    "1e308 magnitudes": [1e308, -1e308, 1.7e308],
+    "close huge values": [1e308, 0.9e308],
+    "a single point": [0.42],
+    "a single infinity": [INF],
+}
+
+
+@pytest.mark.parametrize("name", sorted(NUMBER_CASES))
+def test_charts_draw_any_numbers(name):
+    values = NUMBER_CASES[name]
+    labels = [f"v{i}" for i in range(len(values))]
+    for threshold in (None, 0.5, INF, NAN, 1e308):
+        bar = charts.bar_chart_png(labels=labels, values=values, metric="m", threshold=threshold)
+        assert _image(bar).format == "PNG"
+    line = charts.line_chart_png(points=list(enumerate(values)), metric="m")
+    assert _image(line).format == "PNG"
+
+
+def test_drawable_counts_what_it_leaves_out():
+    shown = charts.drawable([0.5, INF, NAN, -1e308, "x", 2.0])
+    assert shown.kept == [0, 3, 5]
+    assert shown.values == [0.5, -charts.MAX_DRAWN_MAGNITUDE, 2.0]
+    assert (shown.skipped, shown.clipped) == (3, 1)
+    assert shown.note == "3 non-finite values not drawn; 1 value clipped to ±1e+300"
+    assert charts.drawable([1.0]).note == ""
+
+
+def test_a_chart_with_left_out_values_differs_from_one_without():
+    # The note is drawn: the chart with an infinity is not the chart of the finite values.
+    plain = charts.bar_chart_png(labels=["a"], values=[0.5], metric="m")
+    noted = charts.bar_chart_png(labels=["a", "b"], values=[0.5, INF], metric="m")
+    assert plain != noted
+
+
+def test_cached_png_answers_a_png_when_drawing_fails():
+    def render():
+        raise ValueError("arange: cannot compute length")
+
+    png = charts.cached_png(kind="broken", data={"v": 1}, render=render)
+    assert _image(png).format == "PNG"
+
+
+@pytest.mark.django_db
+def test_chart_views_answer_png_for_non_finite_history(reader_client):
+    from django.urls import reverse
+
+    from catalog.models import MetricPoint
+    from tests.factories import make_model_version, make_registered_model, make_run
+
+    run = make_run(metrics={"loss": 1e308, "accuracy": 0.5})
+    values = [0.5, INF, -INF, NAN, 1e308, -1e308]
+    for step, value in enumerate(values):
+        MetricPoint.objects.create(run=run, key="loss", step=step, timestamp=step, value=value)
+    model = make_registered_model(name="huge")
+    make_model_version(registered_model=model, run=run, version=1)
+    other = make_run(experiment=run.experiment, metrics={"loss": -1e308})
+    make_model_version(registered_model=model, run=other, version=2)
+    urls = [
+        reverse("catalog:chart_run_history", args=[run.run_id]) + "?metric=loss",
+        reverse("catalog:chart_experiment_runs", args=[run.experiment.experiment_id])
+        + "?metric=loss",
+        reverse("catalog:chart_model_versions", args=["huge"]) + "?metric=loss",
+        reverse("catalog:chart_leaderboard") + "?metric=loss&threshold=1e308",
+    ]
+    for url in urls:
+        response = reader_client.get(url)
+        assert response.status_code == 200, url
+        assert response["Content-Type"] == "image/png"
+        assert _image(response.content).format == "PNG"

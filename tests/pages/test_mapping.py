@@ -193,3 +193,101 @@ def test_leaderboard_has_metric_agrees_with_the_keys(seed_world):
     assert {"accuracy", "f1_score"} <= set(keys)
     for metric in [*keys, "rmse"]:
         assert selectors.leaderboard_has_metric(metric=metric) == (metric in keys)
+
+
+# --- hostile names -------------------------------------------------------------------------
+
+HOSTILE_NAMES = [
+    "<script>alert(1)</script>",
+    "[x](javascript:alert(1))",
+    "![img](https://evil.example/x.png)",
+    "`tick`",
+    "``double`` and `single`",
+    "|pipe|",
+    "*star* _under_ ~~strike~~",
+    "a\n```\n<img src=x onerror=alert(2)>\n```",
+    "&lt;already&gt; &amp;",
+    "<https://evil.example/>",
+]
+FENCE = re.compile(r"^(`{3,})[^\n]*\n.*?^\1$", re.M | re.S)
+
+
+@pytest.fixture
+def hostile_mapping_world(db):
+    for index, name in enumerate(HOSTILE_NAMES, start=1):
+        experiment = make_experiment(
+            experiment_id=str(100 + index),
+            name=name,
+            mlflow_description=name,
+            artifact_location=f"s3://bucket/{index}{name}",
+        )
+        run = make_run(experiment=experiment, name=name, metrics={"accuracy": 0.95})
+        model = make_registered_model(name=f"{name} m{index}", experiment=experiment)
+        make_model_version(registered_model=model, run=run, version=1)
+        model.latest_version = 1
+        model.save()
+
+
+def _rendered_as_wiki(markdown: str) -> str:
+    """The export as a wiki renders it: CommonMark, tables, raw HTML passed through."""
+    from markdown_it import MarkdownIt
+
+    return (
+        MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"]).render(markdown)
+    )
+
+
+def test_hostile_names_are_inert_in_the_export(hostile_mapping_world, reader_client):
+    markdown = reader_client.get(reverse("catalog:mapping_export")).content.decode()
+    outside_fences = FENCE.sub("", markdown)
+    assert "<script" not in outside_fences.lower()
+    assert "<img" not in outside_fences.lower() and "<https" not in outside_fences
+    html = _rendered_as_wiki(markdown)
+    lowered = html.lower()
+    assert "<script" not in lowered and "<img" not in lowered
+    assert "<a " not in lowered  # no name became a link, javascript: or otherwise
+    assert "<del>" not in lowered and "<em>star" not in lowered
+    # The names still read as themselves once rendered.
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "[x](javascript:alert(1))" in html
+    assert "&amp;lt;already&amp;gt;" in html
+
+
+def test_fenced_blocks_cannot_be_closed_by_a_name(hostile_mapping_world):
+    markdown = _export()
+    fences = [match.group(0) for match in FENCE.finditer(markdown)]
+    assert len(fences) == 2  # the artifact structure and the usage snippet
+    for block in fences:
+        assert "\n```\n<img" not in block
+
+
+def test_pipes_do_not_split_quick_reference_cells(hostile_mapping_world):
+    markdown = _export()
+    rows = [line for line in markdown.splitlines() if line.startswith(r"| 6\|pipe\|/ |")]
+    assert len(rows) == 1
+    # Five columns: the escaped pipes in the name are not separators.
+    assert len(re.findall(r"(?<!\\)\|", rows[0])) == 6
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("plain_name", "`plain_name`"),
+        ("has `tick`", "`` has `tick` ``"),
+        ("`edge", "`` `edge ``"),
+        ("a``b", "```a``b```"),
+        ("<b>", "&lt;b&gt;"),
+    ],
+)
+def test_md_code(value, expected):
+    from catalog.mapping import md_code
+
+    assert md_code(value) == expected
+
+
+def test_md_text_keeps_ordinary_names_readable():
+    from catalog.mapping import md_text
+
+    assert md_text("Classification Gauntlet (AI4I)") == "Classification Gauntlet (AI4I)"
+    assert md_text("lightgbm_forecaster_v2") == "lightgbm_forecaster_v2"
+    assert md_text("_x_ *y* [z] a|b") == r"\_x\_ \*y\* \[z\] a\|b"
