@@ -26,7 +26,6 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from itertools import repeat
 from operator import attrgetter
 from typing import Any
 
@@ -240,6 +239,10 @@ class _RecordSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_get", attrgetter(*(name for name, _ in self.texts)))
+        # The fast check's length bounds: a value at most this long fits for sure.
+        object.__setattr__(
+            self, "_sure_lengths", tuple(_sure_length(limit) for _, limit in self.texts)
+        )
 
     def clean(self, record: Any, *, warn: Warn) -> Any:
         """``record`` with every text field fitted; the same record if all were clean."""
@@ -260,21 +263,30 @@ class _RecordSpec:
         return replace(record, **changes) if changes else record
 
     def _is_clean(self, record: Any, values: tuple) -> bool:
-        """One pass over the record's joined text: the common, clean case in a few C calls."""
+        """The common, clean case in a few C calls: one joined text, a length per field."""
+        pieces = list(values)
+        for name in self.mappings:
+            mapping = getattr(record, name)
+            if mapping:
+                pieces += mapping
+                pieces += mapping.values()
         try:
-            text = "".join(values)
-            mapped = "".join(
-                "".join(mapping) + "".join(map(str, mapping.values()))
-                for mapping in map(getattr, repeat(record), self.mappings)
-                if mapping
-            )
+            text = "".join(pieces)
         except TypeError:
-            return False  # something is not a string: looked at one by one
-        return (
-            len(mapped) <= TEXT_MAX_CHARS
-            and not _has_unstorable(text + mapped)
-            and all(limit.fits(value) for (_, limit), value in zip(self.texts, values, strict=True))
-        )
+            return False  # something is not a string (an alias's version): one by one
+        if len(text) > TEXT_MAX_CHARS or _has_unstorable(text):
+            return False
+        for value, sure in zip(values, self._sure_lengths, strict=True):
+            if len(value) > sure:
+                return False  # maybe too long: the slow path measures it
+        return True
+
+
+def _sure_length(limit: Limit) -> int:
+    """The length up to which every value fits ``limit`` (4 bytes per character at most)."""
+    if limit.max_bytes is not None:
+        return limit.max_bytes // 4
+    return limit.max_chars
 
 
 _SPECS: dict[type, _RecordSpec] = {
@@ -341,36 +353,45 @@ def clean_record(record: Any, *, warn: Warn) -> Any:
 
 
 def _fit_metric_keys(
-    metrics: Iterable[MetricRecord], *, item: str, warn: Warn
+    metrics: Iterable[MetricRecord], *, item: Callable[[], str], warn: Warn
 ) -> tuple[MetricRecord, ...] | None:
-    """The metrics with their keys fitted, or None when every key was clean."""
+    """The metrics with their keys fitted, or None when every key was clean.
+
+    ``item`` names the metrics' owner for a warning; called only when one is given.
+    """
     metrics = tuple(metrics)
+    if not metrics:
+        return None
     keys = [metric.key for metric in metrics]
     try:
-        if not _has_unstorable("".join(keys)) and all(map(METRIC_KEY.fits, keys)):
+        if max(map(len, keys)) <= METRIC_KEY_MAX_CHARS and not _has_unstorable("".join(keys)):
             return None
     except TypeError:
         pass  # a key that is not a string: fit_text leaves it to the database's error
+    name = item()
     return tuple(
         replace(
-            metric, key=fit_text(metric.key, METRIC_KEY, item=item, field="metric key", warn=warn)
+            metric, key=fit_text(metric.key, METRIC_KEY, item=name, field="metric key", warn=warn)
         )
         for metric in metrics
     )
 
 
-def _fit_metric_names(metrics: dict, *, item: str, warn: Warn) -> dict:
+def _fit_metric_names(metrics: dict, *, item: Callable[[], str], warn: Warn) -> dict:
     """A ``{metric key: value}`` mapping with its keys fitted; the same dict if clean."""
     if not metrics:
         return metrics
     try:
-        clean = not _has_unstorable("".join(metrics)) and all(map(METRIC_KEY.fits, metrics))
+        clean = max(map(len, metrics)) <= METRIC_KEY_MAX_CHARS and not _has_unstorable(
+            "".join(metrics)
+        )
     except TypeError:
         clean = False
     if clean:
         return metrics
+    name = item()
     return {
-        fit_text(key, METRIC_KEY, item=item, field="metric key", warn=warn): value
+        fit_text(key, METRIC_KEY, item=name, field="metric key", warn=warn): value
         for key, value in metrics.items()
     }
 
@@ -410,8 +431,9 @@ class CleanMlflowSource:
         warn = self.warn
         for record in self.source.iter_runs(experiment_ids=experiment_ids):
             fitted = clean_record(record, warn=warn)
-            item = f"run {_show(record.run_id)}"
-            metrics = _fit_metric_keys(record.metrics, item=item, warn=warn)
+            metrics = _fit_metric_keys(
+                record.metrics, item=lambda record=record: f"run {_show(record.run_id)}", warn=warn
+            )
             if fitted.run_id != record.run_id:
                 self._run_ids[fitted.run_id] = record.run_id
             if metrics is not None:
@@ -427,7 +449,7 @@ class CleanMlflowSource:
             key=self._metric_keys.get((run_id, key), key),
         )
         # Each key was fitted, and warned of, with the run's latest metrics.
-        fitted = _fit_metric_keys(points, item="", warn=_ignore)
+        fitted = _fit_metric_keys(points, item=str, warn=_ignore)
         return list(points) if fitted is None else list(fitted)
 
     def iter_logged_models(self, *, experiment_ids: list[str]) -> Iterator[LoggedModelRecord]:
@@ -435,7 +457,9 @@ class CleanMlflowSource:
         for record in self.source.iter_logged_models(experiment_ids=experiment_ids):
             fitted = clean_record(record, warn=warn)
             metrics = _fit_metric_names(
-                fitted.metrics, item=f"logged model {_show(fitted.model_id)}", warn=warn
+                fitted.metrics,
+                item=lambda record=record: f"logged model {_show(record.model_id)}",
+                warn=warn,
             )
             yield fitted if metrics is fitted.metrics else replace(fitted, metrics=metrics)
 
