@@ -368,9 +368,11 @@ class Reconciler:
         for walk in self._walks(experiments):
             if not can_hold_keys(walk.prefix):
                 # Nothing can be listed there, and the prefix fits no column of ours.
+                shown = repr(walk.prefix[:200])[1:-1]
                 self.report.warn(
-                    f"s3://{walk.root.bucket}/{walk.prefix[:200]!r}...: a prefix over S3's "
-                    "1,024-byte key limit holds no object; not walked"
+                    f"s3://{walk.root.bucket}/{shown}...: a prefix of "
+                    f"{len(walk.prefix.encode()):,} bytes, which no S3 key (1,024 bytes at "
+                    "most) extends; not walked"
                 )
                 continue
             by_bucket[walk.root.bucket].append(walk)

@@ -111,6 +111,11 @@ def _replace_unstorable(text: str) -> str:
     return "".join(REPLACEMENT if "\ud800" <= char <= "\udfff" else char for char in text)
 
 
+def storable_text(text: str) -> str:
+    """``text`` with U+0000 and lone surrogates replaced, silently (for the sync's own text)."""
+    return _replace_unstorable(text) if _has_unstorable(text) else text
+
+
 def value_digest(value: str) -> str:
     """The digest a cut value ends with: of the whole value as the source sent it."""
     return hashlib.blake2b(_utf8(value), digest_size=DIGEST_CHARS // 2).hexdigest()

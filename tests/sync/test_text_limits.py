@@ -417,3 +417,42 @@ def test_s3_locations_that_no_bucket_or_key_can_be():
     assert parse_s3_uri("s3://" + "b" * 64 + "/k") is None
     assert can_hold_keys("k" * 1023) and not can_hold_keys("k" * 1024)
     assert not can_hold_keys("é" * 512) and can_hold_keys("é" * 511)
+
+
+class FarAwayMlflow(HostileMlflow):
+    """An experiment whose artifact location no S3 key can lie under."""
+
+    def iter_experiments(self):
+        yield ExperimentRecord(
+            experiment_id="1", name="far", artifact_location="s3://b/" + "d" * 1100 + "/1"
+        )
+
+    def iter_runs(self, *, experiment_ids):
+        return iter(())
+
+    def iter_registered_models(self):
+        return iter(())
+
+    def iter_model_versions(self):
+        return iter(())
+
+
+class NoListing:
+    def iter_root(self, *, root):
+        raise AssertionError(f"{root.uri} should not be listed")
+
+
+@pytest.mark.django_db
+def test_a_walk_prefix_no_key_can_extend_is_not_walked():
+    report = sync(FarAwayMlflow(), NoListing())
+    assert report.status == "ok"
+    assert any("no S3 key (1,024 bytes at most) extends; not walked" in w for w in report.warnings)
+    assert not ListingRange.objects.exists()
+
+
+def test_report_warnings_are_storable_text():
+    from catalog.sync.report import SyncReport
+
+    report = SyncReport()
+    report.warn("MLflow said: bad value 'a\x00b\ud800'")
+    assert report.warnings == ["MLflow said: bad value 'a\ufffdb\ufffd'"]
