@@ -22,7 +22,10 @@ from django.urls import reverse
 S3_KEY_MAX_LENGTH = 1024
 S3_BUCKET_MAX_LENGTH = 63
 MLFLOW_ID_MAX_LENGTH = 64
-NAME_MAX_LENGTH = 500
+# Names (experiments, runs, registered and logged models, users) are text columns: MLflow
+# bounds few of them (its REST API and file store take a 600-character run or model
+# name), and text costs PostgreSQL nothing over varchar. The sync bounds what an index
+# holds and cleans what neither database takes (ADR 0016, catalog/sync/text_limits.py).
 
 
 class Category(models.TextChoices):
@@ -92,7 +95,7 @@ class Experiment(SyncedModel):
     """
 
     experiment_id = models.CharField(max_length=MLFLOW_ID_MAX_LENGTH, editable=False)
-    name = models.CharField(max_length=NAME_MAX_LENGTH, editable=False)
+    name = models.TextField(editable=False)
     artifact_location = models.TextField(blank=True, editable=False)
     lifecycle_stage = models.CharField(max_length=32, default="active", editable=False)
     mlflow_description = models.TextField(blank=True, editable=False)
@@ -158,10 +161,10 @@ class Run(SyncedModel):
     experiment = models.ForeignKey(
         Experiment, on_delete=models.CASCADE, related_name="runs", editable=False, db_index=False
     )
-    name = models.CharField(max_length=NAME_MAX_LENGTH, blank=True, editable=False)
+    name = models.TextField(blank=True, editable=False)
     status = models.CharField(max_length=32, blank=True, editable=False)
     lifecycle_stage = models.CharField(max_length=32, default="active", editable=False)
-    user_id = models.CharField(max_length=NAME_MAX_LENGTH, blank=True, editable=False)
+    user_id = models.TextField(blank=True, editable=False)
     start_time = models.DateTimeField(null=True, blank=True, editable=False)
     end_time = models.DateTimeField(null=True, blank=True, editable=False)
     artifact_uri = models.TextField(blank=True, editable=False)
@@ -262,7 +265,7 @@ class RegisteredModel(SyncedModel):
     ``category_override``, set in the admin, always wins.
     """
 
-    name = models.CharField(max_length=NAME_MAX_LENGTH, editable=False)
+    name = models.TextField(editable=False)
     mlflow_description = models.TextField(blank=True, editable=False)
     tags = models.JSONField(default=dict, blank=True, editable=False)
     aliases = models.JSONField(
@@ -348,7 +351,7 @@ class LoggedModel(SyncedModel):
         editable=False,
         db_index=False,
     )
-    name = models.CharField(max_length=NAME_MAX_LENGTH, blank=True, editable=False)
+    name = models.TextField(blank=True, editable=False)
     run = models.ForeignKey(
         Run,
         null=True,
@@ -450,7 +453,8 @@ class ModelVersion(SyncedModel):
     creation_time = models.DateTimeField(null=True, blank=True, editable=False)
     last_updated_time = models.DateTimeField(null=True, blank=True, editable=False)
     artifact_bucket = models.CharField(max_length=S3_BUCKET_MAX_LENGTH, blank=True, editable=False)
-    artifact_prefix = models.CharField(max_length=S3_KEY_MAX_LENGTH, blank=True, editable=False)
+    # Text: a ``runs:/<run>/<path>`` source's path is as long as MLflow lets it be.
+    artifact_prefix = models.TextField(blank=True, editable=False)
     artifacts_present = models.BooleanField(null=True, editable=False)
 
     notes = models.TextField(blank=True, help_text="Curated notes for the team.")

@@ -15,6 +15,7 @@ walks on.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,10 +27,12 @@ from catalog.sync.content_reads import ContentRead, ContentReader, ParsedBatch
 from catalog.sync.records import ArtifactRecord
 from catalog.sync.report import SyncReport
 from catalog.sync.stored import GONE, PK, StoredRow
+from catalog.sync.text_limits import fit_json_text
 from catalog.sync.writer import ARTIFACT_INSERT_COLUMNS, ArtifactWriter, ArtifactWrites
 
 # Where a new row's tuple holds its meta.
 _META_SLOT = ARTIFACT_INSERT_COLUMNS.index("meta")
+_KEY_SLOT = ARTIFACT_INSERT_COLUMNS.index("key")
 
 
 @dataclass
@@ -181,12 +184,12 @@ class ArtifactQueue:
         creates = batch.creates
         for index, result in zip(batch.content_slots, results, strict=False):
             row = creates[index]
-            meta = self._collect(result).meta_json
+            meta = self._meta_json(result, key=row[_KEY_SLOT])
             creates[index] = (*row[:_META_SLOT], meta, *row[_META_SLOT + 1 :])
         changed = results[len(batch.content_slots) :]
         meta_updates = batch.content_updates
         for row, result in zip(meta_updates, changed, strict=True):
-            row.meta = self._collect(result).meta
+            row.meta = json.loads(self._meta_json(result, key=row.key))
             row.meta_etag = row.etag
         writes = ArtifactWrites(
             creates=creates,
@@ -196,6 +199,15 @@ class ArtifactQueue:
         if writes.rows:
             self.statements += 1
         self.writer.write(writes)
+
+    def _meta_json(self, result: ContentRead, *, key: str) -> str:
+        """A file's parsed meta as JSON text both databases store (ADR 0016)."""
+        return fit_json_text(
+            self._collect(result).meta_json,
+            item=f"s3://{self.bucket}/{key}",
+            field="parsed content",
+            warn=self.report.warn,
+        )
 
     def _collect(self, result: ContentRead) -> ContentRead:
         """``result``, its warning recorded (in the order files were listed)."""

@@ -23,17 +23,30 @@ from urllib.parse import urlsplit
 from catalog.sync.records import S3Root
 
 ARTIFACTS_SEGMENT = "/artifacts/"
+# S3's limits: a bucket name of at most 63 characters, a key of at most 1,024 bytes of
+# UTF-8. The catalogue's columns are sized for them (catalog/models.py).
+S3_BUCKET_MAX_CHARS = 63
+S3_KEY_MAX_BYTES = 1024
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str] | None:
-    """``s3://bucket/some/prefix`` -> ("bucket", "some/prefix"); None if not an S3 URI."""
+    """``s3://bucket/some/prefix`` -> ("bucket", "some/prefix"); None if not an S3 URI.
+
+    A bucket name longer than S3 allows is no S3 bucket: None too, so no such name
+    reaches a bucket column.
+    """
     if not uri or not uri.startswith(("s3://", "s3a://", "s3n://")):
         return None
     rest = uri.split("://", 1)[1]
     bucket, _, key = rest.partition("/")
-    if not bucket:
+    if not bucket or len(bucket) > S3_BUCKET_MAX_CHARS:
         return None
     return bucket, key
+
+
+def can_hold_keys(prefix: str) -> bool:
+    """Whether any S3 key can start with ``prefix`` and be longer (S3's 1,024 bytes)."""
+    return len(prefix) < S3_KEY_MAX_BYTES // 4 or len(prefix.encode()) < S3_KEY_MAX_BYTES
 
 
 def resolve_artifact_uri(uri: str, *, artifacts_destination: str = "") -> tuple[str, str] | None:

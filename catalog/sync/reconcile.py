@@ -48,6 +48,7 @@ from catalog.sync.categories import infer_category
 from catalog.sync.collector import collector_paused
 from catalog.sync.content_reads import ContentReader
 from catalog.sync.layout import (
+    can_hold_keys,
     experiment_walk_root,
     folder_prefix,
     merge_roots,
@@ -73,6 +74,7 @@ from catalog.sync.report import (
     SyncOptions,
     SyncReport,
 )
+from catalog.sync.text_limits import CleanMlflowSource
 from catalog.sync.upsert import KeyedTable, fingerprint, finite, from_millis
 from catalog.sync.writer import ArtifactWriter
 
@@ -111,10 +113,11 @@ class Reconciler:
         totals_current: bool = False,
         ranges_current: bool = False,
     ) -> None:
-        self.mlflow = mlflow_source
-        self.s3 = s3_source
         self.options = options
         self.report = SyncReport(dry_run=options.dry_run)
+        # Every MLflow record is fitted for both databases before it becomes a row.
+        self.mlflow = CleanMlflowSource(mlflow_source, warn=self.report.warn)
+        self.s3 = s3_source
         self.now = timezone.now()
         self.incomplete: set[str] = set()
         self.scope = set(options.experiment_ids)
@@ -363,6 +366,15 @@ class Reconciler:
         """The walks, grouped by bucket (the artifact stage takes a bucket at a time)."""
         by_bucket: dict[str, list[_Walk]] = defaultdict(list)
         for walk in self._walks(experiments):
+            if not can_hold_keys(walk.prefix):
+                # Nothing can be listed there, and the prefix fits no column of ours.
+                shown = repr(walk.prefix[:200])[1:-1]
+                self.report.warn(
+                    f"s3://{walk.root.bucket}/{shown}...: a prefix of "
+                    f"{len(walk.prefix.encode()):,} bytes, which no S3 key (1,024 bytes at "
+                    "most) extends; not walked"
+                )
+                continue
             by_bucket[walk.root.bucket].append(walk)
         return [walk for bucket_walks in by_bucket.values() for walk in bucket_walks]
 
@@ -428,7 +440,7 @@ class Reconciler:
     def _listing_ahead(self, walks: list[_Walk]) -> Iterator[tuple[str, Any]]:
         """Every walk's records, listed on a thread up to ``list_ahead`` chunks ahead.
 
-        Items are ("records", [ArtifactRecord | UndecodableKey, ...]) chunks, and per walk
+        Items are ("records", [ArtifactRecord | SkippedKey, ...]) chunks, and per walk
         one ("end", None) or ("error", SourceError). Bounded: at most ``list_ahead``
         chunks of ``LISTING_CHUNK`` records wait (``list_ahead`` 0: listed inline, as
         the artifact stage asks).

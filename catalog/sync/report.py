@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalog.sync.content_reads import PARSE_PROCESS_MIN_BATCH
+from catalog.sync.text_limits import storable_text
 from catalog.sync.writer import WRITER_PROCESS_MIN_ROWS
 
 ENTITIES = (
@@ -84,7 +85,9 @@ class SyncReport:
 
     def warn(self, message: str) -> None:
         if len(self.warnings) < MAX_WARNINGS:
-            self.warnings.append(message)
+            # Warnings land in SyncRun.warnings (jsonb): a source's error message that
+            # echoes a hostile value must not fail the sync's own record (ADR 0016).
+            self.warnings.append(storable_text(message))
         else:
             self.suppressed_warnings += 1
 

@@ -26,6 +26,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from catalog.sync.layout import S3_KEY_MAX_BYTES
 from catalog.sync.prefetch import prefetched
 from catalog.sync.records import ArtifactRecord, S3Root, SourceError
 
@@ -35,6 +36,8 @@ RETRY_CONFIG = {"mode": "standard", "max_attempts": 10}
 LIST_PAGE_SIZE = 1000
 # Listing pages requested ahead of the one the sync works on (catalog.sync.prefetch).
 LIST_PREFETCH_PAGES = 2
+# Characters of a skipped key shown in its warning.
+SHOWN_KEY_CHARS = 200
 
 
 class ObjectUnavailable(Exception):
@@ -179,6 +182,36 @@ class UndecodableKey:
     bucket: str
     raw_key: bytes
 
+    @property
+    def warning(self) -> str:
+        return f"s3://{self.bucket}: key {self.raw_key!r} is not UTF-8; skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class UnstorableKey:
+    """A listed key the catalogue cannot hold verbatim: reported, never stored.
+
+    PostgreSQL's text refuses U+0000, which S3 allows in a key; and a key over S3's
+    1,024 bytes (an S3-compatible store may list one) does not fit ``Artifact.key``.
+    A key is stored verbatim or not at all (ADR 0016), so the object is skipped
+    before the walk sees it: its ranges hash and count only what can be stored.
+    """
+
+    bucket: str
+    key: str
+    reason: str
+
+    @property
+    def warning(self) -> str:
+        shown = repr(self.key[:SHOWN_KEY_CHARS])[1:-1]
+        if len(self.key) > SHOWN_KEY_CHARS:
+            shown += "..."
+        return f"s3://{self.bucket}/{shown}: key cannot be stored: {self.reason}; skipped"
+
+
+# Skipped objects: whatever the sync cannot catalogue, and says so in a warning.
+SkippedKey = UndecodableKey | UnstorableKey
+
 
 class S3Source:
     """Walks bucket roots and reads small files for the sync.
@@ -204,8 +237,11 @@ class S3Source:
         # read_head runs on the sync's reader threads (catalog.sync.content_reads).
         self._calls_lock = threading.Lock()
 
-    def iter_root(self, *, root: S3Root) -> Iterator[ArtifactRecord | UndecodableKey]:
+    def iter_root(self, *, root: S3Root) -> Iterator[ArtifactRecord | SkippedKey]:
         """Every object under ``root``, one paginated walk, in key order.
+
+        A key the catalogue cannot store comes as a ``SkippedKey`` (not UTF-8, holds
+        NUL, too long) carrying its warning, in its place in the listing.
 
         Raises ``S3ListingError`` when a page fails (after boto3's retries); what was
         yielded before stays valid. Pages are requested up to ``prefetch_pages`` ahead;
@@ -234,6 +270,11 @@ class S3Source:
                     except UnicodeDecodeError:
                         yield UndecodableKey(bucket=root.bucket, raw_key=raw)
                         continue
+                    # Two C-level tests per key on the bytes at hand, no regex: this
+                    # runs once per object of the bucket.
+                    if b"\x00" in raw or len(raw) > S3_KEY_MAX_BYTES:
+                        yield _unstorable(root.bucket, key, raw)
+                        continue
                     yield ArtifactRecord(
                         bucket=root.bucket,
                         key=key,
@@ -259,3 +300,11 @@ class S3Source:
         with self._calls_lock:
             self.get_object_calls += 1
         return read_object_bytes(client=self.client, bucket=bucket, key=key, max_bytes=max_bytes)
+
+
+def _unstorable(bucket: str, key: str, raw: bytes) -> UnstorableKey:
+    if b"\x00" in raw:
+        reason = "contains NUL"
+    else:
+        reason = f"{len(raw):,} bytes of UTF-8, over S3's {S3_KEY_MAX_BYTES:,}"
+    return UnstorableKey(bucket=bucket, key=key, reason=reason)
