@@ -77,3 +77,5 @@ def test_the_admin_lists_and_filters_aborted_syncs(staff_client):
     index = staff_client.get(reverse("admin:index")).content.decode()
     assert reverse("admin:catalog_syncrun_change", args=[aborted.pk]) in index
     assert ABANDONED_ERROR in index
+    assert "found stopped by the next sync" in index
+    assert " s, " not in index  # no duration: it never finished
