@@ -22,6 +22,8 @@ process with its own connection, and the walk goes on while the batch is inserte
   retried here. The batches it committed stay, as after a killed sync, and the next sync
   compares against them. One that never started (its first task, ``_ready``, failed)
   ran no batch: the batches it held, and all later ones, are written in place.
+* A sync killed outright takes the writer process with it (``child_process``): the
+  batch being written is rolled back, and no write lands after the sync died.
 
 The module imports no model at import time: the writer process imports it before it
 sets Django up.
