@@ -87,7 +87,7 @@ def effective_category_expression():
 
 
 def last_sync() -> SyncRun | None:
-    """The latest finished (not running) sync, or None."""
+    """The latest finished sync (ok, partial, failed or aborted: not running), or None."""
     return SyncRun.objects.exclude(status=SyncRun.Status.RUNNING).first()
 
 

@@ -7,6 +7,7 @@ wins. ``.env.example`` lists them all. See the README's configuration reference.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -59,6 +60,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_filters",
     "csp",
+    "axes",
     "catalog",
 ]
 
@@ -73,6 +75,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes requires: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "smartmaint_site.urls"
@@ -105,6 +109,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# django-axes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 LOGIN_URL = "login"
@@ -187,6 +197,25 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = _SECURE
 SECURE_HSTS_PRELOAD = _SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# --- Login throttling (django-axes) -------------------------------------------------------
+# After CATALOG_LOGIN_FAILURE_LIMIT failed logins for one user name from one client
+# address, that pair is locked out for CATALOG_LOGIN_COOLOFF_MINUTES (each failure
+# during the lockout starts it again); other users and addresses are not affected.
+# A successful login clears the pair's count. Staff clear a lockout in the admin
+# ("Access attempts") or with `python manage.py axes_reset` (see the README).
+AXES_FAILURE_LIMIT = int(os.environ.get("CATALOG_LOGIN_FAILURE_LIMIT", 5))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("CATALOG_LOGIN_COOLOFF_MINUTES", 15)))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The site's login page with the lockout message, not axes' bare text.
+AXES_LOCKOUT_CALLABLE = "smartmaint_site.login_throttle.lockout_response"
+# The client address: REMOTE_ADDR, unless CATALOG_TRUSTED_PROXY_COUNT says how many
+# proxies of ours (the TLS proxy: 1) append to X-Forwarded-For; then the entry that many
+# from the right. Trusting the header without such a proxy in front would let a client
+# pick its address, and so escape its lockout or lock out someone else.
+CATALOG_TRUSTED_PROXY_COUNT = int(os.environ.get("CATALOG_TRUSTED_PROXY_COUNT", 0))
+AXES_CLIENT_IP_CALLABLE = "smartmaint_site.login_throttle.client_ip_address"
 
 # django-csp 4: everything from our own origin; charts and thumbnails are served by us.
 CONTENT_SECURITY_POLICY = {

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from typing import Any
 
 from catalog import model_files
 from catalog.sync import content
+from catalog.sync.child_process import child_process_pool
 
 logger = logging.getLogger(__name__)
 
@@ -197,9 +197,10 @@ class ContentReader:
 
     def _process(self) -> ProcessPoolExecutor:
         if self._parser is None:
-            # "spawn": a fork of a process holding database connections and reader
-            # threads would copy them mid-use; the child imports only the parsers.
-            self._parser = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            # Spawned (a fork of a process holding database connections and reader
+            # threads would copy them mid-use; the child imports only the parsers),
+            # and dying with the sync (catalog.sync.child_process).
+            self._parser = child_process_pool()
         return self._parser
 
     def _give_up_process(self, error: BaseException) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -29,6 +30,9 @@ __all__ = ["SyncLocked", "SyncOptions", "SyncReport", "run_sync"]
 
 logger = logging.getLogger("catalog.sync")
 
+# The error recorded on a SyncRun that the next sync found still "running".
+ABANDONED_ERROR = "the process that ran this sync stopped without finishing"
+
 
 class _DryRunRollback(Exception):
     """Raised inside the dry run's transaction to undo everything it wrote."""
@@ -41,8 +45,9 @@ def run_sync(
 
     Holds the sync lock for its whole duration (raises ``SyncLocked`` at once when
     another sync holds it; ``lock=False`` is for callers that already hold it).
-    A real sync records a ``SyncRun`` row; a dry run writes nothing at all: it runs
-    inside a transaction that is rolled back. Never raises for source failures: the
+    A real sync records a ``SyncRun`` row, after marking those left "running" by a sync
+    that died as aborted; a dry run writes nothing at all: it runs inside a
+    transaction that is rolled back. Never raises for source failures: the
     report says ``failed`` (nothing written) or ``partial``.
     """
     if not lock:
@@ -55,8 +60,10 @@ def _run_recorded(*, mlflow_source: Any, s3_source: Any, options: SyncOptions) -
     started = timezone.now()
     clock = time.monotonic()
     sync_run = None
-    # A sync that died (status still "running", or "failed") may have written rows
-    # without recomputing the totals over them: the next sync must recompute.
+    # A dry run writes nothing, this mark included; the next real sync makes it.
+    aborted = [] if options.dry_run else abort_abandoned_runs(now=started)
+    # A sync that died (aborted, or "failed") may have written rows without
+    # recomputing the totals over them: the next sync must recompute.
     previous_status = (
         SyncRun.objects.filter(dry_run=False).order_by("-pk").values_list("status", flat=True)
     ).first()
@@ -75,6 +82,8 @@ def _run_recorded(*, mlflow_source: Any, s3_source: Any, options: SyncOptions) -
         ranges_current=ranges_current,
     )
     report.duration_s = time.monotonic() - clock
+    for pk in aborted:
+        report.warn(f"sync {pk} was aborted: {ABANDONED_ERROR}")
     if sync_run is not None:
         report.sync_run_id = sync_run.pk
         sync_run.finished_at = timezone.now()
@@ -87,6 +96,26 @@ def _run_recorded(*, mlflow_source: Any, s3_source: Any, options: SyncOptions) -
         sync_run.duration_s = round(report.duration_s, 3)
         sync_run.save()
     return report
+
+
+def abort_abandoned_runs(*, now: datetime) -> list[int]:
+    """Mark every SyncRun still "running" as aborted; return their ids.
+
+    Only a caller holding the sync lock may call it: then no other sync runs, so a
+    "running" row is one whose process died (killed, out of memory, machine down)
+    before it could record its outcome.
+    """
+    abandoned = list(
+        SyncRun.objects.filter(status=SyncRun.Status.RUNNING)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if abandoned:
+        SyncRun.objects.filter(pk__in=abandoned, status=SyncRun.Status.RUNNING).update(
+            status=SyncRun.Status.ABORTED, finished_at=now, error=ABANDONED_ERROR
+        )
+        logger.warning("marked abandoned syncs as aborted: %s", abandoned)
+    return abandoned
 
 
 def _reconcile_safely(

@@ -22,6 +22,8 @@ process with its own connection, and the walk goes on while the batch is inserte
   retried here. The batches it committed stay, as after a killed sync, and the next sync
   compares against them. One that never started (its first task, ``_ready``, failed)
   ran no batch: the batches it held, and all later ones, are written in place.
+* A sync killed outright takes the writer process with it (``child_process``): the
+  batch being written is rolled back, and no write lands after the sync died.
 
 The module imports no model at import time: the writer process imports it before it
 sets Django up.
@@ -30,7 +32,6 @@ sets Django up.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -41,7 +42,9 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 
+from catalog.sync import checkpoints
 from catalog.sync.bulk import insert_table_rows, update_table_rows
+from catalog.sync.child_process import child_process_pool
 
 logger = logging.getLogger(__name__)
 
@@ -178,6 +181,8 @@ class ArtifactWriter:
         except BrokenProcessPool as error:
             self._in_flight.appendleft((future, writes))  # held: written again if never run
             self._process_broke(error)
+        else:
+            checkpoints.reached(checkpoints.WRITER_BATCH_CONFIRMED)
 
     def _process_broke(self, error: BrokenProcessPool) -> None:
         """Fall back to writing in place if the process never started; else fail."""
@@ -210,11 +215,9 @@ class ArtifactWriter:
         )
 
     def _start_process(self) -> ProcessPoolExecutor:
-        # "spawn", as the parse process (catalog.sync.content_reads): a fork would copy
-        # this process's open connection and threads mid-use.
-        pool = ProcessPoolExecutor(
-            1,
-            mp_context=multiprocessing.get_context("spawn"),
+        # Spawned, and dying with the sync: a writer left behind by a killed sync would
+        # hold its connection (and the SQLite files) and could still be writing.
+        pool = child_process_pool(
             initializer=_start_writer_process,
             initargs=(settings.SETTINGS_MODULE, dict(connection.settings_dict)),
         )

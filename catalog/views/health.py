@@ -1,4 +1,4 @@
-"""``/healthz``: no login; is the database reachable, and how old is the last sync."""
+"""``/healthz``: no login; is the database reachable, how old is the last sync, did it succeed."""
 
 from __future__ import annotations
 
@@ -8,12 +8,19 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
 from catalog import selectors
+from catalog.models import SyncRun
 
 
 @login_not_required
 @never_cache
 def healthz(request):
-    """200 with the database state and the last sync, or 503 if the database is down."""
+    """200 with the database state and the last sync, or 503 if the database is down.
+
+    The last sync is ``healthy`` only if it was ``ok``: a partial, failed or aborted
+    one (its process died mid-sync) left the catalogue behind its sources. The page
+    stays 200 then: the site itself serves, and a probe that restarts web servers on
+    a 503 must not restart them over a sync.
+    """
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -28,5 +35,6 @@ def healthz(request):
             "status": sync.status,
             "finished_at": sync.finished_at.isoformat() if sync.finished_at else None,
             "age_s": selectors.sync_age_seconds(sync),
+            "healthy": sync.status == SyncRun.Status.OK,
         }
     return JsonResponse({"database": "ok", "last_sync": last_sync})
