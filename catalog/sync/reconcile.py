@@ -75,7 +75,7 @@ from catalog.sync.report import (
     SyncReport,
 )
 from catalog.sync.text_limits import CleanMlflowSource
-from catalog.sync.upsert import KeyedTable, fingerprint, finite, from_millis
+from catalog.sync.upsert import KeyedTable, fingerprint, finite, from_millis, non_finite_warning
 from catalog.sync.writer import ArtifactWriter
 
 WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "COPY")
@@ -305,12 +305,19 @@ class Reconciler:
                 values = _run_values(record, experiment_pk=experiment_pk, signature=signature)
                 if history is not None:
                     histories[record.run_id] = history
+                self._warn_non_finite(f"run {record.run_id}", record.metrics, history or ())
                 outcome = table.upsert(record.run_id, values)
                 if outcome == "unchanged":
                     histories.pop(record.run_id, None)
         except SourceError as error:
             self._source_failed("runs", error)
         table.flush()
+
+    def _warn_non_finite(self, item: str, *metric_lists: Iterable[MetricRecord]) -> None:
+        pairs = ((metric.key, metric.value) for metrics in metric_lists for metric in metrics)
+        warning = non_finite_warning(item=item, values=pairs)
+        if warning:
+            self.report.warn(warning)
 
     def _fetch_history(self, record: RunRecord) -> list[MetricRecord] | None:
         points: list[MetricRecord] = []
@@ -339,6 +346,11 @@ class Reconciler:
                 values = _logged_model_values(
                     record, experiment_pk=experiment_pk, run_pk=run_pks.get(record.source_run_id)
                 )
+                warning = non_finite_warning(
+                    item=f"logged model {record.model_id}", values=record.metrics.items()
+                )
+                if warning:
+                    self.report.warn(warning)
                 table.upsert(record.model_id, values)
         except SourceError as error:
             self._source_failed("logged_models", error)

@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +39,19 @@ def finite(value: float | None) -> float | None:
     if value is None or not math.isfinite(value):
         return None
     return float(value)
+
+
+def non_finite_warning(*, item: str, values: Iterable[tuple[str, float | None]]) -> str:
+    """The warning for an item whose metrics hold NaN or infinities ("" if none do).
+
+    ``finite`` stores such a value as empty; the warning says so, once per item, with the
+    keys (at most five named), so the user knows the chart and the leaderboard lack it.
+    """
+    keys = sorted({key for key, value in values if value is not None and not math.isfinite(value)})
+    if not keys:
+        return ""
+    named = ", ".join(repr(key) for key in keys[:5]) + (" ..." if len(keys) > 5 else "")
+    return f"{item}: metric {named} holds NaN or infinite values, stored as empty"
 
 
 class KeyedTable:

@@ -228,7 +228,7 @@ def hostile_mapping_world(db):
         model.save()
 
 
-def _rendered_as_wiki(markdown: str) -> str:
+def rendered_as_wiki(markdown: str) -> str:
     """The export as a wiki renders it: CommonMark, tables, raw HTML passed through."""
     from markdown_it import MarkdownIt
 
@@ -242,7 +242,7 @@ def test_hostile_names_are_inert_in_the_export(hostile_mapping_world, reader_cli
     outside_fences = FENCE.sub("", markdown)
     assert "<script" not in outside_fences.lower()
     assert "<img" not in outside_fences.lower() and "<https" not in outside_fences
-    html = _rendered_as_wiki(markdown)
+    html = rendered_as_wiki(markdown)
     lowered = html.lower()
     assert "<script" not in lowered and "<img" not in lowered
     assert "<a " not in lowered  # no name became a link, javascript: or otherwise

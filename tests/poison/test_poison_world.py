@@ -19,6 +19,7 @@ from django.db import transaction
 from django.urls import Resolver404, resolve, reverse
 
 from catalog.models import Artifact, Experiment, MetricPoint, ModelVersion, RegisteredModel, Run
+from tests.pages.test_mapping import FENCE, rendered_as_wiki
 from tests.poison.world import (
     CLEAN_EXPERIMENT,
     CLEAN_MODEL,
@@ -392,8 +393,14 @@ def test_mapping_export_holds_no_raw_markup(sync_world, world_of, reader_client,
     assert response.status_code == 200
     text = body_of(response).decode()
     assert "alert(1)" in text, "the HTML-named items are in the export, as text"
-    assert "<script" not in text.lower()
-    assert "<img" not in text.lower()
+    # Names stay literal inside fenced code (the usage snippet must run as pasted), where
+    # every Markdown renderer shows them as text; everywhere else they are escaped.
+    outside_fences = FENCE.sub("", text).lower()
+    assert "<script" not in outside_fences
+    assert "<img" not in outside_fences
+    rendered = rendered_as_wiki(text).lower()
+    assert "<script" not in rendered
+    assert "<img" not in rendered
 
 
 @pytest.mark.parametrize("which", WORLDS)

@@ -108,3 +108,45 @@ def test_a_first_sync_deletes_no_points_of_the_runs_it_creates():
     deletes = [q["sql"] for q in first.captured_queries if q["sql"].startswith("DELETE")]
     assert not [sql for sql in deletes if "catalog_metricpoint" in sql]
     assert MetricPoint.objects.count() == 3
+
+
+class InfiniteHistoryMlflow(MemoryMlflow):
+    """Run 0's latest "m" is +inf; its history also holds -inf and NaN."""
+
+    def iter_runs(self, *, experiment_ids):
+        for index, record in enumerate(super().iter_runs(experiment_ids=experiment_ids)):
+            if index == 0:
+                inf = MetricRecord(key="m", value=float("inf"), step=3, timestamp=7)
+                record = RunRecord(
+                    run_id=record.run_id,
+                    experiment_id=record.experiment_id,
+                    artifact_uri=record.artifact_uri,
+                    metrics=(inf,),
+                )
+            yield record
+
+    def metric_history(self, *, run_id, key):
+        points = super().metric_history(run_id=run_id, key=key)
+        if run_id == "run0000":
+            points += [
+                MetricRecord(key=key, value=float("-inf"), step=2, timestamp=6),
+                MetricRecord(key=key, value=float("nan"), step=3, timestamp=7),
+            ]
+        return points
+
+
+@pytest.mark.django_db
+def test_non_finite_metrics_are_stored_empty_with_one_warning_on_their_run():
+    report = sync(InfiniteHistoryMlflow(2), MemoryS3(2))
+    assert report.status == "ok"
+    named = [warning for warning in report.all_warnings() if "NaN or infinite" in warning]
+    assert named == ["run run0000: metric 'm' holds NaN or infinite values, stored as empty"]
+    assert Run.objects.get(run_id="run0000").metrics == {"m": None}
+    values = sorted(
+        MetricPoint.objects.filter(run__run_id="run0000").values_list("value", flat=True),
+        key=lambda value: value is None,
+    )
+    assert values == [1.0, None, None]
+    # A re-sync reads no history, and warns again: the value is still in MLflow.
+    again = sync(InfiniteHistoryMlflow(2), MemoryS3(2))
+    assert [w for w in again.all_warnings() if "NaN or infinite" in w] == named
