@@ -1,0 +1,56 @@
+#!/bin/sh
+# Install the project and one extra into the virtualenv, through uv (pip if asked).
+# Usage: install.sh EXTRA   (demo, test or bench; each includes the ones before it,
+# as pyproject.toml's extras do). Environment: PYTHON (python3), VENV (.venv),
+# INSTALLER (uv or pip; default uv).
+#
+# uv installs the same constraints.txt in a tenth of pip's time. It comes from PyPI
+# like everything else, pinned in constraints.txt, installed by the virtualenv's own
+# pip: a machine needs only Python. A stamp per extra holds a digest of pyproject.toml
+# and constraints.txt, so an unchanged dependency list is not installed again (after
+# `make test`, `make run` installs nothing) and a changed one is.
+set -eu
+extra=$1
+python=${PYTHON:-python3}
+venv=${VENV:-.venv}
+installer=${INSTALLER:-uv}
+step="sh scripts/step.sh"
+
+case $extra in
+  demo) covered="demo" ;;
+  test) covered="test demo" ;;
+  bench) covered="bench test demo" ;;
+  *) echo "install.sh: unknown extra '$extra' (demo, test or bench)" >&2; exit 2 ;;
+esac
+
+digest=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$venv/.installed-$extra" 2>/dev/null)" = "$digest" ]; then
+  exit 0
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+  $step "creating $venv" "$python" -m venv "$venv"
+fi
+
+if [ "$installer" = uv ]; then
+  uv_version=$(sed -n 's/^uv==//p' constraints.txt)
+  if [ "$("$venv/bin/uv" --version 2>/dev/null | cut -d' ' -f2)" != "$uv_version" ]; then
+    if ! $step "installing uv $uv_version (pip)" "$venv/bin/pip" install \
+        --disable-pip-version-check -c constraints.txt "uv==$uv_version"; then
+      echo "no uv for this machine: installing with pip instead (slower)"
+      installer=pip
+    fi
+  fi
+fi
+
+if [ "$installer" = uv ]; then
+  $step "installing the $extra dependencies (uv)" "$venv/bin/uv" pip install \
+    --python "$venv/bin/python" -c constraints.txt -e ".[$extra]"
+else
+  $step "installing the $extra dependencies (pip)" "$venv/bin/pip" install \
+    --disable-pip-version-check -c constraints.txt -e ".[$extra]"
+fi
+
+for name in $covered; do
+  echo "$digest" >"$venv/.installed-$name"
+done
