@@ -93,16 +93,29 @@ def prepare_world(
     cache_root: Path | None = None,
 ) -> dict:
     """Build the world (or restore it from ``cache_root``), prepare the site's database
-    and sync; return the sync's summary.
-
-    The catalogue database is migrated by a subprocess while the world is built: the
-    two need nothing of each other. Without ``cache_root`` the world is always built.
+    and sync; return the sync's summary. Without ``cache_root`` the world is built.
     """
     env = site_env(directory=directory, s3_env=s3_env, database_url=database_url)
+    prepare_site(env=env, directory=directory, endpoint_url=endpoint_url, cache_root=cache_root)
+    return sync(env=env)
+
+
+def prepare_site(
+    *, env: dict[str, str], directory: Path, endpoint_url: str, cache_root: Path | None
+) -> None:
+    """The world in the stores, the catalogue database migrated with the demo login.
+
+    The database is migrated by a subprocess while the world is built or restored: the
+    two need nothing of each other, and the machine has a second core.
+    """
     with _captured_process([sys.executable, "-m", "demo.site_setup"], env=env) as site_setup:
         _world(directory=directory, endpoint_url=endpoint_url, cache_root=cache_root)
         with _step("preparing the catalogue database (migrate, demo login)"):
             site_setup.finish()
+
+
+def sync(*, env: dict[str, str]) -> dict:
+    """Run ``manage.py sync_registry --json`` as cron would; return its summary."""
     with _step("syncing (manage.py sync_registry)") as step:
         synced = subprocess.run(
             [sys.executable, "manage.py", "sync_registry", "--json"],
@@ -243,13 +256,18 @@ def _captured_process(command: list[str], *, env: dict[str, str]) -> Iterator[_C
                     process.wait()
 
 
-def serve(*, port: int, env: dict[str, str]) -> int:
-    """Serve with gunicorn (2 workers) in its own process group until asked to stop."""
-    command = [
+def gunicorn_command(*, port: int) -> list[str]:
+    """gunicorn with 2 workers on 127.0.0.1:``port``.
+
+    ``--preload``: the master imports the site once and forks its workers, instead of
+    each worker importing it on its own (seconds of CPU at start on a 2-core machine).
+    """
+    return [
         sys.executable,
         "-m",
         "gunicorn",
         "smartmaint_site.wsgi:application",
+        "--preload",
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
@@ -261,10 +279,21 @@ def serve(*, port: int, env: dict[str, str]) -> int:
         "--log-level",
         "warning",
     ]
-    with process_group(command, env=env) as server:
+
+
+def serve_when_synced(*, port: int, env: dict[str, str]) -> int:
+    """Start gunicorn, sync meanwhile, announce the site once both are done; serve until
+    asked to stop.
+
+    The server starts during the sync because its start-up (importing Django and the
+    site) needs nothing from it; the URL is printed only after the sync, so the first
+    page a user opens shows the synced world.
+    """
+    with process_group(gunicorn_command(port=port), env=env) as server:
+        sync(env=env)
         with _step("starting the web server (gunicorn, 2 workers)") as step:
             if not wait_for_http(f"http://127.0.0.1:{port}/accounts/login/", process=server):
-                step.fail(f"the server did not come up on port {port} (is the port taken?)")
+                step.fail(f"the server did not come up on port {port} (is the port taken?)\n")
                 return 1
         print(
             f"serving on http://127.0.0.1:{port}/ ({DEMO_USERNAME} / {DEMO_PASSWORD}); "
@@ -378,16 +407,17 @@ def main(argv: list[str] | None = None) -> int:
             with _step("starting the S3 stand-in (moto)") as step:
                 s3 = stack.enter_context(running_s3_stand_in())
                 step.detail = f"on {s3.endpoint_url}"
-            summary = prepare_world(
+            env = site_env(directory=directory, s3_env=s3.env())
+            prepare_site(
+                env=env,
                 directory=directory,
-                s3_env=s3.env(),
                 endpoint_url=s3.endpoint_url,
                 cache_root=default_cache_root(),
             )
             if options.no_serve:
-                print(json.dumps(summary, indent=2))
+                print(json.dumps(sync(env=env), indent=2))
                 return 0
-            return serve(port=options.port, env=site_env(directory=directory, s3_env=s3.env()))
+            return serve_when_synced(port=options.port, env=env)
     except Stop as stop:
         _log(f"{stop}: stopped")
         return 0 if str(stop) == "SIGINT" else 128 + signal.SIGTERM
