@@ -7,8 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALL := PYTHON=$(PYTHON) VENV=$(VENV) sh scripts/install.sh
 STEP := sh scripts/step.sh
-# pytest-xdist workers: one per core. Tests that share an expensive session world run
-# on one worker (xdist_group marks, --dist loadgroup).
+# pytest-xdist workers: one per core, each with its own test database. (pytest 9 drops
+# xdist_group's grouping, so expensive session worlds are shared through files instead:
+# see tests/demo/conftest.py.)
 PYTEST_WORKERS ?= auto
 
 export DJANGO_INSECURE_DEV_KEY ?= 1
@@ -38,7 +39,7 @@ lint: install-test
 	@$(STEP) "makemigrations --check" $(BIN)/python manage.py makemigrations --check --dry-run
 
 test: install-test browser lint
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 run: install-demo
 	@$(BIN)/python -m demo.serve

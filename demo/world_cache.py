@@ -122,9 +122,10 @@ def prepare_world(
 ) -> PreparedWorld:
     """Restore the world from ``cache_root`` if it holds this digest's entry, else build it.
 
-    ``tracking_db`` must not exist yet and the S3 endpoint must be empty (a fresh moto
-    server). A fresh build is saved to the cache before returning; an entry that fails
-    its checks is reported through ``on_cache_problem``, removed and rebuilt.
+    ``tracking_db`` must not exist yet and the S3 endpoint must not hold the world's
+    buckets (a fresh moto server). Only the buckets the build creates are cached. A
+    fresh build is saved to the cache before returning; an entry that fails its checks
+    is reported through ``on_cache_problem``, removed and rebuilt.
     """
     from demo.s3 import make_boto3_client
 
@@ -139,18 +140,29 @@ def prepare_world(
         except CacheEntryError as problem:
             on_cache_problem(f"{entry}: {problem}")
             shutil.rmtree(entry, ignore_errors=True)
-            _empty_s3(s3)
             tracking_db.unlink(missing_ok=True)
             started = time.monotonic()
+    # moto's servers share one store per process: keep only the buckets the build made.
+    existing = _bucket_names(s3)
     built_report = build(tracking_uri=f"sqlite:///{tracking_db}", s3_endpoint_url=s3_endpoint_url)
     report = built_report if isinstance(built_report, dict) else asdict(built_report)
     built = time.monotonic() - started
-    save_entry(cache_root=cache_root, digest=digest, tracking_db=tracking_db, s3=s3, report=report)
+    save_entry(
+        cache_root=cache_root,
+        digest=digest,
+        tracking_db=tracking_db,
+        s3=s3,
+        report=report,
+        buckets=_bucket_names(s3) - existing,
+    )
     return PreparedWorld(report, False, built)
 
 
-def save_entry(*, cache_root: Path, digest: str, tracking_db: Path, s3, report: dict) -> Path:
-    """Store the world now in ``tracking_db`` and S3 as the entry for ``digest``, atomically.
+def save_entry(
+    *, cache_root: Path, digest: str, tracking_db: Path, s3, report: dict, buckets: set[str]
+) -> Path:
+    """Store the world now in ``tracking_db`` and ``buckets`` as the entry for ``digest``,
+    atomically.
 
     Written under a temporary name, renamed into place when complete. If another start
     saved the same digest meanwhile, its entry is kept. Entries of other digests and
@@ -162,7 +174,7 @@ def save_entry(*, cache_root: Path, digest: str, tracking_db: Path, s3, report: 
     try:
         (building / OBJECTS).mkdir(parents=True)
         _copy_sqlite(source=tracking_db, target=building / TRACKING_DB)
-        objects = list(_iter_objects(s3))
+        objects = list(_iter_objects(s3, buckets=buckets))
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
             entries = list(
                 pool.map(
@@ -174,7 +186,7 @@ def save_entry(*, cache_root: Path, digest: str, tracking_db: Path, s3, report: 
             "format": CACHE_FORMAT,
             "digest": digest,
             "report": report,
-            "buckets": sorted(bucket["Name"] for bucket in s3.list_buckets()["Buckets"]),
+            "buckets": sorted(buckets),
             "objects": entries,
         }
         _write_file_synced(building / MANIFEST, json.dumps(manifest, indent=1).encode())
@@ -237,13 +249,17 @@ def read_manifest(*, entry: Path, digest: str) -> dict:
     return manifest
 
 
-def _iter_objects(s3) -> Iterator[tuple[str, str]]:
-    """(bucket, key) of every object of every bucket, in listing order."""
-    for bucket in s3.list_buckets()["Buckets"]:
+def _bucket_names(s3) -> set[str]:
+    return {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}
+
+
+def _iter_objects(s3, *, buckets: set[str]) -> Iterator[tuple[str, str]]:
+    """(bucket, key) of every object of ``buckets``, in listing order."""
+    for bucket in sorted(buckets):
         paginator = s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=bucket["Name"]):
+        for page in paginator.paginate(Bucket=bucket):
             for item in page.get("Contents", ()):
-                yield bucket["Name"], item["Key"]
+                yield bucket, item["Key"]
 
 
 def _download(*, s3, item: tuple[int, tuple[str, str]], building: Path) -> dict:
@@ -296,14 +312,6 @@ def _write_file_synced(path: Path, content: bytes) -> None:
         handle.write(content)
         handle.flush()
         os.fsync(handle.fileno())
-
-
-def _empty_s3(s3) -> None:
-    """Remove every object and bucket: a failed restore may have created some."""
-    for bucket, key in list(_iter_objects(s3)):
-        s3.delete_object(Bucket=bucket, Key=key)
-    for bucket in s3.list_buckets()["Buckets"]:
-        s3.delete_bucket(Bucket=bucket["Name"])
 
 
 def _prune(*, cache_root: Path, keep: str) -> None:

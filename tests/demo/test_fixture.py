@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import platform
 
-import pytest
 from django.core import serializers
 from django.core.management import call_command
 
@@ -20,9 +19,6 @@ from catalog.models import (
 )
 from demo.fixture import FIXTURE_PATH
 from demo.seed import REGISTERED_MODEL_NAMES
-
-# One worker builds the demo world for all of these (pytest -n, --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("demo_world")
 
 # Times of the sync itself and of the S3 upload differ by nature between builds; every
 # time that comes from MLflow is frozen by the build and is compared.

@@ -16,9 +16,6 @@ from catalog.models import (
 from demo.s3 import BUCKET
 from demo.seed import DRIFT, EXPERIMENTS, REGISTERED_MODEL_NAMES, RUNS
 
-# One worker builds the demo world for all of these (pytest -n, --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("demo_world")
-
 # The seed page's "Model Categories by Type", verbatim.
 SEED_CATEGORIES = {
     "anomaly_detection": {

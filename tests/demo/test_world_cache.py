@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import socket
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from demo import world_cache
-from demo.s3 import make_boto3_client, running_s3_stand_in
+from demo.s3 import DEMO_CREDENTIALS, make_boto3_client
 from demo.world_cache import (
     BUILDING_PREFIX,
     prepare_world,
@@ -92,29 +96,73 @@ def runs_in(database: Path) -> list[tuple]:
         connection.close()
 
 
-def prepare(tmp_path: Path, name: str, builder, *, digest: str = DIGEST, problems=None):
+@pytest.fixture
+def fresh_s3():
+    """A function returning the endpoint of a moto server with an empty store.
+
+    moto keeps one store per process, shared by all its servers (and by this test
+    process's session worlds), so each "fresh" server here is a process of its own.
+    """
+    servers = []
+
+    def start() -> str:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        server = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        servers.append(server)
+        endpoint = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                make_boto3_client(endpoint).list_buckets()
+                return endpoint
+            except Exception:  # noqa: BLE001 - not listening yet
+                assert server.poll() is None, "moto's server died"
+                time.sleep(0.2)
+        raise AssertionError("moto's server did not start")
+
+    yield start
+    for server in servers:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture(autouse=True)
+def demo_credentials(monkeypatch):
+    for name, value in DEMO_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+
+
+def prepare(tmp_path: Path, fresh_s3, name: str, builder, *, digest: str = DIGEST, problems=None):
     """prepare_world into a fresh moto server and a fresh directory ``name``."""
     directory = tmp_path / name
     directory.mkdir()
-    with running_s3_stand_in() as s3:
-        prepared = prepare_world(
-            cache_root=tmp_path / "cache",
-            tracking_db=directory / "mlflow.db",
-            s3_endpoint_url=s3.endpoint_url,
-            build=builder,
-            digest=digest,
-            on_cache_problem=(problems.append if problems is not None else lambda reason: None),
-        )
-        return prepared, s3_contents(s3.endpoint_url), bucket_names(s3.endpoint_url), directory
+    endpoint = fresh_s3()
+    prepared = prepare_world(
+        cache_root=tmp_path / "cache",
+        tracking_db=directory / "mlflow.db",
+        s3_endpoint_url=endpoint,
+        build=builder,
+        digest=digest,
+        on_cache_problem=(problems.append if problems is not None else lambda reason: None),
+    )
+    return prepared, s3_contents(endpoint), bucket_names(endpoint), directory
 
 
-def test_a_cached_world_is_restored_whole_without_building(tmp_path):
+def test_a_cached_world_is_restored_whole_without_building(tmp_path, fresh_s3):
     builder = SmallWorld()
-    built, built_objects, built_buckets, first = prepare(tmp_path, "first", builder)
+    built, built_objects, built_buckets, first = prepare(tmp_path, fresh_s3, "first", builder)
     assert (built.from_cache, builder.builds) == (False, 1)
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [DIGEST]
 
-    restored, restored_objects, restored_buckets, second = prepare(tmp_path, "second", builder)
+    restored, restored_objects, restored_buckets, second = prepare(
+        tmp_path, fresh_s3, "second", builder
+    )
     assert (restored.from_cache, builder.builds) == (True, 1)  # no build the second time
     assert restored.report == built.report == REPORT
     # Every key verbatim, the same bytes, so the same ETags; content types kept.
@@ -129,18 +177,18 @@ def test_a_cached_world_is_restored_whole_without_building(tmp_path):
     assert runs_in(second / "mlflow.db") == runs_in(first / "mlflow.db") != []
 
 
-def test_an_interrupted_build_leaves_nothing_that_is_reused(tmp_path):
+def test_an_interrupted_build_leaves_nothing_that_is_reused(tmp_path, fresh_s3):
     with pytest.raises(KeyboardInterrupt):
-        prepare(tmp_path, "interrupted", SmallWorld(fail_after_objects=3))
+        prepare(tmp_path, fresh_s3, "interrupted", SmallWorld(fail_after_objects=3))
     cache = tmp_path / "cache"
     assert not cache.exists() or list(cache.iterdir()) == []
     builder = SmallWorld()
-    prepared, objects, _, _ = prepare(tmp_path, "next", builder)
+    prepared, objects, _, _ = prepare(tmp_path, fresh_s3, "next", builder)
     assert (prepared.from_cache, builder.builds) == (False, 1)
     assert len(objects) == len(OBJECTS)
 
 
-def test_an_interrupted_save_leaves_nothing_that_is_reused(tmp_path, monkeypatch):
+def test_an_interrupted_save_leaves_nothing_that_is_reused(tmp_path, fresh_s3, monkeypatch):
     real_download = world_cache._download
     downloads = []
 
@@ -152,36 +200,38 @@ def test_an_interrupted_save_leaves_nothing_that_is_reused(tmp_path, monkeypatch
 
     monkeypatch.setattr(world_cache, "_download", download_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
-        prepare(tmp_path, "interrupted", SmallWorld())
+        prepare(tmp_path, fresh_s3, "interrupted", SmallWorld())
     assert downloads  # the save had begun
     assert list((tmp_path / "cache").iterdir()) == []  # no entry, no half-written one
     monkeypatch.setattr(world_cache, "_download", real_download)
     builder = SmallWorld()
-    prepared, _, _, _ = prepare(tmp_path, "next", builder)
+    prepared, _, _, _ = prepare(tmp_path, fresh_s3, "next", builder)
     assert (prepared.from_cache, builder.builds) == (False, 1)
 
 
-def test_a_changed_digest_rebuilds_and_drops_the_old_entry(tmp_path):
+def test_a_changed_digest_rebuilds_and_drops_the_old_entry(tmp_path, fresh_s3):
     builder = SmallWorld()
-    prepare(tmp_path, "first", builder, digest="a" * 64)
-    prepared, _, _, _ = prepare(tmp_path, "second", builder, digest="b" * 64)
+    prepare(tmp_path, fresh_s3, "first", builder, digest="a" * 64)
+    prepared, _, _, _ = prepare(tmp_path, fresh_s3, "second", builder, digest="b" * 64)
     assert (prepared.from_cache, builder.builds) == (False, 2)
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["b" * 64]
 
 
-def test_a_damaged_entry_is_rebuilt_not_half_restored(tmp_path):
+def test_a_damaged_entry_is_rebuilt_not_half_restored(tmp_path, fresh_s3):
     builder = SmallWorld()
-    prepare(tmp_path, "first", builder)
+    prepare(tmp_path, fresh_s3, "first", builder)
     blob = tmp_path / "cache" / DIGEST / "objects" / "000001"
     blob.write_bytes(blob.read_bytes()[:-1] + b"!")  # same size, other bytes
     problems: list[str] = []
-    prepared, objects, buckets, directory = prepare(tmp_path, "second", builder, problems=problems)
+    prepared, objects, buckets, directory = prepare(
+        tmp_path, fresh_s3, "second", builder, problems=problems
+    )
     assert (prepared.from_cache, builder.builds) == (False, 2)
     assert len(problems) == 1 and "missing or damaged" in problems[0], problems
     assert set(objects) == {(BUCKET, key) for key in OBJECTS}
     assert runs_in(directory / "mlflow.db") == [("64535d70", "realistic_sensor")]
     # The rebuilt world was cached again, whole.
-    third, _, _, _ = prepare(tmp_path, "third", builder)
+    third, _, _, _ = prepare(tmp_path, fresh_s3, "third", builder)
     assert (third.from_cache, builder.builds) == (True, 2)
 
 
@@ -195,24 +245,24 @@ def test_a_damaged_entry_is_rebuilt_not_half_restored(tmp_path):
     ],
     ids=["unreadable-manifest", "other-format", "no-tracking-store", "no-objects"],
 )
-def test_any_damage_is_a_clear_rebuild(tmp_path, damage):
+def test_any_damage_is_a_clear_rebuild(tmp_path, fresh_s3, damage):
     builder = SmallWorld()
-    prepare(tmp_path, "first", builder)
+    prepare(tmp_path, fresh_s3, "first", builder)
     damage(tmp_path / "cache" / DIGEST)
     problems: list[str] = []
-    prepared, objects, _, _ = prepare(tmp_path, "second", builder, problems=problems)
+    prepared, objects, _, _ = prepare(tmp_path, fresh_s3, "second", builder, problems=problems)
     assert (prepared.from_cache, builder.builds, len(problems)) == (False, 2, 1)
     assert len(objects) == len(OBJECTS)
 
 
-def test_leftovers_of_dead_builds_are_removed_live_ones_kept(tmp_path):
+def test_leftovers_of_dead_builds_are_removed_live_ones_kept(tmp_path, fresh_s3):
     cache = tmp_path / "cache"
     dead = cache / f"{BUILDING_PREFIX}{'c' * 16}-999999999"
     live = cache / f"{BUILDING_PREFIX}{'d' * 16}-1"  # pid 1 is always alive
     unknown = cache / "notes"
     for path in (dead, live, unknown):
         path.mkdir(parents=True)
-    prepare(tmp_path, "first", SmallWorld())
+    prepare(tmp_path, fresh_s3, "first", SmallWorld())
     assert sorted(p.name for p in cache.iterdir()) == sorted([DIGEST, live.name, "notes"])
 
 
