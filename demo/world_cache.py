@@ -55,6 +55,10 @@ WORLD_LIBRARIES = (
     "pandas",
     "matplotlib",
     "cloudpickle",
+    # MLflow names the environment's build tools in every python_env.yaml.
+    "pip",
+    "setuptools",
+    "wheel",
 )
 MANIFEST = "manifest.json"
 TRACKING_DB = "mlflow.db"

@@ -10,6 +10,9 @@
 # and constraints.txt, so an unchanged dependency list is not installed again (after
 # `make test`, `make run` installs nothing) and a changed one is.
 set -eu
+# MLflow writes the virtualenv's pip version into every model's python_env.yaml and
+# conda.yaml, so the demo world's bytes (and fixtures/demo_world.json) depend on it.
+pip_version=26.3
 extra=$1
 python=${PYTHON:-python3}
 venv=${VENV:-.venv}
@@ -30,6 +33,10 @@ fi
 
 if [ ! -x "$venv/bin/python" ]; then
   $step "creating $venv" "$python" -m venv "$venv"
+fi
+if [ "$("$venv/bin/pip" --version | cut -d' ' -f2)" != "$pip_version" ]; then
+  $step "installing pip $pip_version" "$venv/bin/pip" install --disable-pip-version-check \
+    "pip==$pip_version"
 fi
 
 if [ "$installer" = uv ]; then
