@@ -6,8 +6,8 @@
 #
 # uv installs the same constraints.txt in a tenth of pip's time. It comes from PyPI
 # like everything else, pinned in constraints.txt, installed by the virtualenv's own
-# pip: a machine needs only Python. A stamp per extra holds a digest of pyproject.toml
-# and constraints.txt, so an unchanged dependency list is not installed again (after
+# pip: a machine needs only Python. A stamp per extra holds a digest of pyproject.toml,
+# constraints.txt and this script, so an unchanged dependency list is not installed again (after
 # `make test`, `make run` installs nothing) and a changed one is.
 set -eu
 # MLflow writes the virtualenv's pip version into every model's python_env.yaml and
@@ -26,7 +26,8 @@ case $extra in
   *) echo "install.sh: unknown extra '$extra' (demo, test or bench)" >&2; exit 2 ;;
 esac
 
-digest=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
+# This script is in the digest too: a change to how the venv is made reinstalls it.
+digest=$(cat pyproject.toml constraints.txt scripts/install.sh | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$venv/.installed-$extra" 2>/dev/null)" = "$digest" ]; then
   exit 0
 fi
