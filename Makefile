@@ -1,49 +1,57 @@
 # The README's two commands: `make run` (the demo world on http://127.0.0.1:8000) and
-# `make test` (lint, migrations check, the whole suite). Both set up .venv first.
+# `make test` (lint, migrations check, the whole suite). Both set up .venv first, with
+# only the extra they need (scripts/install.sh: uv, a stamp per extra).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Reinstall whenever the project's dependency list changes.
-INSTALLED := $(VENV)/.installed
+INSTALL := PYTHON=$(PYTHON) VENV=$(VENV) sh scripts/install.sh
+STEP := sh scripts/step.sh
+# pytest-xdist workers: one per core, each with its own test database. (pytest 9 drops
+# xdist_group's grouping, so expensive session worlds are shared through files instead:
+# see tests/demo/conftest.py.)
+PYTEST_WORKERS ?= auto
 
 export DJANGO_INSECURE_DEV_KEY ?= 1
 
-.PHONY: run test lint install browser bench-tools bench bench-quick clean
+.PHONY: run test lint install install-demo install-test install-bench browser \
+	bench-tools bench bench-quick clean
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+install-demo:
+	@$(INSTALL) demo
 
-$(INSTALLED): pyproject.toml constraints.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[bench]'
-	touch $@
+install-test:
+	@$(INSTALL) test
 
-install: $(INSTALLED)
+install-bench:
+	@$(INSTALL) bench
+
+# Everything: the demo, the tests and the benchmark's tools.
+install: install-bench
 
 # Browser tests drive Debian's chromium; Playwright's own browser download can't work here.
 browser:
 	@sh scripts/install_debian_package.sh chromium
 
-lint: $(INSTALLED)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/python manage.py makemigrations --check --dry-run
+lint: install-test
+	@$(STEP) "ruff check" $(BIN)/ruff check .
+	@$(STEP) "ruff format --check" $(BIN)/ruff format --check .
+	@$(STEP) "makemigrations --check" $(BIN)/python manage.py makemigrations --check --dry-run
 
-test: $(INSTALLED) browser lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+test: install-test browser lint
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
-run: $(INSTALLED)
-	$(BIN)/python -m demo.serve
+run: install-demo
+	@$(BIN)/python -m demo.serve
 
 # The load item drives the server with Debian's wrk; without it, a Python loader.
 bench-tools:
 	@sh scripts/install_debian_package.sh wrk || echo "no wrk: the load item uses its Python loader"
 
-bench: $(INSTALLED) bench-tools
+bench: install-bench bench-tools
 	$(BIN)/python -m benchmarks.run
 
-bench-quick: $(INSTALLED) bench-tools
+bench-quick: install-bench bench-tools
 	$(BIN)/python -m benchmarks.run --quick
 
 clean:

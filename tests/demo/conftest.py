@@ -1,24 +1,32 @@
-"""The demo world, built once per session: a real sqlite MLflow store and moto's S3 server.
+"""The demo world, built once per test run: a real sqlite MLflow store and moto's S3 server.
 
-``demo_world`` builds it (about 20 s on this machine); ``sync_demo_world`` runs the real
-``sync_registry --json`` command against it into the test database and returns the
-command's JSON summary. The sync is cheap (well under a second), so each test that
-needs catalogue rows syncs inside its own transaction.
+``demo_world`` builds it (20-45 s on this machine) with ``demo.world.build_world``. Under
+pytest-xdist each worker needs its own (moto lives in the worker's process): the first
+worker to get there builds it and saves it in a world cache private to this test run
+(:mod:`demo.world_cache`), the others wait for it and restore it in seconds. So every
+run builds the world afresh once, and both ways to a world are exercised.
+``sync_demo_world`` runs the real ``sync_registry --json`` command against it into the
+test database and returns the command's JSON summary. The sync is cheap (well under a
+second), so each test that needs catalogue rows syncs inside its own transaction.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
 import json
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
 from demo.s3 import running_s3_stand_in
 from demo.world import WorldReport, build_world
+from demo.world_cache import prepare_world
 
 
 @dataclass(frozen=True)
@@ -28,15 +36,40 @@ class DemoWorld:
     report: WorldReport
 
 
+@contextlib.contextmanager
+def exclusive(path: Path):
+    """Hold an exclusive lock on ``path`` for the block (one xdist worker at a time)."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
-def demo_world(tmp_path_factory):
+def demo_world(tmp_path_factory, worker_id):
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request log
     directory = tmp_path_factory.mktemp("demo-world")
-    tracking_uri = f"sqlite:///{directory / 'mlflow.db'}"
+    tracking_db = directory / "mlflow.db"
+    # The run's base temp dir is shared by its xdist workers (each has a popen-gwN below).
+    run_dir = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        run_dir = run_dir.parent
     with running_s3_stand_in() as s3:
-        report = build_world(tracking_uri=tracking_uri, s3_endpoint_url=s3.endpoint_url)
-        yield DemoWorld(tracking_uri=tracking_uri, endpoint_url=s3.endpoint_url, report=report)
+        with exclusive(run_dir / "demo-world.lock"):
+            prepared = prepare_world(
+                cache_root=run_dir / "demo-world-cache",
+                tracking_db=tracking_db,
+                s3_endpoint_url=s3.endpoint_url,
+                build=build_world,
+            )
+        yield DemoWorld(
+            tracking_uri=f"sqlite:///{tracking_db}",
+            endpoint_url=s3.endpoint_url,
+            report=WorldReport(**prepared.report),
+        )
 
 
 @pytest.fixture

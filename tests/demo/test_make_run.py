@@ -1,10 +1,11 @@
 """``make run`` end to end: ``python -m demo.serve`` builds, syncs and serves; Ctrl-C stops all.
 
 The Makefile's ``run`` target is ``$(BIN)/python -m demo.serve``; this runs that command
-on a free port and a temporary demo directory, logs in as demo/demo through the real
-login form (with its CSRF token), reads the home page, sends SIGINT to the command's
-process group as a terminal's Ctrl-C does, and checks that no process it started and
-no port it opened is left.
+on a free port, a temporary demo directory and a temporary world cache, logs in as
+demo/demo through the real login form (with its CSRF token), reads the home page, sends
+SIGINT to the command's process group as a terminal's Ctrl-C does, and checks that no
+process it started and no port it opened is left. Twice: the first start builds the
+world and caches it, the second restores it from the cache.
 """
 
 from __future__ import annotations
@@ -74,11 +75,29 @@ class OutputReader:
 
 @pytest.mark.slow
 def test_make_run_serves_the_demo_and_ctrl_c_stops_everything(tmp_path):
+    cache = tmp_path / "world-cache"
+    first = serve_check_and_stop(demo_dir=tmp_path / "demo", cache_dir=cache)
+    assert "building the demo world (cached for next time) ..." in first
+    assert len(list(cache.iterdir())) == 1  # the entry, and no leftover of its build
+    # The second start takes the world from the cache (no training), into a fresh
+    # moto and tracking store, and still migrates and syncs a fresh catalogue.
+    second = serve_check_and_stop(demo_dir=tmp_path / "demo", cache_dir=cache)
+    assert "demo world from cache ..." in second
+    assert "building the demo world" not in second
+    assert re.search(r"syncing \(manage\.py sync_registry\) \.\.\. \d+ s \(ok, 4 orphan", second)
+
+
+def serve_check_and_stop(*, demo_dir: Path, cache_dir: Path) -> str:
+    """Run ``python -m demo.serve``, use the site as a person would, Ctrl-C it; its output.
+
+    Checks that every process it started and every port it opened is gone afterwards.
+    """
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "DJANGO_"))}
     env.update(
         CATALOG_DEMO_PORT=str(port),
-        CATALOG_DEMO_DIR=str(tmp_path / "demo"),
+        CATALOG_DEMO_DIR=str(demo_dir),
+        CATALOG_DEMO_CACHE_DIR=str(cache_dir),
         MLFLOW_LOGGING_LEVEL="ERROR",
         PYTHONUNBUFFERED="1",
     )
@@ -95,9 +114,14 @@ def test_make_run_serves_the_demo_and_ctrl_c_stops_everything(tmp_path):
     started: set[int] = set()
     moto_port = None
     try:
-        output.wait_for(rf"http://127\.0\.0\.1:{port}/", process=process, timeout_s=START_TIMEOUT_S)
-        assert "Log in as demo / demo" in output.text
-        moto = re.search(r"S3 stand-in \(moto\) on http://127\.0\.0\.1:(\d+)", output.text)
+        output.wait_for(
+            rf"serving on http://127\.0\.0\.1:{port}/ \(demo / demo\)",
+            process=process,
+            timeout_s=START_TIMEOUT_S,
+        )
+        moto = re.search(
+            r"S3 stand-in \(moto\) \.\.\. \d+ s \(on http://127\.0\.0\.1:(\d+)", output.text
+        )
         moto_port = int(moto.group(1))
         started = group_members(process.pid) | {process.pid}
         for child in children(process.pid):
@@ -144,3 +168,4 @@ def test_make_run_serves_the_demo_and_ctrl_c_stops_everything(tmp_path):
     assert [pid for pid in started if alive(pid)] == []
     assert not port_is_open(port)
     assert moto_port and not port_is_open(moto_port)
+    return output.text
