@@ -25,6 +25,7 @@ from catalog.sync.lock import SyncLocked, sync_lock
 from catalog.sync.reconcile import reconcile
 from catalog.sync.records import SourceError
 from catalog.sync.report import SyncConfigurationError, SyncOptions, SyncReport
+from catalog.sync.text_limits import storable_text
 
 __all__ = ["SyncLocked", "SyncOptions", "SyncReport", "run_sync"]
 
@@ -92,7 +93,8 @@ def _run_recorded(*, mlflow_source: Any, s3_source: Any, options: SyncOptions) -
         sync_run.counts = summary["counts"]
         sync_run.orphans = report.orphans
         sync_run.warnings = summary["warnings"]
-        sync_run.error = report.error
+        # An error message may quote a hostile value; the row must still save (ADR 0016).
+        sync_run.error = storable_text(report.error)
         sync_run.duration_s = round(report.duration_s, 3)
         sync_run.save()
     return report

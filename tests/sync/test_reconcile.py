@@ -150,3 +150,19 @@ def test_non_finite_metrics_are_stored_empty_with_one_warning_on_their_run():
     # A re-sync reads no history, and warns again: the value is still in MLflow.
     again = sync(InfiniteHistoryMlflow(2), MemoryS3(2))
     assert [w for w in again.all_warnings() if "NaN or infinite" in w] == named
+
+
+class HostileErrorMlflow(MemoryMlflow):
+    def iter_experiments(self):
+        raise MlflowSourceError("reading experiments: server said 'bad\x00name'")
+
+
+@pytest.mark.django_db
+def test_a_failed_sync_records_an_error_that_quotes_a_nul():
+    from catalog.models import SyncRun
+
+    report = sync(HostileErrorMlflow(1), MemoryS3(1))
+    assert report.status == "failed"
+    recorded = SyncRun.objects.get(pk=report.sync_run_id)
+    assert recorded.status == "failed"
+    assert recorded.error == "reading experiments: server said 'bad\ufffdname'"
