@@ -48,7 +48,7 @@ from catalog.sync.text_limits import (
 from tests.sync.conftest import World
 from tests.sync.test_incremental import catalogue_writes
 
-BUCKET = "poison-world"
+BUCKET = "text-limits-world"
 LONG_RUN_NAME = "r" * 599 + "é"
 LONG_MODEL_NAME = "M" * 600
 # Two names longer than an index entry may be, alike for their first 3,000 characters.
