@@ -38,7 +38,8 @@ def test_a_plain_visit_to_the_login_page_says_nothing_about_logging_out(client):
 
 def test_favicon_ico_redirects_to_the_static_icon_without_a_login(client):
     response = client.get("/favicon.ico")
-    assert response.status_code == 301
+    assert response.status_code == 302
+    assert "max-age=86400" in response["Cache-Control"]
     assert response["Location"].endswith("catalog/favicon.ico")
     assert finders.find("catalog/favicon.ico") is not None
 

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.templatetags.static import static
+from django.utils.cache import patch_cache_control
 from django.views.generic import RedirectView
 
 LOGGED_OUT_MESSAGE = "You are logged out."
@@ -25,11 +26,18 @@ class LogoutWithMessageView(auth_views.LogoutView):
         return response
 
 
+FAVICON_REDIRECT_MAX_AGE_S = 60 * 60 * 24
+
+
 @login_not_required
 def favicon(request):
     """``/favicon.ico``, which browsers ask for on their own: the static icon, no login.
 
-    A permanent redirect, so a browser asks once instead of logging a 404 (or a login
-    redirect) for every new session.
+    Before it, every new browser session logged a 404. A temporary redirect kept for a
+    day, not a permanent one: in production the static URL carries the file's hash
+    (ManifestStaticFilesStorage), and a browser would keep a permanent redirect to an
+    old hash after a deploy.
     """
-    return RedirectView.as_view(url=static("catalog/favicon.ico"), permanent=True)(request)
+    response = RedirectView.as_view(url=static("catalog/favicon.ico"), permanent=False)(request)
+    patch_cache_control(response, max_age=FAVICON_REDIRECT_MAX_AGE_S)
+    return response
