@@ -50,6 +50,11 @@ class OwnerKind(enum.Enum):
         return "run_id" if self is OwnerKind.RUN else "model_id"
 
     @property
+    def breadcrumb_relations(self) -> tuple[str, ...]:
+        """What an artifact page's breadcrumbs name above the owner (joined, not queried)."""
+        return ("experiment",) if self is OwnerKind.RUN else ("experiment", "run")
+
+    @property
     def artifact_fk(self) -> str:
         return "run" if self is OwnerKind.RUN else "logged_model"
 
@@ -72,11 +77,13 @@ def owner_public_id(owner: Run | LoggedModel) -> str:
 
 
 def get_owner_or_404(*, kind: OwnerKind, public_id: str) -> Run | LoggedModel:
-    """The run or logged model with this MLflow id, or 404."""
+    """The run or logged model with this MLflow id (its experiment and run joined), or 404."""
     if "\x00" in public_id:
         raise Http404("No such owner")
     try:
-        return kind.model.objects.get(**{kind.id_field: public_id})
+        return kind.model.objects.select_related(*kind.breadcrumb_relations).get(
+            **{kind.id_field: public_id}
+        )
     except kind.model.DoesNotExist as error:
         raise Http404("No such owner") from error
 

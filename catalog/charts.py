@@ -10,6 +10,11 @@ Metric values are untrusted numbers: NaN and infinities are left out of a chart 
 magnitudes beyond ``MAX_DRAWN_MAGNITUDE`` are clipped to it (near ``1e308`` matplotlib's
 axis arithmetic overflows: ``ValueError: arange``), and the chart says so in a note.
 If drawing still fails, ``cached_png`` answers a chart that says so: never a 500.
+
+Every chart comes in the sizes of ``CHART_SIZES`` (the page shows "normal", a click opens
+"large"); a request's size is read by ``chart_size`` from that fixed set only, so junk
+never makes a new cache entry. One value is not a chart: a single bar or a one-point
+history would only draw an axis around it, so the value is written out in words instead.
 """
 
 from __future__ import annotations
@@ -36,6 +41,32 @@ NOTE_COLOR = "#9a6700"
 MAX_DRAWN_MAGNITUDE = 1e300
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChartSize:
+    """How big a chart is drawn: its figure scaled by ``scale``, rasterised at ``dpi``."""
+
+    scale: float
+    dpi: int
+
+
+DEFAULT_CHART_SIZE = "normal"
+# A fixed set: a size is part of the cache key, so it must never come from free input.
+CHART_SIZES = {
+    "normal": ChartSize(scale=1.0, dpi=100),
+    "large": ChartSize(scale=1.6, dpi=150),
+}
+
+
+def chart_size(value: object) -> str:
+    """The chart size named by ``value`` (a query parameter), or the default for anything else."""
+    return value if isinstance(value, str) and value in CHART_SIZES else DEFAULT_CHART_SIZE
+
+
+def _figure(*, width: float, height: float, size: str) -> Figure:
+    scale = CHART_SIZES[chart_size(size)].scale
+    return Figure(figsize=(width * scale, height * scale), layout="constrained")
 
 
 @dataclass(frozen=True)
@@ -108,18 +139,29 @@ def _short(label: str) -> str:
     return label.replace("$", r"\$")
 
 
-def _png(figure: Figure) -> bytes:
+def _png(figure: Figure, *, size: str = DEFAULT_CHART_SIZE) -> bytes:
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
+    figure.savefig(buffer, format="png", dpi=CHART_SIZES[chart_size(size)].dpi)
     return buffer.getvalue()
 
 
-def _empty(figure: Figure, message: str) -> bytes:
+def _empty(figure: Figure, message: str, *, size: str = DEFAULT_CHART_SIZE) -> bytes:
     axes = figure.add_subplot()
     axes.axis("off")
     axes.text(0.5, 0.5, message, ha="center", va="center", color="#57606a")
-    return _png(figure)
+    return _png(figure, size=size)
+
+
+def _single_value(figure: Figure, *, lines: Sequence[str], size: str) -> bytes:
+    """The one value there is, in words: an axis around one point says nothing."""
+    axes = figure.add_subplot()
+    axes.axis("off")
+    top = 0.5 + 0.12 * (len(lines) - 1)
+    axes.text(0.5, top, lines[0], ha="center", va="center", fontsize=16, color="#1f2328")
+    for offset, line in enumerate(lines[1:], start=1):
+        axes.text(0.5, top - 0.24 * offset, line, ha="center", va="center", color="#57606a")
+    return _png(figure, size=size)
 
 
 def _zoomed_range(values: Sequence[float]) -> tuple[float, float] | None:
@@ -143,21 +185,39 @@ def bar_chart_png(
     threshold: float | None = None,
     title: str = "",
     lower_is_better: bool = False,
+    size: str = DEFAULT_CHART_SIZE,
 ) -> bytes:
     """A horizontal bar chart of ``values`` by ``labels``; bars that pass ``threshold``
     (at or over it, or at or under it when ``lower_is_better``) are green and the
-    threshold is drawn as a dashed line."""
+    threshold is drawn as a dashed line. A single drawable value is written out instead."""
     if len(labels) != len(values):
         raise ValueError("labels and values must have the same length")
     shown = drawable(values)
     labels = [labels[index] for index in shown.kept]
     values = shown.values
     threshold = _finite_or_none(threshold)
-    height = max(2.2, 0.38 * len(labels) + 1.2)
-    figure = Figure(figsize=(8, height), layout="constrained")
+    if len(values) == 1:
+        # Room for two lines of words, not for bars.
+        figure = _figure(width=6, height=1.8, size=size)
+    else:
+        figure = _figure(width=8, height=max(2.2, 0.38 * len(labels) + 1.2), size=size)
     _add_note(figure, shown.note)
     if not values:
-        return _empty(figure, f"No values of {_short(metric)!r} to compare")
+        return _empty(figure, f"No values of {_short(metric)!r} to compare", size=size)
+    if len(values) == 1:
+        verdict = ""
+        if threshold is not None:
+            passes = values[0] <= threshold if lower_is_better else values[0] >= threshold
+            verdict = f"; {'passes' if passes else 'misses'} the threshold {threshold:.4g}"
+        return _single_value(
+            figure,
+            lines=[
+                f"{_short(metric)} = {values[0]:.6g}",
+                _short(labels[0]),
+                f"the only value: nothing to compare{verdict}",
+            ],
+            size=size,
+        )
     axes = figure.add_subplot()
     positions = list(range(len(labels)))
     colors = [
@@ -189,24 +249,32 @@ def bar_chart_png(
     if title:
         axes.set_title(_short(title))
     axes.grid(axis="x", alpha=0.3)
-    return _png(figure)
+    return _png(figure, size=size)
 
 
-def line_chart_png(*, points: Sequence[tuple[float, float]], metric: str) -> bytes:
-    """A line chart of (step, value) ``points`` of one metric."""
+def line_chart_png(
+    *, points: Sequence[tuple[float, float]], metric: str, size: str = DEFAULT_CHART_SIZE
+) -> bytes:
+    """A line chart of (step, value) ``points`` of one metric; one point is written out."""
     shown = drawable([value for _, value in points])
     steps = [points[index][0] for index in shown.kept]
     values = shown.values
-    figure = Figure(figsize=(5, 2.8), layout="constrained")
+    figure = _figure(width=5, height=1.5 if len(values) == 1 else 2.8, size=size)
     _add_note(figure, shown.note)
     if not values:
-        return _empty(figure, f"No history of {_short(metric)!r}")
+        return _empty(figure, f"No history of {_short(metric)!r}", size=size)
+    if len(values) == 1:
+        return _single_value(
+            figure,
+            lines=[f"{_short(metric)} = {values[0]:.6g}", f"one value only, at step {steps[0]}"],
+            size=size,
+        )
     axes = figure.add_subplot()
     axes.plot(steps, values, color=LINE_COLOR, marker="o" if len(values) <= 50 else None)
     axes.set_title(_short(metric), fontsize=10)
     axes.set_xlabel("step")
     axes.grid(alpha=0.3)
-    return _png(figure)
+    return _png(figure, size=size)
 
 
 def data_digest(*parts) -> str:
@@ -215,13 +283,20 @@ def data_digest(*parts) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
-def cached_png(*, kind: str, data: object, render: Callable[[], bytes]) -> bytes:
-    """``render()``'s PNG, cached under ``kind`` and the digest of ``data``.
+def cached_png(
+    *,
+    kind: str,
+    data: object,
+    render: Callable[[], bytes],
+    size: str = DEFAULT_CHART_SIZE,
+) -> bytes:
+    """``render()``'s PNG, cached under ``kind``, ``size`` and the digest of ``data``.
 
+    ``render`` must draw at ``size``: the same numbers at two sizes are two images.
     A chart that cannot be drawn (matplotlib refuses its numbers) is a PNG saying so,
     logged and not cached.
     """
-    key = f"catalog:chart:{kind}:{data_digest(data)}"
+    key = f"catalog:chart:{kind}:{chart_size(size)}:{data_digest(data)}"
     png = cache.get(key)
     if png is None:
         try:

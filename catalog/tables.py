@@ -129,6 +129,7 @@ class QuickReferenceTable(CatalogTable):
 
     class Meta(CatalogTable.Meta):
         model = Experiment
+        empty_text = "No experiments in the catalogue yet."
         fields = ("folder", "name", "purpose", "model_count", "key_models")
         order_by = ("folder",)
 
@@ -181,6 +182,7 @@ class ExperimentTable(QuickReferenceTable):
     artifact_bytes = tables.Column(verbose_name="Bytes")
 
     class Meta(QuickReferenceTable.Meta):
+        empty_text = "No experiments found."
         fields = (
             "experiment_id",
             "folder",
@@ -230,6 +232,7 @@ class RunTable(CatalogTable):
 
     class Meta(CatalogTable.Meta):
         model = Run
+        empty_text = "No runs in this experiment."
         fields = (
             "run_id",
             "name",
@@ -289,6 +292,7 @@ class AuditRunTable(RunTable):
     lifecycle_stage = tables.Column(verbose_name="State")
 
     class Meta(RunTable.Meta):
+        empty_text = "No runs in this list: nothing to fix."
         fields = (
             "run_id",
             "name",
@@ -329,6 +333,7 @@ class RegisteredModelTable(CatalogTable):
 
     class Meta(CatalogTable.Meta):
         model = RegisteredModel
+        empty_text = "No registered models found."
         fields = (
             "name",
             "category",
@@ -398,6 +403,7 @@ class ModelVersionTable(CatalogTable):
 
     class Meta(CatalogTable.Meta):
         model = ModelVersion
+        empty_text = "No versions of this model."
         fields = (
             "version",
             "stage",
@@ -464,6 +470,7 @@ class RunModelVersionTable(ModelVersionTable):
     )
 
     class Meta(ModelVersionTable.Meta):
+        empty_text = "No model versions come from this run."
         fields = ("model", "version", "stage", "aliases", "status", "artifacts_present")
         sequence = fields
         exclude = ("run", "metrics", "creation_time")
@@ -474,6 +481,7 @@ class AuditVersionTable(RunModelVersionTable):
     artifact_prefix = tables.Column(verbose_name="Expected at", accessor="pk", empty_values=())
 
     class Meta(RunModelVersionTable.Meta):
+        empty_text = "No model versions with missing artifacts."
         fields = ("model", "version", "status", "source", "artifact_prefix", "artifacts_present")
         sequence = fields
         exclude = ("run", "metrics", "creation_time", "stage", "aliases")
@@ -527,6 +535,7 @@ class LeaderboardTable(CatalogTable):
     class Meta(CatalogTable.Meta):
         model = ModelVersion
         fields = ("model", "version", "metric_value", "category", "experiment", "run")
+        empty_text = "No model versions have this metric."
 
     def render_version(self, value):
         return f"v{value}"
@@ -560,6 +569,7 @@ class OrphanFolderTable(CatalogTable):
 
     class Meta(CatalogTable.Meta):
         order_by = ("-total_bytes",)
+        empty_text = "No orphan folders: every folder belongs to an experiment."
 
     def render_orphan_folder(self, record):
         return format_html(

@@ -1,7 +1,9 @@
 """Chart images: PNGs drawn by catalog.charts, cached by the digest of their data.
 
 Each view reads its numbers with one bounded query, then serves the cached PNG for
-exactly those numbers (or draws it once).
+exactly those numbers (or draws it once). ``?size=`` picks one of
+``charts.CHART_SIZES`` (the pages link each chart to its "large" render); any other
+value is the default size, so it never makes a cache entry of its own.
 """
 
 from __future__ import annotations
@@ -30,7 +32,13 @@ def _metric(request) -> str:
     return metric
 
 
-def _bar(*, kind: str, values, metric: str, threshold=None, title: str = "") -> HttpResponse:
+def _size(request) -> str:
+    return charts.chart_size(request.GET.get("size"))
+
+
+def _bar(
+    *, kind: str, values, metric: str, size: str, threshold=None, title: str = ""
+) -> HttpResponse:
     lower = selectors.lower_is_better(metric)
     data = {
         "values": values,
@@ -42,6 +50,7 @@ def _bar(*, kind: str, values, metric: str, threshold=None, title: str = "") -> 
     png = charts.cached_png(
         kind=kind,
         data=data,
+        size=size,
         render=lambda: charts.bar_chart_png(
             labels=[label for label, _ in values],
             values=[value for _, value in values],
@@ -49,6 +58,7 @@ def _bar(*, kind: str, values, metric: str, threshold=None, title: str = "") -> 
             threshold=threshold,
             title=title,
             lower_is_better=lower,
+            size=size,
         ),
     )
     return _png_response(png)
@@ -59,7 +69,13 @@ def experiment_runs_chart(request, experiment_id: str):
     experiment = get_object_or_404(Experiment, experiment_id=experiment_id)
     metric = _metric(request)
     values = selectors.run_metric_values(experiment=experiment, metric=metric)
-    return _bar(kind="experiment-runs", values=values, metric=metric, title=experiment.name)
+    return _bar(
+        kind="experiment-runs",
+        values=values,
+        metric=metric,
+        size=_size(request),
+        title=experiment.name,
+    )
 
 
 def run_history_chart(request, run_id: str):
@@ -67,10 +83,12 @@ def run_history_chart(request, run_id: str):
     run = get_object_or_404(Run, run_id=run_id)
     metric = _metric(request)
     points = selectors.run_metric_series(run=run, key=metric)
+    size = _size(request)
     png = charts.cached_png(
         kind="run-history",
         data={"points": points, "metric": metric},
-        render=lambda: charts.line_chart_png(points=points, metric=metric),
+        size=size,
+        render=lambda: charts.line_chart_png(points=points, metric=metric, size=size),
     )
     return _png_response(png)
 
@@ -80,7 +98,13 @@ def model_versions_chart(request, name: str):
     registered_model = get_object_or_404(RegisteredModel, name=name)
     metric = _metric(request)
     values = selectors.version_metric_values(registered_model=registered_model, metric=metric)
-    return _bar(kind="model-versions", values=values, metric=metric, title=registered_model.name)
+    return _bar(
+        kind="model-versions",
+        values=values,
+        metric=metric,
+        size=_size(request),
+        title=registered_model.name,
+    )
 
 
 def leaderboard_chart(request):
@@ -88,4 +112,10 @@ def leaderboard_chart(request):
     metric = _metric(request)
     threshold = parse_threshold(request.GET.get("threshold"))
     values = selectors.leaderboard_values(metric=metric, threshold=threshold)
-    return _bar(kind="leaderboard", values=values, metric=metric, threshold=threshold)
+    return _bar(
+        kind="leaderboard",
+        values=values,
+        metric=metric,
+        size=_size(request),
+        threshold=threshold,
+    )

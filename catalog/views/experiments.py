@@ -49,6 +49,13 @@ class ExperimentDetailView(CsvExportMixin, BoundedTableMixin, FilterView):
     def get_queryset(self):
         return selectors.experiment_runs(experiment=self.get_experiment())
 
+    def get_table_kwargs(self):
+        kwargs = super().get_table_kwargs()
+        # "No runs in this experiment" would be untrue when the filters hid them.
+        if any(self.request.GET.get(name) for name in self.filterset_class.base_filters):
+            kwargs["empty_text"] = "No runs in this experiment match these filters."
+        return kwargs
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         if self.wants_export():
