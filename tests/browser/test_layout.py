@@ -9,10 +9,12 @@ desktop and phone screenshots to docs/screenshots/, every time.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from tests.browser.conftest import CSV_PATH, CSV_RUN_ID, JSON_PATH, PASSWORD, PLOT_RUN_ID
 from tests.browser.layout_checks import HEADER_ROWS, LAYOUT_PROBLEMS
@@ -78,10 +80,14 @@ def staff_page(browser, live_server, s3_world, request):
 
 
 def _write_screenshot(page, *, name: str, width: int) -> None:
-    """The viewport (not the whole page) as docs/screenshots/<name>-<desktop|phone>.png."""
+    """The viewport (not the whole page) as docs/screenshots/<name>-<desktop|phone>.png.
+
+    Reduced to 256 colours: flat UI colours survive it, and the PNGs are 2.5 times smaller.
+    """
+    shot = Image.open(io.BytesIO(page.screenshot(full_page=False))).convert("RGB")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}-{SHOT_NAMES[width]}.png"
-    path.write_bytes(page.screenshot(full_page=False))
+    shot.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
 
 
 @pytest.mark.parametrize("staff_page", [PHONE, LAPTOP, WIDE], indirect=True, ids=str)
