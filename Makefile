@@ -14,7 +14,7 @@ PYTEST_WORKERS ?= auto
 
 export DJANGO_INSECURE_DEV_KEY ?= 1
 
-.PHONY: run test lint install install-demo install-test install-bench browser \
+.PHONY: run test lint install install-demo install-test install-bench browser screenshots \
 	bench-tools bench bench-quick clean
 
 install-demo:
@@ -40,6 +40,12 @@ lint: install-test
 
 test: install-test browser lint
 	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# docs/screenshots/: desktop (1280 px) and phone (390 px) shots of the main pages, written
+# afresh by the layout tests' own run over the demo world (tests/browser/test_layout.py).
+screenshots: install-test browser
+	CATALOG_WRITE_SCREENSHOTS=1 $(BIN)/pytest -p no:cacheprovider tests/browser/test_layout.py \
+		-k "test_every_page_holds_its_layout and (390 or 1280)"
 
 run: install-demo
 	@$(BIN)/python -m demo.serve

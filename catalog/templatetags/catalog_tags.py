@@ -7,10 +7,12 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 from django import template
 from django.conf import settings
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from catalog import model_urls, tables
@@ -98,3 +100,20 @@ def mlflow_logged_model_url(logged_model) -> str | None:
         f"experiments/{quote(logged_model.experiment.experiment_id, safe='')}"
         f"/models/{quote(logged_model.model_id, safe='')}"
     )
+
+
+# Where a long identifier may wrap: after a path or name separator.
+_BREAK_AFTER = re.compile(r"([/._=-])")
+
+
+@register.filter
+def breakable(value) -> str:
+    """The value as escaped text with ``<wbr>`` after each ``/ . _ - =``.
+
+    Long S3 URIs, run ids, file names and tag keys then wrap at their separators on a
+    narrow screen instead of letter by letter. The text is escaped first, always (even
+    text already marked safe), and escaping produces none of those separators, so the
+    only markup in the result is the ``<wbr>`` added here.
+    """
+    text = escape("" if value is None else str(value))
+    return mark_safe(_BREAK_AFTER.sub(r"\1<wbr>", text))  # noqa: S308

@@ -67,7 +67,8 @@ def test_folder_and_file_pages_render_thumbnails_without_csp_errors(
         )
         assert widths == [320, 320]  # both decoded: the PNG and the PDF's first page
         page.screenshot(path=str(screenshot_dir / "artifact-folder.png"), full_page=True)
-        page.click(".artifact-tree a:text-is('report.pdf')")
+        # By role and name: the link's text holds <wbr> break points (the `breakable` filter).
+        page.locator(".artifact-tree").get_by_role("link", name="report.pdf", exact=True).click()
         page.wait_for_load_state("networkidle")
         assert page.eval_on_selector(".artifact-preview img", "i => i.naturalWidth") > 320
         assert "s3://yan-smart-maintenance-artifacts/" in page.inner_text(".s3-uri")

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Q
 from matplotlib.figure import Figure
 from moto import mock_aws
 
@@ -23,6 +24,10 @@ CHROMIUM_ARGS = [
 ]
 # The run whose plots the drill-down opens: the AI4I RandomForest baseline.
 PLOT_RUN_ID = "c795e657a4d147f1ac84ea0dc2bb68f1"
+# A run with a CSV profile; the JSON file is added beside it (the demo logs none).
+CSV_RUN_ID = "64535d709de2458396986ff9f939517a"
+CSV_PATH = "additional_artifacts/data_profile.csv"
+JSON_PATH = "additional_artifacts/metrics.json"
 PASSWORD = "browser-pass-123"
 
 
@@ -59,9 +64,60 @@ def _plot_bytes(path: str) -> bytes:
     return buffer.getvalue()
 
 
+# Small real files of each preview kind, so every file page renders its preview.
+MLMODEL = b"""artifact_path: model
+flavors:
+  python_function:
+    env:
+      conda: conda.yaml
+      virtualenv: python_env.yaml
+    loader_module: mlflow.sklearn
+    python_version: 3.11.9
+  sklearn:
+    pickled_model: model.pkl
+    serialization_format: cloudpickle
+    sklearn_version: 1.5.2
+mlflow_version: 2.17.0
+model_uuid: 4f1c2a9e8d7b4c3aa1f0e9d8c7b6a5f4
+run_id: c795e657a4d147f1ac84ea0dc2bb68f1
+utc_time_created: '2025-09-14 09:12:44.123456'
+"""
+ENVIRONMENT = b"""channels:
+- conda-forge
+dependencies:
+- python=3.11.9
+- pip<=24.2
+- pip:
+  - mlflow==2.17.0
+  - scikit-learn==1.5.2
+  - lightgbm_extended_feature_engineering_toolkit==0.4.1
+name: mlflow-env
+"""
+TEXT_FILES = {
+    "MLmodel": MLMODEL,
+    "conda.yaml": ENVIRONMENT,
+    "python_env.yaml": b"python: 3.11.9\nbuild_dependencies:\n- pip==24.2\n"
+    b"dependencies:\n- -r requirements.txt\n",
+    "requirements.txt": b"mlflow==2.17.0\nscikit-learn==1.5.2\nnumpy==1.26.4\n",
+    "data_profile.csv": b"feature,mean,std,min,max,missing_fraction_after_imputation\n"
+    b"air_temperature_k,300.0,2.0,295.3,304.5,0.0\n"
+    b"rotational_speed_rpm,1538.8,179.3,1168.0,2886.0,0.0\n",
+    "metrics.json": b'{"accuracy": 0.981, "per_class": {"machine_failure": {"precision": 0.82,'
+    b' "recall": 0.71}}, "mlflow.note.content": "holdout of 2,000 rows"}\n',
+}
+
+
+def artifact_bytes(path: str) -> bytes:
+    """Bytes for a demo artifact: a real plot, a real model file, or a line of text."""
+    name = path.rsplit("/", 1)[-1]
+    if name.endswith((".png", ".pdf")):
+        return _plot_bytes(path)
+    return TEXT_FILES.get(name, f"{path}: precision 0.91 recall 0.87\n".encode())
+
+
 @pytest.fixture
 def s3_world(transactional_db, settings, monkeypatch):
-    """The demo world in the database; the plots of PLOT_RUN_ID as real bytes in moto S3."""
+    """The demo world in the database; the files of PLOT_RUN_ID and CSV_RUN_ID in moto S3."""
     from catalog.models import Artifact
     from catalog.sync.s3_source import get_web_s3_client
     from tests.factories import make_sync_run
@@ -77,13 +133,20 @@ def s3_world(transactional_db, settings, monkeypatch):
     get_web_s3_client.cache_clear()
     with mock_aws():
         client = get_web_s3_client()
-        plots = Artifact.objects.filter(run__run_id=PLOT_RUN_ID, folder="plots")
+        json_file = Artifact.objects.get(run__run_id=CSV_RUN_ID, path=CSV_PATH)
+        json_file.pk = None
+        json_file.path = JSON_PATH
+        json_file.key = json_file.key.replace(CSV_PATH, JSON_PATH)
+        json_file.save()
+        stored = Artifact.objects.filter(
+            Q(run__run_id=PLOT_RUN_ID) | Q(run__run_id=CSV_RUN_ID)
+        ).exclude(path__endswith=".pkl")
         buckets = set()
-        for artifact in plots:
+        for artifact in stored:
             if artifact.bucket not in buckets:
                 client.create_bucket(Bucket=artifact.bucket)
                 buckets.add(artifact.bucket)
-            body = _plot_bytes(artifact.path)
+            body = artifact_bytes(artifact.path)
             client.put_object(Bucket=artifact.bucket, Key=artifact.key, Body=body)
             head = client.head_object(Bucket=artifact.bucket, Key=artifact.key)
             artifact.size = len(body)

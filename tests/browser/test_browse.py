@@ -1,4 +1,5 @@
 """The catalogue in a real browser: log in, drill down, copy, filter, sort, download.
+(Layout at each width and the README screenshots: test_layout.py.)
 
 Debian's chromium driven by Playwright's sync API against pytest-django's live server.
 Playwright's sync API runs an event loop in this thread, so Django's async-safety
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import os
-from pathlib import Path
 
 import pytest
 
@@ -18,21 +18,6 @@ from tests.browser.conftest import PLOT_RUN_ID
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-def _shot(page, name: str) -> None:
-    """Save a README screenshot when it is missing or CATALOG_UPDATE_SCREENSHOTS=1.
-
-    Not on every run: the pages show relative times ("synced 3 weeks ago"), so fresh
-    screenshots would dirty the working tree each time the tests run.
-    """
-    path = SCREENSHOTS / f"{name}.png"
-    png = page.screenshot(full_page=True)
-    assert png.startswith(b"\x89PNG")
-    if os.environ.get("CATALOG_UPDATE_SCREENSHOTS") == "1" or not path.exists():
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(png)
 
 
 def _image_loaded(page, selector: str) -> bool:
@@ -46,7 +31,6 @@ def test_home_table_and_drill_down_to_a_plot(logged_in_page):
     assert rows.nth(3).locator("td").nth(0).inner_text().strip() == "4/"
     assert "Classification Gauntlet (AI4I)" in rows.nth(3).inner_text()
     assert "+3 more" in rows.nth(3).inner_text()
-    _shot(page, "home")
 
     # Folder 4 -> its six runs and the comparison chart.
     rows.nth(3).get_by_role("link", name="Classification Gauntlet (AI4I)").click()
@@ -56,7 +40,6 @@ def test_home_table_and_drill_down_to_a_plot(logged_in_page):
     assert run_rows.count() == 6
     page.wait_for_load_state("networkidle")
     assert _image_loaded(page, "img.chart-img")
-    _shot(page, "experiment")
 
     # -> the RandomForest baseline run: params, metrics, history charts, plot gallery.
     page.locator(f"a[href='/runs/{PLOT_RUN_ID}/']").first.click()
@@ -70,7 +53,6 @@ def test_home_table_and_drill_down_to_a_plot(logged_in_page):
         "() => [...document.querySelectorAll('.artifact-gallery img')]"
         ".every(img => img.complete && img.naturalWidth > 0)"
     )
-    _shot(page, "run")
 
     # -> a plot's file page with its preview.
     page.locator(".artifact-gallery a").first.click()
@@ -102,7 +84,6 @@ def test_copy_a_model_snippet(logged_in_page):
     page.wait_for_function("() => document.querySelector('.snippet button.copy[data-copied]')")
     assert page.evaluate("() => navigator.clipboard.readText()") == expected
     assert "Copied" in snippet.locator("button.copy").inner_text()
-    _shot(page, "model")
 
 
 def test_filter_and_sort_the_models_table(logged_in_page):
@@ -149,11 +130,9 @@ def test_metrics_and_audit_pages(logged_in_page):
     page.wait_for_load_state("networkidle")
     assert _image_loaded(page, "img.chart-img")
     assert page.locator("table.table tbody tr").count() >= 6
-    _shot(page, "metrics")
     page.goto("/audit/")
     assert "Orphan folders" in page.locator("nav.tabs").inner_text()
     assert page.locator("table.table tbody tr").count() >= 1
-    _shot(page, "audit")
 
 
 def test_no_console_errors_or_csp_violations(logged_in_page):

@@ -1,0 +1,121 @@
+"""Every page type of the demo world holds its layout at phone, laptop and wide widths.
+
+One logged-in browser context per width visits every page and measures it in the page
+(tests/browser/layout_checks.py): no sideways scroll, no text squeezed narrower than its
+longest word, nothing over the header, no Copy button over its text. With
+CATALOG_WRITE_SCREENSHOTS=1 (``make screenshots``) the same run also writes the README's
+desktop and phone screenshots to docs/screenshots/, every time.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.browser.conftest import CSV_PATH, CSV_RUN_ID, JSON_PATH, PASSWORD, PLOT_RUN_ID
+from tests.browser.layout_checks import HEADER_ROWS, LAYOUT_PROBLEMS
+
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+PHONE, LAPTOP, WIDE = 390, 1280, 1920
+SHOT_NAMES = {PHONE: "phone", LAPTOP: "desktop"}
+MODEL = "ai4i_classifier_lightgbm_engineered"
+PLOT_RUN = f"/runs/{PLOT_RUN_ID}"
+CSV_RUN = f"/runs/{CSV_RUN_ID}"
+
+# (name, URL): one of each page type; the named main pages are also the screenshots.
+PAGES = [
+    ("home", "/"),
+    ("experiments", "/experiments/"),
+    ("experiment", "/experiments/4/"),
+    ("run", f"{PLOT_RUN}/"),
+    ("artifact-folder", f"{PLOT_RUN}/artifacts/plots/"),
+    ("image-preview", f"{PLOT_RUN}/artifacts/plots/confusion_matrix.png"),
+    ("pdf-preview", f"{PLOT_RUN}/artifacts/plots/roc_curve.pdf"),
+    ("text-preview", f"{PLOT_RUN}/artifacts/additional_artifacts/classification_report.txt"),
+    ("csv-preview", f"{CSV_RUN}/artifacts/{CSV_PATH}"),
+    ("json-preview", f"{CSV_RUN}/artifacts/{JSON_PATH}"),
+    ("mlmodel-preview", f"{PLOT_RUN}/artifacts/model/MLmodel"),
+    ("conda-preview", f"{CSV_RUN}/artifacts/model/conda.yaml"),
+    ("requirements-preview", f"{PLOT_RUN}/artifacts/model/requirements.txt"),
+    ("logged-model", "/logged-models/m-0d069b553a530b54fadb2c7b79002966/"),
+    ("models", "/models/"),
+    ("model", f"/models/{MODEL}/"),
+    ("version", f"/models/{MODEL}/versions/1/"),
+    ("categories", "/categories/"),
+    ("metrics", "/metrics/?metric=accuracy&threshold=0.9"),
+    *[
+        ("audit" if section == "orphans" else f"audit-{section}", f"/audit/?section={section}")
+        for section in ("orphans", "empty-runs", "missing-artifacts", "deleted-runs", "gone")
+    ],
+    ("search", "/search/?q=svc"),
+    ("admin-change", "/admin/catalog/registeredmodel/4/change/"),
+]
+MAIN_PAGES = {"home", "experiment", "run", "model", "metrics", "audit", "models"}
+
+
+@pytest.fixture
+def staff_page(browser, live_server, s3_world, request):
+    """A logged-in administrator's page (admin pages are measured too) at the asked width."""
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_superuser("layout", password=PASSWORD)
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": request.param, "height": 900}
+    )
+    page = context.new_page()
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", "layout")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+    yield page
+    context.close()
+
+
+def _write_screenshot(page, *, name: str, width: int) -> None:
+    """The viewport (not the whole page) as docs/screenshots/<name>-<desktop|phone>.png.
+
+    Reduced to 256 colours: flat UI colours survive it, and the PNGs are 2.5 times smaller.
+    """
+    shot = Image.open(io.BytesIO(page.screenshot(full_page=False))).convert("RGB")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}-{SHOT_NAMES[width]}.png"
+    shot.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+
+
+@pytest.mark.parametrize("staff_page", [PHONE, LAPTOP, WIDE], indirect=True, ids=str)
+def test_every_page_holds_its_layout(staff_page):
+    page = staff_page
+    width = page.viewport_size["width"]
+    write_shots = os.environ.get("CATALOG_WRITE_SCREENSHOTS") == "1" and width in SHOT_NAMES
+    problems = []
+    for name, url in PAGES:
+        response = page.goto(url)
+        assert response.status == 200, f"{url}: {response.status}"
+        page.wait_for_load_state("networkidle")
+        problems += [f"{name} ({url}): {problem}" for problem in page.evaluate(LAYOUT_PROBLEMS)]
+        if write_shots and name in MAIN_PAGES:
+            _write_screenshot(page, name=name, width=width)
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("staff_page", [LAPTOP, WIDE], indirect=True, ids=str)
+def test_the_header_is_one_line_on_a_laptop(staff_page):
+    rows = staff_page.evaluate(HEADER_ROWS)
+    assert abs(rows["logout"] - rows["brand"]) < 12, rows
+
+
+@pytest.mark.parametrize("staff_page", [PHONE, LAPTOP], indirect=True, ids=str)
+def test_the_models_table_stays_short(staff_page):
+    """17 models with their tag chips: chips keep whole words, so rows stay a few lines
+    (with chips wrapping per letter the page was 9,858 px tall at 1280 px)."""
+    staff_page.goto("/models/")
+    height = staff_page.evaluate("() => document.documentElement.scrollHeight")
+    assert height < 4000, height
