@@ -52,8 +52,12 @@ if [ "$installer" = uv ]; then
 fi
 
 if [ "$installer" = uv ]; then
+  # Compiled at install, as pip does: uv leaves it to the first import otherwise, and
+  # where PYTHONDONTWRITEBYTECODE is set every process (the sync, each gunicorn worker,
+  # each test subprocess) would compile mlflow and Django again (a second `make run`:
+  # 26 s without, 11 s with).
   $step "installing the $extra dependencies (uv)" "$venv/bin/uv" pip install \
-    --python "$venv/bin/python" -c constraints.txt -e ".[$extra]"
+    --python "$venv/bin/python" --compile-bytecode -c constraints.txt -e ".[$extra]"
 else
   $step "installing the $extra dependencies (pip)" "$venv/bin/pip" install \
     --disable-pip-version-check -c constraints.txt -e ".[$extra]"
