@@ -95,7 +95,9 @@ def test_a_killed_writer_process_fails_the_sync_and_the_next_sync_heals(
     killed = _scenario("killed", scratch_database_url, tmp_path)
     assert killed["status"] == "failed"
     assert killed["error"].startswith("WriterProcessDied: the artifact writer process")
-    assert len(killed["batches_handed_before_the_kill"]) == 2
+    # Killed after its second batch; the sync may hand over one more before the pool
+    # notices the death (the pool's own thread reports it, on a busy machine later).
+    assert len(killed["batches_handed_before_the_kill"]) in (2, 3)
     # What the process confirmed before it died is kept; the rest was never written.
     assert len(killed["artifact_rows"]) < SIZE.artifacts
 
