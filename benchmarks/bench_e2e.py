@@ -49,7 +49,7 @@ def floor_walk(*, tracking_uri: str, s3_endpoint: str) -> dict:
 
 
 def content_reads_floor(*, s3_client, bucket: str) -> dict:
-    """Bare ranged GETs of the files contract 2 makes the first sync read.
+    """Bare ranged GETs of the small files a first sync must read (``MLmodel``, feature names).
 
     The keys are the catalogued ``MLmodel`` and ``feature_names.txt`` objects, read with
     the sync's byte cap and as many at once as the sync reads them
@@ -228,8 +228,8 @@ def main() -> None:
         "content_reads": reads,
         "first_over_floor_with_reads": round(first["seconds"] / (floor_s + reads["seconds"]), 2),
         "history_reads": histories,
-        # The floor of a first sync: the walk plus reading what contract 2 says a first
-        # sync must read (the small files, and the metric history of every run).
+        # The floor of a first sync: the walk plus what a first sync must read (the small
+        # files it parses into Artifact.meta, and the metric history of every run).
         "first_floor_s": round(floor_s + reads["seconds"] + histories["seconds"], 3),
         "first_over_first_floor": round(
             first["seconds"] / (floor_s + reads["seconds"] + histories["seconds"]), 2

@@ -128,7 +128,7 @@ TARGETS = (
         "e2e.first_over_first_floor",
         "<=",
         1.3,
-        "first sync <= 1.3 x (floor + the reads contract 2 requires)",
+        "first sync <= 1.3 x (floor + the reads a first sync requires)",
     ),
     Target("e2e.resync_over_floor", "<=", 1.1, "no-change re-sync <= 1.1 x floor"),
     Target("e2e.resync_rows_written", "==", 0, "no-change re-sync writes 0 rows"),

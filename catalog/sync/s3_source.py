@@ -2,7 +2,8 @@
 
 Two sides:
 
-* the web's read API (contract 1): ``make_s3_client``, ``get_web_s3_client``,
+* the web's read API (DESIGN: serving an artifact's bytes is the pages' one read of S3):
+  ``make_s3_client``, ``get_web_s3_client``,
   ``read_object_bytes``, ``iter_object_chunks``, ``presigned_download_url`` and
   ``ObjectUnavailable``. The web reads an object only by its exact catalogued key;
 * the sync's listing side: ``S3Source`` walks each bucket root once with the

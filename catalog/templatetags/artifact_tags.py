@@ -1,6 +1,6 @@
 """``{% artifacts_panel owner %}``: a run's or logged model's plots and top-level tree.
 
-Used on the run and logged-model pages (contracts.md section 5). Three queries whatever
+Used on the run and logged-model pages (docs/pages.md). Three queries whatever
 the number of artifacts: the plot gallery (limited), the top folder's subfolder
 aggregate and one page of its files.
 """

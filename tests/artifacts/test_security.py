@@ -287,7 +287,7 @@ def test_raw_of_an_object_gone_from_s3_is_404(reader_client, s3):
 
 
 def test_the_web_side_reaches_s3_only_through_the_sync_read_api():
-    """DESIGN: one module imports boto3; the artifact views use contract 1 only."""
+    """DESIGN: one module imports boto3; the artifact views use its web read API only."""
     import ast
     from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""The S3 read API (contract 1) and the bucket walk, against moto."""
+"""The web's S3 read API and the bucket walk, against moto."""
 
 from __future__ import annotations
 
