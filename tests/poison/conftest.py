@@ -14,14 +14,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import uuid
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 
 import pytest
 from django.core.management import call_command
 
+from tests.environment import environment
 from tests.poison.world import (
     POISON_BUCKET,
     POISONS,
@@ -40,21 +39,6 @@ MOTO_ENVIRONMENT = {
     # No pooled connections to the tracking databases (MLflow caches an engine per URI).
     "MLFLOW_SQLALCHEMYSTORE_POOLCLASS": "NullPool",
 }
-
-
-@contextmanager
-def environment(values: dict[str, str]):
-    """``os.environ`` updated with ``values`` inside the block, restored after it."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ world (delete a run, remove a folder) restore it before they end, through
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import tempfile
 import uuid
@@ -18,6 +17,8 @@ from pathlib import Path
 import boto3
 import pytest
 from django.db import connection
+
+from tests.environment import environment
 
 SEED_BUCKET = "seed-world"
 MLFLOW3_BUCKET = "mlflow3-world"
@@ -163,20 +164,13 @@ def moto_endpoint():
     }
     # No pooled connections to the tracking databases: World.restore() rewrites the file.
     env["MLFLOW_SQLALCHEMYSTORE_POOLCLASS"] = "NullPool"
-    saved = {name: os.environ.get(name) for name in [*env, "MLFLOW_S3_ENDPOINT_URL"]}
-    os.environ.update(env)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    os.environ["MLFLOW_S3_ENDPOINT_URL"] = endpoint
-    yield endpoint
+    with environment({**env, "MLFLOW_S3_ENDPOINT_URL": endpoint}):
+        yield endpoint
     server.stop()
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

@@ -28,20 +28,11 @@ import signal
 import sys
 from pathlib import Path
 
-from tests.sync.writer_scenarios import BATCH_SIZE, SIZE
+from tests.sync.writer_scenarios import BATCH_SIZE, SIZE, setup_django
 
 
 def main(mode: str, database_url: str, lock_path: str, pids_path: str) -> dict:
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="smartmaint_site.settings",
-        DJANGO_INSECURE_DEV_KEY="1",
-        DJANGO_SECURE="0",
-        DATABASE_URL=database_url,
-        CATALOG_SYNC_LOCK_PATH=lock_path,
-    )
-    import django
-
-    django.setup()
+    setup_django(database_url=database_url, lock_path=lock_path)
     if mode == "state":
         return _state()
     from django.core.management import call_command

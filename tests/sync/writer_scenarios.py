@@ -36,7 +36,8 @@ BATCH_SIZE = 500
 CHANGE_SHARE = 0.1
 
 
-def main(scenario: str, database_url: str, lock_path: str) -> dict:
+def setup_django(*, database_url: str, lock_path: str) -> None:
+    """Set Django up in this script's process, on ``database_url``, with its own lock."""
     os.environ.update(
         DJANGO_SETTINGS_MODULE="smartmaint_site.settings",
         DJANGO_INSECURE_DEV_KEY="1",
@@ -47,6 +48,10 @@ def main(scenario: str, database_url: str, lock_path: str) -> dict:
     import django
 
     django.setup()
+
+
+def main(scenario: str, database_url: str, lock_path: str) -> dict:
+    setup_django(database_url=database_url, lock_path=lock_path)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
