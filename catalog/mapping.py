@@ -34,8 +34,8 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from catalog import selectors
+from catalog.formatting import folder_of, folder_of_location, format_metric, plain_purpose
 from catalog.models import Artifact, Category, Experiment, ModelVersion, RegisteredModel, Run
-from catalog.tables import folder_of, folder_of_location, format_metric, plain_purpose
 
 RUNS_PER_FOLDER = 10
 MODELS_PER_CATEGORY = 200

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from catalog import model_urls, tables
+from catalog import formatting, model_urls
 from catalog.markdown import render_markdown
 
 register = template.Library()
@@ -37,18 +37,18 @@ def model_chart_url(name: str) -> str:
 @register.filter
 def metric(value) -> str:
     """A metric value with four significant digits."""
-    return tables.format_metric(value)
+    return formatting.format_metric(value)
 
 
 @register.filter
 def duration(delta) -> str:
-    return tables.format_duration(delta)
+    return formatting.format_duration(delta)
 
 
 @register.filter
 def s3_folder(experiment) -> str:
     """The experiment's folder as the seed writes it ("4/")."""
-    return tables.folder_of(experiment)
+    return formatting.folder_of(experiment)
 
 
 @register.filter

@@ -9,7 +9,7 @@ import pytest
 from django.test import RequestFactory
 from django.urls import reverse
 
-from catalog import selectors, tables
+from catalog import formatting, selectors, tables
 from tests.factories import make_model_version, make_run
 
 
@@ -79,19 +79,19 @@ def test_every_column_renders(seed_world, table_class, rows, django_assert_max_n
 def test_formatting_helpers():
     from datetime import timedelta
 
-    assert tables.format_duration(timedelta(seconds=42)) == "42s"
-    assert tables.format_duration(timedelta(minutes=7, seconds=3)) == "7m 03s"
-    assert tables.format_duration(timedelta(hours=2, minutes=5)) == "2h 05m"
-    assert tables.format_duration(None) == ""
-    assert tables.format_metric(0.981234) == "0.9812"
-    assert tables.format_metric("n/a") == "n/a"
-    assert tables.key_metrics({"zeta": 1, "rmse": 2.5, "accuracy": 0.9}) == [
+    assert formatting.format_duration(timedelta(seconds=42)) == "42s"
+    assert formatting.format_duration(timedelta(minutes=7, seconds=3)) == "7m 03s"
+    assert formatting.format_duration(timedelta(hours=2, minutes=5)) == "2h 05m"
+    assert formatting.format_duration(None) == ""
+    assert formatting.format_metric(0.981234) == "0.9812"
+    assert formatting.format_metric("n/a") == "n/a"
+    assert formatting.key_metrics({"zeta": 1, "rmse": 2.5, "accuracy": 0.9}) == [
         ("accuracy", "0.9"),
         ("rmse", "2.5"),
         ("zeta", "1"),
     ]
-    assert tables.plain_purpose("\n## Heading **x**\nmore") == "Heading **x**"
-    assert tables.plain_purpose("a" * 300, limit=10) == "a" * 9 + "…"
+    assert formatting.plain_purpose("\n## Heading **x**\nmore") == "Heading **x**"
+    assert formatting.plain_purpose("a" * 300, limit=10) == "a" * 9 + "…"
 
 
 @pytest.mark.django_db

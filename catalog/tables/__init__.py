@@ -1,0 +1,49 @@
+"""django-tables2 tables of the catalogue pages: one ``<Model>Table`` per list.
+
+Render methods read only what the selectors fetched (annotations, ``select_related``,
+prefetches): none of them queries. Everything from MLflow goes through ``format_html``
+or the template engine, so it is escaped. ``value_*`` methods give the plain values the
+CSV export writes.
+"""
+
+from catalog.tables.audit import (
+    OrphanFolderTable,
+)
+from catalog.tables.base import (
+    CatalogTable,
+    badge,
+    presence_badge,
+)
+from catalog.tables.experiments import (
+    ExperimentTable,
+    QuickReferenceTable,
+)
+from catalog.tables.models import (
+    AuditVersionTable,
+    ModelVersionTable,
+    RegisteredModelTable,
+    RunModelVersionTable,
+)
+from catalog.tables.quality import (
+    LeaderboardTable,
+)
+from catalog.tables.runs import (
+    AuditRunTable,
+    RunTable,
+)
+
+__all__ = [
+    "AuditRunTable",
+    "AuditVersionTable",
+    "CatalogTable",
+    "ExperimentTable",
+    "LeaderboardTable",
+    "ModelVersionTable",
+    "OrphanFolderTable",
+    "QuickReferenceTable",
+    "RegisteredModelTable",
+    "RunModelVersionTable",
+    "RunTable",
+    "badge",
+    "presence_badge",
+]

@@ -1,0 +1,125 @@
+"""Tables of experiments (S3 folders): the home page's quick reference and the list."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import django_tables2 as tables
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from catalog.formatting import (
+    folder_of,
+    plain_purpose,
+)
+from catalog.model_urls import model_url
+from catalog.models import Experiment
+from catalog.selectors import EXPERIMENT_NUMERIC_ORDER, key_model_names
+from catalog.tables.base import (
+    CatalogTable,
+    badge,
+)
+
+
+class QuickReferenceTable(CatalogTable):
+    """The seed's "Quick Reference Table", live."""
+
+    folder = tables.Column(
+        verbose_name="S3 folder", accessor="artifact_location", order_by=EXPERIMENT_NUMERIC_ORDER
+    )
+    name = tables.Column(verbose_name="Experiment", linkify=True)
+    purpose = tables.Column(
+        verbose_name="Purpose", accessor="mlflow_description", orderable=False, empty_values=()
+    )
+    model_count = tables.Column(verbose_name="Models")
+    key_models = tables.Column(
+        verbose_name="Key models", accessor="pk", orderable=False, empty_values=()
+    )
+
+    class Meta(CatalogTable.Meta):
+        model = Experiment
+        empty_text = "No experiments in the catalogue yet."
+        fields = ("folder", "name", "purpose", "model_count", "key_models")
+        order_by = ("folder",)
+
+    def render_folder(self, record):
+        return format_html(
+            '<code title="{}">{}</code>', record.artifact_location, folder_of(record)
+        )
+
+    def value_folder(self, record):
+        return folder_of(record)
+
+    def render_purpose(self, record):
+        return plain_purpose(record.purpose)
+
+    def value_purpose(self, record):
+        return plain_purpose(record.purpose, limit=10_000)
+
+    def render_key_models(self, record):
+        names = key_model_names(record)
+        html = format_html_join(
+            ", ",
+            '<a href="{}">{}</a>',
+            ((model_url(name), name) for name in names),
+        )
+        more = record.model_count - len(names)
+        if more > 0:
+            html += format_html(
+                ' <a class="muted" href="{}?experiment={}">+{} more</a>',
+                reverse("catalog:model_list"),
+                quote(str(record.experiment_id), safe=""),
+                more,
+            )
+        return html or "—"
+
+    def value_key_models(self, record):
+        names = key_model_names(record)
+        more = record.model_count - len(names)
+        return "; ".join(names) + (f" (+{more} more)" if more > 0 else "")
+
+
+class ExperimentTable(QuickReferenceTable):
+    """Every experiment with its totals (the /experiments/ list)."""
+
+    experiment_id = tables.Column(
+        verbose_name="ID", linkify=True, order_by=EXPERIMENT_NUMERIC_ORDER
+    )
+    lifecycle_stage = tables.Column(verbose_name="State")
+    run_count = tables.Column(verbose_name="Runs")
+    artifact_count = tables.Column(verbose_name="Artifacts")
+    artifact_bytes = tables.Column(verbose_name="Bytes")
+
+    class Meta(QuickReferenceTable.Meta):
+        empty_text = "No experiments found."
+        fields = (
+            "experiment_id",
+            "folder",
+            "name",
+            "purpose",
+            "lifecycle_stage",
+            "run_count",
+            "model_count",
+            "artifact_count",
+            "artifact_bytes",
+            "key_models",
+        )
+        sequence = fields
+        order_by = ("experiment_id",)
+
+    def render_lifecycle_stage(self, record):
+        if record.missing_since:
+            return badge("gone", "missing")
+        if record.lifecycle_stage != "active":
+            return badge(record.lifecycle_stage, "deleted")
+        return badge("active", "ok")
+
+    def value_lifecycle_stage(self, record):
+        return "gone" if record.missing_since else record.lifecycle_stage
+
+    def render_artifact_bytes(self, value):
+        return filesizeformat(value)
+
+    def value_artifact_bytes(self, value):
+        return value

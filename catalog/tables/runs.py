@@ -1,0 +1,107 @@
+"""Tables of runs: an experiment's runs and the audit's runs."""
+
+from __future__ import annotations
+
+import django_tables2 as tables
+from django.template.defaultfilters import filesizeformat
+from django.utils.html import format_html, format_html_join
+
+from catalog.formatting import (
+    format_duration,
+    key_metrics,
+)
+from catalog.models import Run
+from catalog.tables.base import (
+    CatalogTable,
+    _pairs_text,
+    badge,
+)
+
+
+class RunTable(CatalogTable):
+    run_id = tables.Column(verbose_name="Run ID", linkify=True)
+    name = tables.Column(verbose_name="Name")
+    status = tables.Column(verbose_name="Status")
+    start_time = tables.DateTimeColumn(verbose_name="Start", format="Y-m-d H:i")
+    duration = tables.Column(
+        verbose_name="Duration", accessor="pk", orderable=False, empty_values=()
+    )
+    metrics = tables.Column(verbose_name="Key metrics", orderable=False, empty_values=())
+    artifact_count = tables.Column(verbose_name="Artifacts")
+    artifact_bytes = tables.Column(verbose_name="Bytes")
+
+    class Meta(CatalogTable.Meta):
+        model = Run
+        empty_text = "No runs in this experiment."
+        fields = (
+            "run_id",
+            "name",
+            "status",
+            "start_time",
+            "duration",
+            "metrics",
+            "artifact_count",
+            "artifact_bytes",
+        )
+        order_by = ("-start_time",)
+
+    def render_run_id(self, value):
+        return format_html('<code class="nowrap" title="{}">{}</code>', value, value[:12])
+
+    def render_status(self, record):
+        badges = [badge(record.status or "unknown", (record.status or "unknown").lower())]
+        if record.lifecycle_stage != "active":
+            badges.append(badge(record.lifecycle_stage, "deleted"))
+        if record.missing_since:
+            badges.append(badge("gone", "missing"))
+        # Joining SafeStrings with a plain str would drop their safety and escape them.
+        return format_html_join(" ", "{}", ((b,) for b in badges))
+
+    def value_status(self, record):
+        return record.status
+
+    def render_duration(self, record):
+        return format_duration(record.duration)
+
+    def value_duration(self, record):
+        return record.duration.total_seconds() if record.duration else ""
+
+    def render_metrics(self, record):
+        return format_html_join(
+            " ", '<span class="metric">{} <b>{}</b></span>', key_metrics(record.metrics)
+        )
+
+    def value_metrics(self, record):
+        return _pairs_text(record.metrics)
+
+    def render_artifact_bytes(self, value):
+        return filesizeformat(value)
+
+    def value_artifact_bytes(self, value):
+        return value
+
+
+class AuditRunTable(RunTable):
+    """Runs in the drift report, with their experiment."""
+
+    experiment = tables.Column(
+        verbose_name="Experiment",
+        accessor="experiment__name",
+        linkify=lambda record: record.experiment.get_absolute_url(),
+    )
+    lifecycle_stage = tables.Column(verbose_name="State")
+
+    class Meta(RunTable.Meta):
+        empty_text = "No runs in this list: nothing to fix."
+        fields = (
+            "run_id",
+            "name",
+            "experiment",
+            "status",
+            "lifecycle_stage",
+            "start_time",
+            "artifact_count",
+            "artifact_bytes",
+        )
+        sequence = fields
+        exclude = ("duration", "metrics")
