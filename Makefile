@@ -13,6 +13,11 @@ STEP := sh scripts/step.sh
 PYTEST_WORKERS ?= auto
 
 export DJANGO_INSECURE_DEV_KEY ?= 1
+# Python keeps the bytecode it compiles (as it does by default): where the environment
+# sets PYTHONDONTWRITEBYTECODE, every process (the sync, each gunicorn worker, each test
+# subprocess) would compile mlflow, Django and the catalogue again. The install does not
+# precompile site-packages (scripts/install.sh says why).
+export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: run test lint install install-demo install-test install-bench browser screenshots \
 	bench-tools bench bench-quick clean

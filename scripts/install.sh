@@ -32,33 +32,45 @@ if [ "$(cat "$venv/.installed-$extra" 2>/dev/null)" = "$digest" ]; then
   exit 0
 fi
 
+# Without ensurepip: seeding pip into a new venv takes 4-5 s, and uv installs pip below.
 if [ ! -x "$venv/bin/python" ]; then
-  $step "creating $venv" "$python" -m venv "$venv"
+  $step "creating $venv" "$python" -m venv --without-pip "$venv"
 fi
-if [ "$("$venv/bin/pip" --version | cut -d' ' -f2)" != "$pip_version" ]; then
-  $step "installing pip $pip_version" "$venv/bin/pip" install --disable-pip-version-check \
-    "pip==$pip_version"
+
+# A pip for the venv, as the positional parameters: its own when it has one; else the
+# machine's, pointed at the venv; else ensurepip's (a Python without pip).
+if [ -x "$venv/bin/pip" ]; then
+  set -- "$venv/bin/pip"
+elif "$python" -m pip --version >/dev/null 2>&1; then
+  set -- "$python" -m pip --python "$venv/bin/python"
+else
+  "$venv/bin/python" -m ensurepip --upgrade >/dev/null
+  set -- "$venv/bin/pip"
 fi
 
 if [ "$installer" = uv ]; then
   uv_version=$(sed -n 's/^uv==//p' constraints.txt)
   if [ "$("$venv/bin/uv" --version 2>/dev/null | cut -d' ' -f2)" != "$uv_version" ]; then
-    if ! $step "installing uv $uv_version (pip)" "$venv/bin/pip" install \
-        --disable-pip-version-check -c constraints.txt "uv==$uv_version"; then
+    if ! $step "installing uv $uv_version (pip)" "$@" --disable-pip-version-check \
+        install -c constraints.txt "uv==$uv_version"; then
       echo "no uv for this machine: installing with pip instead (slower)"
       installer=pip
     fi
   fi
 fi
 
+# No --compile-bytecode: compiling all of site-packages (scipy, pandas, mlflow ...) took
+# 15-30 s of a first `make run`, most of it for modules no process imports. The Makefile
+# lets Python keep the bytecode it compiles at first import instead (it unsets
+# PYTHONDONTWRITEBYTECODE), which costs 5-7 s once, spread over the first processes.
 if [ "$installer" = uv ]; then
-  # Compiled at install, as pip does: uv leaves it to the first import otherwise, and
-  # where PYTHONDONTWRITEBYTECODE is set every process (the sync, each gunicorn worker,
-  # each test subprocess) would compile mlflow and Django again (a second `make run`:
-  # 26 s without, 11 s with).
   $step "installing the $extra dependencies (uv)" "$venv/bin/uv" pip install \
-    --python "$venv/bin/python" --compile-bytecode -c constraints.txt -e ".[$extra]"
+    --python "$venv/bin/python" -c constraints.txt "pip==$pip_version" -e ".[$extra]"
 else
+  if [ "$("$@" --version 2>/dev/null | cut -d' ' -f2)" != "$pip_version" ]; then
+    $step "installing pip $pip_version" "$@" --disable-pip-version-check install \
+      "pip==$pip_version"
+  fi
   $step "installing the $extra dependencies (pip)" "$venv/bin/pip" install \
     --disable-pip-version-check -c constraints.txt -e ".[$extra]"
 fi
