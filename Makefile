@@ -20,7 +20,7 @@ export DJANGO_INSECURE_DEV_KEY ?= 1
 export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: run test lint install install-demo install-test install-bench browser screenshots \
-	bench-tools bench bench-quick clean
+	bench-tools bench bench-quick runtime-check clean
 
 install-demo:
 	@$(INSTALL) demo
@@ -54,6 +54,11 @@ screenshots: install-test browser
 
 run: install-demo
 	@$(BIN)/python -m demo.serve
+
+# The README's deploying steps on the runtime install alone (a fresh venv under var/):
+# migrate, sync over HTTP and from a sqlite tracking store, gunicorn, the main pages.
+runtime-check: install-test
+	$(BIN)/python scripts/runtime_check.py
 
 # The load item drives the server with Debian's wrk; without it, a Python loader.
 bench-tools:

@@ -142,23 +142,20 @@ def moto_s3_server(*, world_spec: dict) -> Iterator[str]:
 
 @contextlib.contextmanager
 def gunicorn_server(*, env: dict[str, str], workers: int = 2, name: str = "gunicorn"):
-    """The catalogue under gunicorn (sync workers) with ``env``; yields its URL."""
+    """The catalogue under gunicorn with ``env``, as deployed (``gunicorn.conf.py``, sync
+    workers), with ``workers`` workers and no access log; yields its URL.
+    """
     port = free_port()
     command = [
         str(VENV_BIN / "gunicorn"),
-        "smartmaint_site.wsgi:application",
+        "--config",
+        str(PROJECT_DIR / "gunicorn.conf.py"),
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
         str(workers),
-        "--worker-class",
-        "sync",
-        "--keep-alive",
-        "5",
-        "--timeout",
-        "120",
         "--access-logfile",
-        "-" if False else "/dev/null",
+        "/dev/null",
     ]
     log = _log_file(name)
     process = subprocess.Popen(

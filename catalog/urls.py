@@ -9,13 +9,24 @@ and ".." segments away.
 HTML pages and the mapping export go through ``cached_page`` (``catalog.pagecache``):
 served again while the data version is unchanged. Not ``/healthz`` (it reports the live
 database), not the charts (cached by their numbers) nor CSV exports (streamed, skipped
-by the page cache itself).
+by the page cache itself), nor the monitoring metrics (read live).
 """
 
 from django.urls import path
 
 from catalog.pagecache import cached_page
-from catalog.views import audit, charts, experiments, exports, health, home, models, quality, runs
+from catalog.views import (
+    audit,
+    charts,
+    experiments,
+    exports,
+    health,
+    home,
+    models,
+    monitoring,
+    quality,
+    runs,
+)
 from catalog.views import search as search_views
 from catalog.views.artifacts import urlpatterns as artifact_urlpatterns
 
@@ -24,6 +35,7 @@ app_name = "catalog"
 urlpatterns = [
     path("", cached_page(home.HomeView.as_view()), name="home"),
     path("healthz", health.healthz, name="healthz"),
+    path("monitoring/metrics", monitoring.metrics, name="monitoring_metrics"),
     path(
         "experiments/",
         cached_page(experiments.ExperimentListView.as_view()),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from smartmaint_site.caches import cache_settings
 from smartmaint_site.database import database_config_from_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -117,6 +118,23 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 
+# Single sign-on behind an authenticating proxy (oauth2-proxy, Apache mod_auth_openidc,
+# nginx auth_request ...): the proxy signs the user in and passes the name in a header,
+# e.g. CATALOG_REMOTE_USER_HEADER=X-Forwarded-User. Users are created at their first
+# request; members of a CATALOG_REMOTE_STAFF_GROUPS group (read from
+# CATALOG_REMOTE_GROUPS_HEADER) are staff. Only safe when every request comes through
+# that proxy and the proxy sets (or strips) the header: see smartmaint_site/remote_user.py.
+# Local accounts keep working beside it; unset, the headers are ignored.
+CATALOG_REMOTE_USER_HEADER = os.environ.get("CATALOG_REMOTE_USER_HEADER", "").strip()
+CATALOG_REMOTE_GROUPS_HEADER = os.environ.get("CATALOG_REMOTE_GROUPS_HEADER", "").strip()
+CATALOG_REMOTE_STAFF_GROUPS = env_list("CATALOG_REMOTE_STAFF_GROUPS")
+if CATALOG_REMOTE_USER_HEADER:
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+        "smartmaint_site.remote_user.ProxyRemoteUserMiddleware",
+    )
+    AUTHENTICATION_BACKENDS.insert(1, "smartmaint_site.remote_user.ProxyRemoteUserBackend")
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "catalog:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -157,29 +175,20 @@ CATALOG_PAGE_CACHE_MAX_PAGE_BYTES = int(
     os.environ.get("CATALOG_PAGE_CACHE_MAX_PAGE_BYTES", 2 * 1024**2)
 )
 
-# Thumbnails and charts are cached by ETag or data version (see catalog.previews), on
-# disk and shared by the workers. Pages go to a per-process memory cache bounded in
-# bytes (catalog.bounded_cache, a LocMemCache that counts what it holds): a hit must cost
-# far less than the ~30 ms render (the file cache lists its directory on every write),
-# and the data version in the key keeps the workers consistent.
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-        "LOCATION": os.environ.get("CATALOG_CACHE_DIR", str(VAR_DIR / "cache")),
-        "TIMEOUT": 60 * 60 * 24 * 30,
-        "OPTIONS": {"MAX_ENTRIES": 20000},
-    },
-    "pages": {
-        "BACKEND": "catalog.bounded_cache.BytesBoundedLocMemCache",
-        "LOCATION": "catalog-pages",
-        "TIMEOUT": CATALOG_PAGE_CACHE_SECONDS or None,
-        "OPTIONS": {
-            "MAX_ENTRIES": 500,
-            "MAX_BYTES": CATALOG_PAGE_CACHE_MAX_BYTES,
-            "MAX_ENTRY_BYTES": CATALOG_PAGE_CACHE_MAX_PAGE_BYTES,
-        },
-    },
-}
+# Charts, thumbnails and pages: on this host by default, in Redis with
+# CATALOG_CACHE_URL=redis://... (smartmaint_site/caches.py says which and why).
+CATALOG_CACHE_URL = os.environ.get("CATALOG_CACHE_URL", "").strip()
+CACHES = cache_settings(
+    cache_url=CATALOG_CACHE_URL,
+    cache_dir=os.environ.get("CATALOG_CACHE_DIR", str(VAR_DIR / "cache")),
+    page_seconds=CATALOG_PAGE_CACHE_SECONDS,
+    page_max_bytes=CATALOG_PAGE_CACHE_MAX_BYTES,
+    page_max_entry_bytes=CATALOG_PAGE_CACHE_MAX_PAGE_BYTES,
+)
+
+# Prometheus reads the last sync's figures at /monitoring/metrics with this bearer token
+# (its `authorization` setting); without a token the page needs a signed-in user.
+CATALOG_METRICS_TOKEN = os.environ.get("CATALOG_METRICS_TOKEN", "").strip()
 
 # --- Security -------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -139,3 +139,48 @@ def test_management_commands_need_no_secret_key(tmp_path):
         tmp_path, "manage.py", "makemigrations", "--check", "--dry-run"
     )
     assert result.returncode == 0, result.stderr
+
+
+SETTINGS_PROBE = (
+    "from django.conf import settings; import django; django.setup(); "
+    "print(settings.CACHES['pages']['BACKEND']); "
+    "print('ProxyRemoteUserMiddleware' in ' '.join(settings.MIDDLEWARE)); "
+    "print(settings.AUTHENTICATION_BACKENDS[1])"
+)
+
+
+def _settings_seen_with(**environment) -> list[str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("CATALOG_CACHE_URL", "CATALOG_REMOTE_"))
+    }
+    env.update(DJANGO_SETTINGS_MODULE="smartmaint_site.settings", DJANGO_INSECURE_DEV_KEY="1")
+    env.update(environment)
+    probe = subprocess.run(
+        [sys.executable, "-c", SETTINGS_PROBE],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        check=True,
+    )
+    return probe.stdout.split()
+
+
+def test_by_default_pages_are_cached_in_process_and_no_proxy_header_is_read():
+    assert _settings_seen_with() == [
+        "catalog.bounded_cache.BytesBoundedLocMemCache",
+        "False",
+        "django.contrib.auth.backends.ModelBackend",
+    ]
+
+
+def test_the_environment_turns_on_the_shared_cache_and_single_sign_on():
+    assert _settings_seen_with(
+        CATALOG_CACHE_URL="redis://127.0.0.1:6379/3", CATALOG_REMOTE_USER_HEADER="X-Forwarded-User"
+    ) == [
+        "django.core.cache.backends.redis.RedisCache",
+        "True",
+        "smartmaint_site.remote_user.ProxyRemoteUserBackend",
+    ]

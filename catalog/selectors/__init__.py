@@ -56,6 +56,7 @@ from catalog.selectors.experiments import (
 )
 from catalog.selectors.health import (
     sync_age_seconds,
+    warning_count,
 )
 from catalog.selectors.models import (
     LoadSnippet,
@@ -164,6 +165,7 @@ __all__ = [
     "runs_without_artifacts",
     "search",
     "sync_age_seconds",
+    "warning_count",
     "version_metric_keys",
     "version_metric_values",
     "versions_with_missing_artifacts",
