@@ -8,12 +8,14 @@ and ".." segments away.
 
 HTML pages and the mapping export go through ``cached_page`` (``catalog.pagecache``):
 served again while the data version is unchanged. Not ``/healthz`` (it reports the live
-database), not the charts (cached by their numbers) nor CSV exports (streamed, skipped
-by the page cache itself), nor the monitoring metrics (read live).
+database), not the monitoring metrics (read live), not the charts (cached by their
+numbers; they answer conditional GETs by the digest of their bytes, see
+``catalog.conditional``) nor CSV exports (streamed, skipped by the page cache itself).
 """
 
 from django.urls import path
 
+from catalog.conditional import conditional_by_content
 from catalog.pagecache import cached_page
 from catalog.views import (
     audit,
@@ -66,17 +68,23 @@ urlpatterns = [
     path("export/mapping.md", cached_page(exports.mapping_markdown), name="mapping_export"),
     path(
         "charts/experiments/<str:experiment_id>/runs.png",
-        charts.experiment_runs_chart,
+        conditional_by_content(charts.experiment_runs_chart),
         name="chart_experiment_runs",
     ),
     path(
-        "charts/runs/<str:run_id>/history.png", charts.run_history_chart, name="chart_run_history"
+        "charts/runs/<str:run_id>/history.png",
+        conditional_by_content(charts.run_history_chart),
+        name="chart_run_history",
     ),
     path(
         "charts/models/<path:name>/versions.png",
-        charts.model_versions_chart,
+        conditional_by_content(charts.model_versions_chart),
         name="chart_model_versions",
     ),
-    path("charts/leaderboard.png", charts.leaderboard_chart, name="chart_leaderboard"),
+    path(
+        "charts/leaderboard.png",
+        conditional_by_content(charts.leaderboard_chart),
+        name="chart_leaderboard",
+    ),
     *artifact_urlpatterns,
 ]

@@ -20,7 +20,6 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseNotModified,
     HttpResponseRedirect,
     StreamingHttpResponse,
 )
@@ -44,6 +43,7 @@ from catalog.artifact_browser import (
     is_pdf,
     owner_public_id,
 )
+from catalog.conditional import conditional_answer, set_validators, strong_etag
 from catalog.models import Artifact, LoggedModel, Run
 from catalog.pagecache import cached_page
 from catalog.sync.s3_source import (
@@ -224,8 +224,9 @@ def _preview_context(*, artifact: Artifact, preview_kind: str) -> dict:
     return context
 
 
-def _etag_header(artifact: Artifact, *, variant: str = "") -> str:
-    return f'"{artifact.etag}{variant}"' if artifact.etag else ""
+def _etag_header(artifact: Artifact, *, variant: str = "") -> str | None:
+    """A strong ETag from S3's content digest of the object (and the representation)."""
+    return strong_etag("artifact", variant, artifact.etag) if artifact.etag else None
 
 
 def artifact_raw(request: HttpRequest, *, kind: OwnerKind, path: str, **kwargs):
@@ -250,8 +251,9 @@ def artifact_raw(request: HttpRequest, *, kind: OwnerKind, path: str, **kwargs):
         response["Cache-Control"] = "private, no-store"
         return response
     etag = _etag_header(artifact)
-    if etag and request.headers.get("If-None-Match") == etag:
-        return HttpResponseNotModified(headers={"ETag": etag})
+    answer = conditional_answer(request, etag=etag, last_modified=artifact.last_modified)
+    if answer is not None:
+        return answer
     try:
         chunks = iter_object_chunks(
             client=client, bucket=artifact.bucket, key=artifact.key, chunk_size=STREAM_CHUNK_BYTES
@@ -263,9 +265,7 @@ def artifact_raw(request: HttpRequest, *, kind: OwnerKind, path: str, **kwargs):
     response["Content-Disposition"] = content_disposition_header(as_attachment, filename)
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, max-age=300"
-    if etag:
-        response["ETag"] = etag
-    return response
+    return set_validators(response, etag=etag, last_modified=artifact.last_modified)
 
 
 def _header_safe(text: str, *, limit: int = 200) -> str:
@@ -293,9 +293,10 @@ def artifact_thumbnail(request: HttpRequest, *, kind: OwnerKind, path: str, **kw
     size = request.GET.get("size", "small")
     if size not in previews.THUMBNAIL_SIZES:
         size = "small"
-    etag = _etag_header(artifact, variant=f"-thumb-{size}")
-    if etag and request.headers.get("If-None-Match") == etag:
-        return HttpResponseNotModified(headers={"ETag": etag})
+    etag = _etag_header(artifact, variant=f"thumbnail-{size}")
+    answer = conditional_answer(request, etag=etag, last_modified=artifact.last_modified)
+    if answer is not None:
+        return answer
     thumbnail = previews.thumbnail_png(artifact=artifact, size=size)
     response = HttpResponse(thumbnail.png, content_type="image/png")
     response["X-Content-Type-Options"] = "nosniff"
@@ -304,8 +305,7 @@ def artifact_thumbnail(request: HttpRequest, *, kind: OwnerKind, path: str, **kw
         response["X-Preview-Unavailable"] = _header_safe(_plain_reason(thumbnail.reason))
     else:
         response["Cache-Control"] = "private, max-age=86400"
-        if etag:
-            response["ETag"] = etag
+        set_validators(response, etag=etag, last_modified=artifact.last_modified)
     return response
 
 
