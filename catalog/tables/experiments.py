@@ -63,7 +63,8 @@ class QuickReferenceTable(CatalogTable):
         return plain_purpose(record.purpose)
 
     def value_purpose(self, record):
-        return plain_purpose(record.purpose, limit=10_000)
+        # The whole first line: the page's cut ("…") is for the page only.
+        return plain_purpose(record.purpose, limit=len(record.purpose or "") + 1)
 
     def render_key_models(self, record):
         names = key_model_names(record)

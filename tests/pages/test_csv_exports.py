@@ -38,6 +38,8 @@ HOSTILE_ALIAS = "champion<b>"
 SOURCES_WITH_MARKUP = (HOSTILE_TEXT, HOSTILE_MODEL, HOSTILE_ALIAS)
 FORMULA_RUN = '=HYPERLINK("http://evil.example","open")'
 FORMULA_MODEL = "@SUM(1+1)"
+# Longer than the 10,000 characters an export once cut a purpose to.
+LONG_PURPOSE = "A purpose " + "x" * 12_000 + " " + HOSTILE_TEXT
 # More digits than the pages show ("0.1235"): an export keeps every one of them.
 PRECISE = 0.12345678901234568
 
@@ -72,7 +74,9 @@ def export_world(seed_world):
     svc = seed_world["runs"]["svc_baseline"]
     svc.lifecycle_stage = "deleted"
     svc.save()
-    folder = make_experiment(experiment_id="8", name=HOSTILE_TEXT, mlflow_description=HOSTILE_TEXT)
+    folder = make_experiment(
+        experiment_id="8", name=HOSTILE_TEXT, mlflow_description=LONG_PURPOSE + "\n\nMore."
+    )
     hostile_run = make_run(
         experiment=folder,
         name=HOSTILE_TEXT,
@@ -308,6 +312,7 @@ def test_quick_reference_lists_every_model_not_a_counter(export_world, reader_cl
     assert four["Artifact location"] == export_world["experiments"]["4"].artifact_location
     eight = next(row for row in rows if row["S3 folder"] == "8/")
     assert eight["Experiment"] == HOSTILE_TEXT
+    assert eight["Purpose"] == LONG_PURPOSE
     assert sorted(eight["Key models"].lstrip("'").split("; ")) == sorted(
         [HOSTILE_MODEL, FORMULA_MODEL]
     )
