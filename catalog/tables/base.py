@@ -72,5 +72,8 @@ class CatalogTable(tables.Table):
         """Fetch, in a bounded number of queries, what the export's values read."""
 
     def as_values(self, exclude_columns=None):
-        self.prepare_export()
+        # Once per table: a second identical prefetch on the same queryset is an error.
+        if not getattr(self, "_export_prepared", False):
+            self.prepare_export()
+            self._export_prepared = True
         return super().as_values(exclude_columns=exclude_columns)

@@ -11,7 +11,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from catalog import formatting, selectors, tables
-from tests.factories import make_model_version, make_run
+from tests.factories import make_model_version, make_registered_model, make_run
 
 
 def _render_every_cell(table) -> int:
@@ -125,6 +125,20 @@ def test_every_exported_html_cell_has_a_plain_value(table_class):
             assert hasattr(table, f"value_{column.name}"), (table_class.__name__, column.name)
         if isinstance(column.column, dt_tables.DateTimeColumn):
             assert isinstance(column.column, tables.IsoDateTimeColumn), column.name
+
+
+def test_folder_tables_export_every_model_in_one_query(seed_world, django_assert_num_queries):
+    for index in range(4):
+        make_registered_model(name=f"extra_{index}", experiment=seed_world["experiments"]["4"])
+    table = tables.ExperimentTable(selectors.experiment_rows())
+    with django_assert_num_queries(2):  # the rows, then every row's present models
+        rows = list(table.as_values())
+    four = dict(zip(rows[0], rows[4], strict=True))
+    assert four["Key models"].count(";") == 10 - 1
+    assert list(table.as_values()) == rows  # a second export of the same table is the same
+    # A list of experiments (no queryset) gets its models the same way.
+    listed = tables.QuickReferenceTable(list(selectors.experiment_rows()))
+    assert [row[-1] for row in listed.as_values()][4] == four["Key models"]
 
 
 def _csv(response) -> list[dict]:
