@@ -69,11 +69,15 @@ def export_world(seed_world):
 
     Folder 8 holds a run and a model whose names, tags and aliases carry markup, a run
     named like a formula, a model named like one, a metric with 17 significant digits
-    and a null (NaN in MLflow) metric. The svc_baseline run is deleted in MLflow.
+    and a null (NaN in MLflow) metric. The svc_baseline run is deleted in MLflow, the
+    svc_engineered run gone from it.
     """
     svc = seed_world["runs"]["svc_baseline"]
     svc.lifecycle_stage = "deleted"
     svc.save()
+    gone = seed_world["runs"]["svc_engineered"]
+    gone.missing_since = NOW
+    gone.save()
     folder = make_experiment(
         experiment_id="8", name=HOSTILE_TEXT, mlflow_description=LONG_PURPOSE + "\n\nMore."
     )
@@ -119,22 +123,22 @@ def _export_url(page_url: str) -> str:
     return page_url + separator + "_export=csv"
 
 
-# (page, what a row of its export must hold): the exports known today, a floor under
-# the crawl. The page must link its export; ``checks`` looks at the parsed rows.
+# The pages of the exports known today: a floor under the crawl. Each page must link
+# its export, and each export is checked on its own too.
 FLOOR = {
-    "quick-reference": lambda w: reverse("catalog:home"),
-    "experiments": lambda w: reverse("catalog:experiment_list"),
-    "runs": lambda w: reverse("catalog:experiment_detail", args=["4"]),
-    "hostile-runs": lambda w: reverse("catalog:experiment_detail", args=["8"]),
-    "registered-models": lambda w: reverse("catalog:model_list"),
-    "model-versions": lambda w: model_url("ai4i_classifier_svc_baseline"),
-    "hostile-model-versions": lambda w: model_url(HOSTILE_MODEL),
-    "categories": lambda w: reverse("catalog:category_list"),
-    "leaderboard": lambda w: reverse("catalog:metrics") + "?metric=accuracy",
-    "audit-orphans": lambda w: reverse("catalog:audit") + "?section=orphans",
-    "audit-empty-runs": lambda w: reverse("catalog:audit") + "?section=empty-runs",
-    "audit-missing-artifacts": lambda w: reverse("catalog:audit") + "?section=missing-artifacts",
-    "audit-deleted-runs": lambda w: reverse("catalog:audit") + "?section=deleted-runs",
+    "quick-reference": lambda: reverse("catalog:home"),
+    "experiments": lambda: reverse("catalog:experiment_list"),
+    "runs": lambda: reverse("catalog:experiment_detail", args=["4"]),
+    "hostile-runs": lambda: reverse("catalog:experiment_detail", args=["8"]),
+    "registered-models": lambda: reverse("catalog:model_list"),
+    "model-versions": lambda: model_url("ai4i_classifier_svc_baseline"),
+    "hostile-model-versions": lambda: model_url(HOSTILE_MODEL),
+    "categories": lambda: reverse("catalog:category_list"),
+    "leaderboard": lambda: reverse("catalog:metrics") + "?metric=accuracy",
+    "audit-orphans": lambda: reverse("catalog:audit") + "?section=orphans",
+    "audit-empty-runs": lambda: reverse("catalog:audit") + "?section=empty-runs",
+    "audit-missing-artifacts": lambda: reverse("catalog:audit") + "?section=missing-artifacts",
+    "audit-deleted-runs": lambda: reverse("catalog:audit") + "?section=deleted-runs",
 }
 
 
@@ -239,7 +243,7 @@ def _columns(rows: list[list[str]]) -> list[dict[str, str]]:
 
 def test_every_linked_export_is_plain_text(export_world, reader_client):
     exports = discover_exports(reader_client)
-    floor = {_page_key(page(export_world)) for page in FLOOR.values()}
+    floor = {_page_key(page()) for page in FLOOR.values()}
     assert floor <= set(exports), f"exports not linked from their page: {floor - set(exports)}"
     for url in exports.values():
         assert_plain_export(_rows(reader_client.get(url)), label=url)
@@ -247,7 +251,7 @@ def test_every_linked_export_is_plain_text(export_world, reader_client):
 
 @pytest.mark.parametrize("name", sorted(FLOOR))
 def test_export_is_plain_text(export_world, reader_client, name):
-    url = _export_url(FLOOR[name](export_world))
+    url = _export_url(FLOOR[name]())
     assert_plain_export(_rows(reader_client.get(url)), label=name)
 
 
@@ -262,6 +266,9 @@ def test_runs_export_has_full_ids_lifecycle_iso_dates_and_full_metrics(export_wo
     lifecycle = {row["Name"]: row["Lifecycle"] for row in rows}
     assert lifecycle["svc_baseline"] == "deleted"
     assert lifecycle["lightgbm_engineered"] == "active"
+    in_mlflow = {row["Name"]: row["In MLflow"] for row in rows}
+    assert in_mlflow["svc_engineered"] == NOW.isoformat()
+    assert in_mlflow["svc_baseline"] == "present"
     svc = next(row for row in rows if row["Name"] == "svc_baseline")
     assert datetime.fromisoformat(svc["Start"]) == export_world["runs"]["svc_baseline"].start_time
     assert svc["Bytes"] == str(5 * 1234)
