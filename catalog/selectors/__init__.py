@@ -25,6 +25,7 @@ from catalog.selectors.categories import (
     CATEGORY_MODELS_SHOWN,
     CategoryGroup,
     category_groups,
+    category_model_rows,
 )
 from catalog.selectors.common import (
     CHART_MAX_BARS,
@@ -53,6 +54,10 @@ from catalog.selectors.experiments import (
     key_model_names,
     overview,
     run_metric_values,
+)
+from catalog.selectors.exports import (
+    PRESENT_MODELS_ATTR,
+    present_models_prefetch,
 )
 from catalog.selectors.health import (
     sync_age_seconds,
@@ -118,11 +123,13 @@ __all__ = [
     "METRIC_KEY_SAMPLE",
     "Overview",
     "PREFERRED_METRICS",
+    "PRESENT_MODELS_ATTR",
     "SEARCH_LIMIT",
     "SearchResults",
     "audit_summary",
     "bucket_of",
     "category_groups",
+    "category_model_rows",
     "data_version",
     "deleted_runs_with_artifacts",
     "effective_category_expression",
@@ -150,6 +157,7 @@ __all__ = [
     "overview",
     "parse_tag_query",
     "pick_metric",
+    "present_models_prefetch",
     "present_orphans",
     "registered_model_detail",
     "registered_model_rows",

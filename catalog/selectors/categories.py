@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db.models import (
+    Case,
     Count,
+    IntegerField,
+    QuerySet,
+    Value,
+    When,
 )
 
 from catalog.models import (
@@ -72,3 +77,23 @@ def category_groups() -> list[CategoryGroup]:
             )
         )
     return groups
+
+
+def category_model_rows() -> QuerySet[RegisteredModel]:
+    """Every present registered model, grouped as the categories page groups them.
+
+    For the page's CSV export: ordered by category (the page's order), then name, with
+    ``effective_category_value`` annotated and the experiment joined.
+    """
+    category_order = Case(
+        *(When(effective_category_value=c.value, then=Value(i)) for i, c in enumerate(Category)),
+        default=Value(len(Category)),
+        output_field=IntegerField(),
+    )
+    return (
+        RegisteredModel.objects.filter(missing_since=None)
+        .annotate(effective_category_value=effective_category_expression())
+        .select_related("experiment")
+        .only(*CATEGORY_MODEL_FIELDS, "latest_version", "aliases")
+        .order_by(category_order, "name")
+    )

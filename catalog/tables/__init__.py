@@ -11,8 +11,11 @@ from catalog.tables.audit import (
 )
 from catalog.tables.base import (
     CatalogTable,
+    IsoDateTimeColumn,
     badge,
+    pairs_text,
     presence_badge,
+    presence_text,
 )
 from catalog.tables.experiments import (
     ExperimentTable,
@@ -20,6 +23,7 @@ from catalog.tables.experiments import (
 )
 from catalog.tables.models import (
     AuditVersionTable,
+    CategoryModelTable,
     ModelVersionTable,
     RegisteredModelTable,
     RunModelVersionTable,
@@ -36,7 +40,9 @@ __all__ = [
     "AuditRunTable",
     "AuditVersionTable",
     "CatalogTable",
+    "CategoryModelTable",
     "ExperimentTable",
+    "IsoDateTimeColumn",
     "LeaderboardTable",
     "ModelVersionTable",
     "OrphanFolderTable",
@@ -45,5 +51,7 @@ __all__ = [
     "RunModelVersionTable",
     "RunTable",
     "badge",
+    "pairs_text",
     "presence_badge",
+    "presence_text",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import django_tables2 as tables
+from django.db.models import QuerySet, prefetch_related_objects
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -15,7 +16,12 @@ from catalog.formatting import (
 )
 from catalog.model_urls import model_url
 from catalog.models import Experiment
-from catalog.selectors import EXPERIMENT_NUMERIC_ORDER, key_model_names
+from catalog.selectors import (
+    EXPERIMENT_NUMERIC_ORDER,
+    PRESENT_MODELS_ATTR,
+    key_model_names,
+    present_models_prefetch,
+)
 from catalog.tables.base import (
     CatalogTable,
     badge,
@@ -28,6 +34,8 @@ class QuickReferenceTable(CatalogTable):
     folder = tables.Column(
         verbose_name="S3 folder", accessor="artifact_location", order_by=EXPERIMENT_NUMERIC_ORDER
     )
+    # The page shows it as the folder's tooltip; the export writes it out.
+    artifact_location = tables.Column(verbose_name="Artifact location", visible=False)
     name = tables.Column(verbose_name="Experiment", linkify=True)
     purpose = tables.Column(
         verbose_name="Purpose", accessor="mlflow_description", orderable=False, empty_values=()
@@ -40,7 +48,7 @@ class QuickReferenceTable(CatalogTable):
     class Meta(CatalogTable.Meta):
         model = Experiment
         empty_text = "No experiments in the catalogue yet."
-        fields = ("folder", "name", "purpose", "model_count", "key_models")
+        fields = ("folder", "artifact_location", "name", "purpose", "model_count", "key_models")
         order_by = ("folder",)
 
     def render_folder(self, record):
@@ -55,7 +63,8 @@ class QuickReferenceTable(CatalogTable):
         return plain_purpose(record.purpose)
 
     def value_purpose(self, record):
-        return plain_purpose(record.purpose, limit=10_000)
+        # The whole first line: the page's cut ("…") is for the page only.
+        return plain_purpose(record.purpose, limit=len(record.purpose or "") + 1)
 
     def render_key_models(self, record):
         names = key_model_names(record)
@@ -74,10 +83,23 @@ class QuickReferenceTable(CatalogTable):
             )
         return html or "—"
 
+    def prepare_export(self) -> None:
+        """Every row's present models in one query: the export lists them all."""
+        rows = self.data.data
+        if isinstance(rows, QuerySet):
+            self.data.data = rows.prefetch_related(present_models_prefetch())
+        else:
+            prefetch_related_objects(list(rows), present_models_prefetch())
+
     def value_key_models(self, record):
+        """Every present model of the folder: the page's key models first, then by name."""
         names = key_model_names(record)
-        more = record.model_count - len(names)
-        return "; ".join(names) + (f" (+{more} more)" if more > 0 else "")
+        everything = getattr(record, PRESENT_MODELS_ATTR, None)
+        if everything is None:  # not prepared for an export: say what is left out
+            more = record.model_count - len(names)
+            return "; ".join(names) + (f" (+{more} more)" if more > 0 else "")
+        shown = set(names)
+        return "; ".join(names + [model.name for model in everything if model.name not in shown])
 
 
 class ExperimentTable(QuickReferenceTable):
@@ -96,6 +118,7 @@ class ExperimentTable(QuickReferenceTable):
         fields = (
             "experiment_id",
             "folder",
+            "artifact_location",
             "name",
             "purpose",
             "lifecycle_stage",

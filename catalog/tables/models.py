@@ -7,15 +7,18 @@ from django.utils.html import format_html, format_html_join
 
 from catalog.formatting import (
     TAGS_SHOWN,
+    folder_of_location,
     key_metrics,
 )
 from catalog.models import ModelVersion, RegisteredModel
 from catalog.tables.base import (
     CatalogTable,
+    IsoDateTimeColumn,
     _pairs,
-    _pairs_text,
     badge,
+    pairs_text,
     presence_badge,
+    presence_text,
 )
 
 
@@ -38,7 +41,7 @@ class RegisteredModelTable(CatalogTable):
     tags = tables.Column(verbose_name="Tags", orderable=False, empty_values=())
     latest_artifacts_present = tables.Column(verbose_name="Artifacts", empty_values=())
     missing_since = tables.Column(verbose_name="In MLflow", empty_values=())
-    last_updated_time = tables.DateTimeColumn(verbose_name="Updated", format="Y-m-d")
+    last_updated_time = IsoDateTimeColumn(verbose_name="Updated", format="Y-m-d")
 
     class Meta(CatalogTable.Meta):
         model = RegisteredModel
@@ -71,19 +74,19 @@ class RegisteredModelTable(CatalogTable):
         )
 
     def value_aliases(self, record):
-        return _pairs_text(record.aliases)
+        return pairs_text(record.aliases)
 
     def render_tags(self, record):
         return _pairs(record.tags, TAGS_SHOWN)
 
     def value_tags(self, record):
-        return _pairs_text(record.tags)
+        return pairs_text(record.tags)
 
     def render_latest_artifacts_present(self, value):
         return presence_badge(value)
 
     def value_latest_artifacts_present(self, value):
-        return {True: "present", False: "missing", None: "unknown"}[value]
+        return presence_text(value)
 
     def render_missing_since(self, value):
         return badge(f"gone since {value:%Y-%m-%d}", "missing") if value else badge("present", "ok")
@@ -93,6 +96,10 @@ class RegisteredModelTable(CatalogTable):
 
 
 class ModelVersionTable(CatalogTable):
+    """A model's versions. The model's name is on the page; the export writes it in a
+    column of its own, so that a file read alone says whose versions it holds."""
+
+    model = tables.Column(verbose_name="Model", accessor="registered_model__name", visible=False)
     version = tables.Column(
         verbose_name="Version", linkify=lambda record: record.get_absolute_url()
     )
@@ -108,12 +115,13 @@ class ModelVersionTable(CatalogTable):
         verbose_name="Run metrics", accessor="pk", orderable=False, empty_values=()
     )
     artifacts_present = tables.Column(verbose_name="Artifacts", empty_values=())
-    creation_time = tables.DateTimeColumn(verbose_name="Created", format="Y-m-d H:i")
+    creation_time = IsoDateTimeColumn(verbose_name="Created", format="Y-m-d H:i")
 
     class Meta(CatalogTable.Meta):
         model = ModelVersion
         empty_text = "No versions of this model."
         fields = (
+            "model",
             "version",
             "stage",
             "aliases",
@@ -137,7 +145,7 @@ class ModelVersionTable(CatalogTable):
         )
 
     def value_aliases(self, record):
-        return ";".join(record.aliases or [])
+        return "; ".join(record.aliases or [])
 
     def render_status(self, record):
         html = badge(record.status or "unknown", (record.status or "unknown").lower())
@@ -152,6 +160,10 @@ class ModelVersionTable(CatalogTable):
         label = record.run.name if record.run and record.run.name else record.source_run_id
         return format_html("<code>{}</code>", (label or "")[:40])
 
+    def value_run(self, record):
+        """The full run id (the page shows the run's name)."""
+        return record.source_run_id or (record.run.run_id if record.run else "")
+
     def render_metrics(self, record):
         return format_html_join(
             " ",
@@ -160,13 +172,13 @@ class ModelVersionTable(CatalogTable):
         )
 
     def value_metrics(self, record):
-        return _pairs_text(record.run.metrics if record.run else {})
+        return pairs_text(record.run.metrics if record.run else {})
 
     def render_artifacts_present(self, value):
         return presence_badge(value)
 
     def value_artifacts_present(self, value):
-        return {True: "present", False: "missing", None: "unknown"}[value]
+        return presence_text(value)
 
 
 class RunModelVersionTable(ModelVersionTable):
@@ -198,6 +210,9 @@ class AuditVersionTable(RunModelVersionTable):
     def render_source(self, value):
         return format_html("<code>{}</code>", value)
 
+    def value_source(self, value):
+        return value
+
     def render_artifact_prefix(self, record):
         if not record.artifact_bucket:
             return "unresolved"
@@ -209,3 +224,37 @@ class AuditVersionTable(RunModelVersionTable):
         if not record.artifact_bucket:
             return ""
         return f"s3://{record.artifact_bucket}/{record.artifact_prefix}"
+
+
+class CategoryModelTable(CatalogTable):
+    """The categories page as rows, for its CSV export: one row per present model."""
+
+    category = tables.Column(verbose_name="Category", accessor="effective_category_value")
+    name = tables.Column(verbose_name="Model", linkify=True)
+    latest_version = tables.Column(verbose_name="Latest version")
+    aliases = tables.Column(verbose_name="Aliases", empty_values=())
+    folder = tables.Column(verbose_name="S3 folder", accessor="experiment__artifact_location")
+    experiment = tables.Column(verbose_name="Experiment", accessor="experiment__name")
+
+    class Meta(CatalogTable.Meta):
+        model = RegisteredModel
+        fields = ("category", "name", "latest_version", "aliases", "folder", "experiment")
+        sequence = fields
+        orderable = False
+        empty_text = "No registered models yet."
+
+    def render_aliases(self, record):
+        return format_html_join(
+            " ",
+            '<span class="alias">@{}&nbsp;→&nbsp;v{}</span>',
+            sorted((record.aliases or {}).items()),
+        )
+
+    def value_aliases(self, record):
+        return pairs_text(record.aliases)
+
+    def render_folder(self, value):
+        return format_html("<code>{}</code>", folder_of_location(value))
+
+    def value_folder(self, value):
+        return folder_of_location(value)

@@ -13,18 +13,32 @@ from catalog.formatting import (
 from catalog.models import Run
 from catalog.tables.base import (
     CatalogTable,
-    _pairs_text,
+    IsoDateTimeColumn,
     badge,
+    pairs_text,
 )
 
 
 class RunTable(CatalogTable):
+    """An experiment's runs. The status cell's lifecycle and "gone" badges are columns
+    of their own in the export, which the page does not show."""
+
     run_id = tables.Column(verbose_name="Run ID", linkify=True)
     name = tables.Column(verbose_name="Name")
     status = tables.Column(verbose_name="Status")
-    start_time = tables.DateTimeColumn(verbose_name="Start", format="Y-m-d H:i")
+    lifecycle_stage = tables.Column(verbose_name="Lifecycle", visible=False)
+    missing_since = tables.Column(verbose_name="In MLflow", visible=False, empty_values=())
+    start_time = IsoDateTimeColumn(verbose_name="Start", format="Y-m-d H:i")
     duration = tables.Column(
-        verbose_name="Duration", accessor="pk", orderable=False, empty_values=()
+        verbose_name="Duration",
+        accessor="pk",
+        orderable=False,
+        empty_values=(),
+        exclude_from_export=True,
+    )
+    # The export's duration: seconds, a number a spreadsheet can sum ("7m 03s" is not).
+    duration_s = tables.Column(
+        verbose_name="Duration (s)", accessor="pk", visible=False, empty_values=()
     )
     metrics = tables.Column(verbose_name="Key metrics", orderable=False, empty_values=())
     artifact_count = tables.Column(verbose_name="Artifacts")
@@ -37,8 +51,11 @@ class RunTable(CatalogTable):
             "run_id",
             "name",
             "status",
+            "lifecycle_stage",
+            "missing_since",
             "start_time",
             "duration",
+            "duration_s",
             "metrics",
             "artifact_count",
             "artifact_bytes",
@@ -47,6 +64,9 @@ class RunTable(CatalogTable):
 
     def render_run_id(self, value):
         return format_html('<code class="nowrap" title="{}">{}</code>', value, value[:12])
+
+    def value_run_id(self, value):
+        return value
 
     def render_status(self, record):
         badges = [badge(record.status or "unknown", (record.status or "unknown").lower())]
@@ -60,10 +80,13 @@ class RunTable(CatalogTable):
     def value_status(self, record):
         return record.status
 
+    def value_missing_since(self, value):
+        return value.isoformat() if value else "present"
+
     def render_duration(self, record):
         return format_duration(record.duration)
 
-    def value_duration(self, record):
+    def value_duration_s(self, record):
         return record.duration.total_seconds() if record.duration else ""
 
     def render_metrics(self, record):
@@ -72,7 +95,7 @@ class RunTable(CatalogTable):
         )
 
     def value_metrics(self, record):
-        return _pairs_text(record.metrics)
+        return pairs_text(record.metrics)
 
     def render_artifact_bytes(self, value):
         return filesizeformat(value)
@@ -99,9 +122,10 @@ class AuditRunTable(RunTable):
             "experiment",
             "status",
             "lifecycle_stage",
+            "missing_since",
             "start_time",
             "artifact_count",
             "artifact_bytes",
         )
         sequence = fields
-        exclude = ("duration", "metrics")
+        exclude = ("duration", "duration_s", "metrics")

@@ -9,7 +9,7 @@ from django_filters.views import FilterView
 from catalog import selectors
 from catalog.filters import RegisteredModelFilterSet
 from catalog.models import Category
-from catalog.tables import ModelVersionTable, RegisteredModelTable
+from catalog.tables import CategoryModelTable, ModelVersionTable, RegisteredModelTable
 from catalog.views.exports import CsvExportMixin
 from catalog.views.paging import BoundedTableMixin
 
@@ -118,13 +118,22 @@ class ModelVersionDetailView(TemplateView):
         return context
 
 
-class CategoryListView(TemplateView):
-    """Models grouped by category, as the seed's "Model Categories by Type"."""
+class CategoryListView(CsvExportMixin, TemplateView):
+    """Models grouped by category, as the seed's "Model Categories by Type".
+
+    The page shows the first models of each group; its CSV export has every one.
+    """
 
     template_name = "catalog/category_list.html"
+    export_name = "model-categories"
+
+    def get_export_table(self, context):
+        return CategoryModelTable(selectors.category_model_rows())
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
+        if self.wants_export():
+            return context
         context["groups"] = selectors.category_groups()
         context["categories"] = Category
         return context

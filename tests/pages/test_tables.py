@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import io
 
+import django_tables2 as dt_tables
 import pytest
 from django.test import RequestFactory
 from django.urls import reverse
 
 from catalog import formatting, selectors, tables
-from tests.factories import make_model_version, make_run
+from tests.factories import make_model_version, make_registered_model, make_run
 
 
 def _render_every_cell(table) -> int:
@@ -48,6 +49,7 @@ def _render_every_cell(table) -> int:
         (tables.AuditVersionTable, lambda world: selectors.versions_with_missing_artifacts()),
         (tables.LeaderboardTable, lambda world: selectors.leaderboard_rows(metric="accuracy")),
         (tables.OrphanFolderTable, lambda world: selectors.orphan_folders()),
+        (tables.CategoryModelTable, lambda world: selectors.category_model_rows()),
     ],
 )
 def test_every_column_renders(seed_world, table_class, rows, django_assert_max_num_queries):
@@ -103,6 +105,42 @@ def test_status_badges_of_a_deleted_missing_run_render_as_html_not_text():
     assert "&lt;span" not in html
 
 
+def _table_classes() -> list[type]:
+    return [getattr(tables, name) for name in tables.__all__ if name.endswith("Table")]
+
+
+@pytest.mark.parametrize("table_class", _table_classes(), ids=lambda cls: cls.__name__)
+def test_every_exported_html_cell_has_a_plain_value(table_class):
+    """A ``render_<column>`` writes HTML for the page; the CSV export must not get it.
+
+    django-tables2 exports a column through ``value_<column>`` when the table has one,
+    else through ``render_<column>``: every rendered column that is exported needs its
+    plain value, and dates are written in ISO 8601.
+    """
+    table = table_class([])
+    for column in table.columns.iterall():
+        if column.column.exclude_from_export:
+            continue
+        if hasattr(table, f"render_{column.name}"):
+            assert hasattr(table, f"value_{column.name}"), (table_class.__name__, column.name)
+        if isinstance(column.column, dt_tables.DateTimeColumn):
+            assert isinstance(column.column, tables.IsoDateTimeColumn), column.name
+
+
+def test_folder_tables_export_every_model_in_one_query(seed_world, django_assert_num_queries):
+    for index in range(4):
+        make_registered_model(name=f"extra_{index}", experiment=seed_world["experiments"]["4"])
+    table = tables.ExperimentTable(selectors.experiment_rows())
+    with django_assert_num_queries(2):  # the rows, then every row's present models
+        rows = list(table.as_values())
+    four = dict(zip(rows[0], rows[4], strict=True))
+    assert four["Key models"].count(";") == 10 - 1
+    assert list(table.as_values()) == rows  # a second export of the same table is the same
+    # A list of experiments (no queryset) gets its models the same way.
+    listed = tables.QuickReferenceTable(list(selectors.experiment_rows()))
+    assert [row[-1] for row in listed.as_values()][4] == four["Key models"]
+
+
 def _csv(response) -> list[dict]:
     assert response["Content-Type"].startswith("text/csv")
     return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
@@ -131,9 +169,11 @@ def test_every_csv_export_parses(seed_world, reader_client):
     rows = _csv(reader_client.get(reverse("catalog:home") + "?_export=csv"))
     four = next(row for row in rows if row["S3 folder"] == "4/")
     assert four["Models"] == "6"
+    # The page's three key models first, then every other one: no "+3 more" in a file.
     assert four["Key models"] == (
         "ai4i_classifier_lightgbm_baseline; ai4i_classifier_lightgbm_engineered; "
-        "ai4i_classifier_randomforest_baseline (+3 more)"
+        "ai4i_classifier_randomforest_baseline; ai4i_classifier_randomforest_engineered; "
+        "ai4i_classifier_svc_baseline; ai4i_classifier_svc_engineered"
     )
     rows = _csv(
         reader_client.get(reverse("catalog:experiment_detail", args=["4"]) + "?_export=csv")
