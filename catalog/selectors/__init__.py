@@ -91,9 +91,14 @@ from catalog.selectors.runs import (
 )
 from catalog.selectors.search import (
     DEFAULT_ARTIFACT_FULL_SCAN_MAX,
+    MAX_SEARCH_TERMS,
+    SearchExample,
     SearchResults,
+    SearchTerm,
+    parse_search_terms,
     parse_tag_query,
     search,
+    search_examples,
 )
 
 __all__ = [
@@ -103,6 +108,7 @@ __all__ = [
     "CHART_MAX_BARS",
     "CategoryGroup",
     "DEFAULT_ARTIFACT_FULL_SCAN_MAX",
+    "MAX_SEARCH_TERMS",
     "DataVersion",
     "EXPERIMENT_HEAVY_FIELDS",
     "EXPERIMENT_NUMERIC_ORDER",
@@ -118,7 +124,9 @@ __all__ = [
     "Overview",
     "PREFERRED_METRICS",
     "SEARCH_LIMIT",
+    "SearchExample",
     "SearchResults",
+    "SearchTerm",
     "audit_summary",
     "bucket_of",
     "category_groups",
@@ -147,6 +155,7 @@ __all__ = [
     "orphan_folders",
     "orphan_totals",
     "overview",
+    "parse_search_terms",
     "parse_tag_query",
     "pick_metric",
     "present_orphans",
@@ -163,6 +172,7 @@ __all__ = [
     "run_relative_path",
     "runs_without_artifacts",
     "search",
+    "search_examples",
     "sync_age_seconds",
     "version_metric_keys",
     "version_metric_values",
