@@ -122,10 +122,14 @@ def parse_search_terms(query: str) -> tuple[list[SearchTerm], list[str]]:
     return terms, words[MAX_SEARCH_TERMS:]
 
 
+def _json_string(text: str) -> str:
+    """``text`` as a JSON string (quotes included) as this database's JSON text holds it."""
+    return json.dumps(text, ensure_ascii=connection.vendor != "postgresql")
+
+
 def _json_fragment(text: str) -> str:
     """``text`` as it appears inside a JSON string stored by this database."""
-    ensure_ascii = connection.vendor != "postgresql"
-    return json.dumps(text, ensure_ascii=ensure_ascii)[1:-1]
+    return _json_string(text)[1:-1]
 
 
 def _searches_json(text: str) -> bool:
@@ -145,8 +149,14 @@ def _json_contains(field_name: str, text: str) -> Q:
 
 
 def _pair_condition(queryset: QuerySet, term: SearchTerm, fields: tuple[str, ...], index: int):
-    """(queryset with aliases, Q): a ``key=value`` term against the JSON ``fields``."""
+    """(queryset with aliases, Q): a ``key=value`` term against the JSON ``fields``.
+
+    Each field's condition is the exact test (the key's value, ignoring case) AND the
+    JSON text holding ``"value"`` (or ``"key"``), which implies nothing more but is what
+    the trigram indexes can answer: the exact test then runs on those rows only.
+    """
     condition = Q(pk__in=[])
+    needle = _json_string(term.key if term.value is None else term.value)
     for field_name in fields:
         # KeyTextTransform takes the key literally (a tag key may hold "__" or dots).
         alias = f"{field_name}_pair_{index}"
@@ -154,9 +164,10 @@ def _pair_condition(queryset: QuerySet, term: SearchTerm, fields: tuple[str, ...
             **{alias: Cast(KeyTextTransform(term.key, field_name), TextField())}
         )
         if term.value is None:
-            condition |= Q(**{f"{alias}__isnull": False})
+            exact = Q(**{f"{alias}__isnull": False})
         else:
-            condition |= Q(**{f"{alias}__iexact": term.value})
+            exact = Q(**{f"{alias}__iexact": term.value})
+        condition |= Q(**{f"{field_name}_text__icontains": needle}) & exact
     return queryset, condition
 
 
@@ -174,6 +185,22 @@ def _experiments(terms: list[SearchTerm]) -> QuerySet[Experiment]:
     return rows
 
 
+_HEX = re.compile(r"[0-9a-f]+")
+
+
+def _run_id_prefix(text: str) -> Q:
+    """Runs whose id starts with ``text``, as a range of the run id's unique index.
+
+    ``startswith`` is a ``LIKE 'abc%'``, which PostgreSQL serves from a b-tree only under
+    the C collation; a range is served under any. Run ids are lowercase hex, so every id
+    starting with ``abc`` lies in [``abc``, ``abcg``) and no other id does.
+    """
+    prefix = text.lower()
+    if not _HEX.fullmatch(prefix):
+        return Q(pk__in=[])
+    return Q(run_id__gte=prefix, run_id__lt=prefix + "g")
+
+
 def _runs(terms: list[SearchTerm]) -> QuerySet[Run]:
     rows = Run.objects.select_related("experiment").alias(
         tags_text=_json_text("tags"), params_text=_json_text("params")
@@ -185,12 +212,25 @@ def _runs(terms: list[SearchTerm]) -> QuerySet[Run]:
             text = term.text.lstrip("@") if term.is_alias else term.text
             condition = (
                 Q(name__icontains=text)
-                | Q(run_id__startswith=text.lower())
+                | _run_id_prefix(text)
                 | _json_contains("tags", text)
                 | _json_contains("params", text)
             )
         rows = rows.filter(condition)
     return rows
+
+
+def _first_runs(rows: QuerySet[Run], *, limit: int) -> list[Run]:
+    """The first ``limit`` matching runs the database finds, newest first among them.
+
+    Unordered on purpose: ordered, a word in the tags of 10,000 of 100,000 runs made
+    PostgreSQL test every run and sort the matches (0.5 s under load); unordered it
+    stops at the ``limit``-th match (under 1 ms), and a rare word is still answered by
+    the trigram indexes. The page says when a kind shows only its first rows.
+    """
+    runs = list(rows.order_by()[:limit])
+    runs.sort(key=lambda run: (run.start_time is not None, run.start_time), reverse=True)
+    return runs
 
 
 def _version_match(term: SearchTerm) -> Exists:
@@ -269,7 +309,7 @@ def search(*, query: str, limit: int = SEARCH_LIMIT) -> SearchResults:
     return SearchResults(
         query=query,
         experiments=list(_experiments(terms)[:limit]),
-        runs=list(_runs(terms)[:limit]),
+        runs=_first_runs(_runs(terms), limit=limit),
         models=list(_models(terms)[:limit]),
         artifacts=artifacts,
         artifact_mode=artifact_mode,
