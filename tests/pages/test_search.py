@@ -320,3 +320,30 @@ def test_query_count_is_bounded_and_flat(
         make_registered_model(name=f"isolation_forest_{index}", aliases={"champion": 1})
     with django_assert_max_num_queries(15):
         assert _search(reader_client, query).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        ("forest", "run_name_trgm"),
+        ("forest", "run_tags_trgm"),
+        ("forest", "run_params_trgm"),
+        ("num_leaves=63", "run_params_trgm"),
+    ],
+)
+def test_postgresql_answers_words_from_the_trigram_indexes(db, query, index):
+    """The search's expressions are the ones migration 0008 indexed (else: a full scan)."""
+    from django.db import connection
+
+    from catalog.selectors.search import _runs, parse_search_terms
+
+    if connection.vendor != "postgresql":
+        pytest.skip("trigram indexes exist on PostgreSQL only")
+    make_run(name="isolation forest", params={"num_leaves": "63"})
+    terms, _ = parse_search_terms(query)
+    with connection.cursor() as cursor:
+        # A table of one row is scanned whatever the indexes: ask for the index plan.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        plan = _runs(terms).order_by()[:20].explain()
+    assert index in plan
