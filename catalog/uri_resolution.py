@@ -108,6 +108,8 @@ def resolve_pasted(text: str) -> Resolution | None:
 def _resolve_models_uri(uri: str) -> Resolution:
     # "models://name/latest" (the old hand-kept page's form) is read as models:/name/latest.
     rest = uri[len("models:/") :].strip("/")
+    if not rest:
+        return Resolution(url=None, note="That models:/ URI names no model.")
     if _LOGGED_MODEL_ID.fullmatch(rest.lower()) or (rest.startswith("m-") and "/" not in rest):
         return _resolve_logged_model_path(model_id=rest, path=None)
     if "@" in rest:
@@ -266,11 +268,12 @@ def _resolve_mlflow_artifacts(uri: str) -> Resolution:
 
 def _resolve_key(*, bucket: str | None, key: str, uri: str) -> Resolution:
     """The most specific catalogued thing at ``key`` (in ``bucket``, or any when None)."""
-    in_bucket = {"bucket": bucket} if bucket else {}
     folder = key.strip("/")
-    if key and not key.endswith("/"):
+    # Without a bucket the key alone is no index lookup (the natural key is bucket, key):
+    # a run or logged model named in the key finds the file through its own folders.
+    if bucket and key and not key.endswith("/"):
         artifact = (
-            Artifact.objects.filter(**in_bucket, key=key, missing_since=None)
+            Artifact.objects.filter(bucket=bucket, key=key, missing_since=None)
             .select_related("run", "logged_model")
             .first()
         )
@@ -288,7 +291,7 @@ def _resolve_key(*, bucket: str | None, key: str, uri: str) -> Resolution:
                 related_query=folder,
             )
     if folder:
-        version = _version_at_prefix(in_bucket=in_bucket, prefix=f"{folder}/")
+        version = _version_at_prefix(bucket=bucket, prefix=f"{folder}/")
         if version is not None:
             return _version_resolution(version.registered_model, version.version)
     segments = [segment for segment in folder.split("/") if segment][:MAX_KEY_SEGMENTS]
@@ -307,8 +310,8 @@ def _resolve_key(*, bucket: str | None, key: str, uri: str) -> Resolution:
     )
 
 
-def _version_at_prefix(*, in_bucket: dict, prefix: str) -> ModelVersion | None:
-    bucket_filter = {"artifact_" + name: value for name, value in in_bucket.items()}
+def _version_at_prefix(*, bucket: str | None, prefix: str) -> ModelVersion | None:
+    bucket_filter = {"artifact_bucket": bucket} if bucket else {}
     versions = list(
         ModelVersion.objects.filter(**bucket_filter, artifact_prefix=prefix)
         .select_related("registered_model")

@@ -6,6 +6,7 @@ Debian's chromium driven by Playwright against the live server holding the demo 
 from __future__ import annotations
 
 import os
+from urllib.parse import quote
 
 import pytest
 
@@ -55,3 +56,18 @@ def test_a_uri_naming_nothing_says_so_and_examples_are_links(logged_in_page):
     models = page.locator("section:has(h2:text-is('Models')) li")
     assert models.count() >= 1
     assert "isolation" in models.first.inner_text().lower()
+
+
+def test_search_pages_hold_their_layout(logged_in_page):
+    from tests.browser.layout_checks import LAYOUT_PROBLEMS
+
+    page = logged_in_page
+    unknown = f"s3://{BUCKET}/4/{'0123456789abcdef' * 2}/artifacts/model/"
+    problems = []
+    for width in (390, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        for url in ("/search/", "/search/?q=" + quote(unknown, safe=""), "/search/?q=forest"):
+            assert page.goto(url).status == 200
+            page.wait_for_load_state("networkidle")
+            problems += [f"{url} at {width}: {p}" for p in page.evaluate(LAYOUT_PROBLEMS)]
+    assert problems == [], "\n".join(problems)
