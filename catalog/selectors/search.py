@@ -176,8 +176,10 @@ def _experiments(terms: list[SearchTerm]) -> QuerySet[Experiment]:
     for index, term in enumerate(terms):
         if term.is_pair:
             rows, condition = _pair_condition(rows, term, ("tags",), index)
+        elif term.is_alias:
+            condition = Q(pk__in=[])  # only models have aliases
         else:
-            text = term.text.lstrip("@") if term.is_alias else term.text
+            text = term.text
             condition = (
                 Q(name__icontains=text) | Q(experiment_id=text) | _json_contains("tags", text)
             )
@@ -208,8 +210,10 @@ def _runs(terms: list[SearchTerm]) -> QuerySet[Run]:
     for index, term in enumerate(terms):
         if term.is_pair:
             rows, condition = _pair_condition(rows, term, ("tags", "params"), index)
+        elif term.is_alias:
+            condition = Q(pk__in=[])  # only models have aliases
         else:
-            text = term.text.lstrip("@") if term.is_alias else term.text
+            text = term.text
             condition = (
                 Q(name__icontains=text)
                 | _run_id_prefix(text)
@@ -229,7 +233,7 @@ def _first_runs(rows: QuerySet[Run], *, limit: int) -> list[Run]:
     the trigram indexes. The page says when a kind shows only its first rows.
     """
     runs = list(rows.order_by()[:limit])
-    runs.sort(key=lambda run: (run.start_time is not None, run.start_time), reverse=True)
+    runs.sort(key=lambda run: run.start_time.timestamp() if run.start_time else 0, reverse=True)
     return runs
 
 

@@ -144,6 +144,8 @@ def test_uris_that_name_nothing_say_so_and_show_related_results(seed_world, read
     related = response.context["results"]
     assert [m.name for m in related.models] == ["xjtu_feature_scaler"]
 
+    assert "names no model" in _search(reader_client, "models:/").content.decode()
+
     response = _search(reader_client, "models:/no_such_model/1")
     assert "No registered model “no_such_model” in the catalogue." in response.content.decode()
 
@@ -223,6 +225,7 @@ def test_params_tags_aliases_and_version_tags_are_searched(db):
     assert selectors.search(query="champion").models == [model]
     assert selectors.search(query="@champion").models == [model]
     assert selectors.search(query="@cham scaler").models == [model]
+    assert selectors.search(query="@champion").runs == []  # only models have aliases
     assert selectors.search(query="validated=yes").models == [model]
     assert selectors.search(query="validated").models == [model]
 
@@ -248,6 +251,13 @@ def test_too_many_words_are_said(db):
         f"w{selectors.MAX_SEARCH_TERMS}",
         f"w{selectors.MAX_SEARCH_TERMS + 1}",
     ]
+
+
+def test_runs_without_a_start_time_are_listed_last(db):
+    started = make_run(name="forest a")
+    unstarted = {make_run(name=f"forest {n}", start_time=None, end_time=None) for n in ("b", "c")}
+    runs = selectors.search(query="forest").runs
+    assert runs[0] == started and set(runs[1:]) == unstarted
 
 
 def test_quoted_phrases_are_one_word(db):
