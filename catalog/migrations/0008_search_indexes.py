@@ -14,7 +14,6 @@ them and would pay for every trigram of every key; the search page scans keys on
 for path-like queries on large catalogues (``catalog.selectors.search``).
 """
 
-from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations
 
 # (table, index name, expression): each expression exactly as the search selector's
@@ -33,6 +32,8 @@ SEARCH_INDEXES = (
 def create_search_indexes(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
+    # pg_trgm is a trusted extension (PostgreSQL 13+): the database's owner may create it.
+    schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     for table, index_name, expression in SEARCH_INDEXES:
         schema_editor.execute(
             f'CREATE INDEX IF NOT EXISTS "{index_name}" ON "{table}" '
@@ -41,6 +42,7 @@ def create_search_indexes(apps, schema_editor):
 
 
 def drop_search_indexes(apps, schema_editor):
+    # The extension stays: other objects of the database may use it.
     if schema_editor.connection.vendor != "postgresql":
         return
     for _table, index_name, _expression in SEARCH_INDEXES:
@@ -53,7 +55,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        # CreateExtension itself does nothing on other databases.
-        TrigramExtension(),
+        # Not django.contrib.postgres's TrigramExtension: its reverse queries pg_extension
+        # whatever the database, so SQLite could not migrate back past this migration.
         migrations.RunPython(create_search_indexes, drop_search_indexes, elidable=False),
     ]
