@@ -43,11 +43,12 @@ def _catalog_tables() -> list[str]:
 def test_no_index_repeats_the_leading_columns_of_another(table):
     """An index that another one starts with is redundant, unless it enforces uniqueness."""
     details = _index_details(table)
+    # An index on expressions only (the search's trigram indexes) reports no columns.
     redundant = [
         (name, other)
         for name, (columns, unique) in details.items()
         for other, (other_columns, _) in details.items()
-        if name != other and not unique and other_columns[: len(columns)] == columns
+        if name != other and columns and not unique and other_columns[: len(columns)] == columns
     ]
     assert redundant == []
 

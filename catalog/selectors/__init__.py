@@ -97,9 +97,14 @@ from catalog.selectors.runs import (
 )
 from catalog.selectors.search import (
     DEFAULT_ARTIFACT_FULL_SCAN_MAX,
+    MAX_SEARCH_TERMS,
+    SearchExample,
     SearchResults,
+    SearchTerm,
+    parse_search_terms,
     parse_tag_query,
     search,
+    search_examples,
 )
 
 __all__ = [
@@ -109,6 +114,7 @@ __all__ = [
     "CHART_MAX_BARS",
     "CategoryGroup",
     "DEFAULT_ARTIFACT_FULL_SCAN_MAX",
+    "MAX_SEARCH_TERMS",
     "DataVersion",
     "EXPERIMENT_HEAVY_FIELDS",
     "EXPERIMENT_NUMERIC_ORDER",
@@ -125,7 +131,9 @@ __all__ = [
     "PREFERRED_METRICS",
     "PRESENT_MODELS_ATTR",
     "SEARCH_LIMIT",
+    "SearchExample",
     "SearchResults",
+    "SearchTerm",
     "audit_summary",
     "bucket_of",
     "category_groups",
@@ -155,6 +163,7 @@ __all__ = [
     "orphan_folders",
     "orphan_totals",
     "overview",
+    "parse_search_terms",
     "parse_tag_query",
     "pick_metric",
     "present_models_prefetch",
@@ -172,6 +181,7 @@ __all__ = [
     "run_relative_path",
     "runs_without_artifacts",
     "search",
+    "search_examples",
     "sync_age_seconds",
     "warning_count",
     "version_metric_keys",

@@ -371,7 +371,9 @@ def test_search(seed_world, reader_client):
     }
     assert {run.name for run in results.runs} == {"svc_baseline", "svc_engineered"}
     run = seed_world["runs"]["xjtu"]
-    results = reader_client.get(url + f"?q={run.run_id}").context["results"]
+    # A full run id is the run: straight to its page (tests/pages/test_search.py).
+    assert reader_client.get(url + f"?q={run.run_id}")["Location"] == run.get_absolute_url()
+    results = reader_client.get(url + f"?q={run.run_id[:12]}").context["results"]
     assert results.runs == [run]
     assert len(results.artifacts) == 5  # the run id is part of every key of the run
     results = reader_client.get(url + "?q=Vibration").context["results"]
