@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from catalog.model_urls import model_url, model_version_url
 from smartmaint_site.urls import handler404
 from smartmaint_site.urls import urlpatterns as site_urlpatterns
-from tests.factories import make_registered_model, make_run
+from tests.factories import make_artifact, make_registered_model, make_run
 
 
 def _raise_permission_denied(request):
@@ -219,3 +219,18 @@ def test_a_stale_csrf_token_gets_the_site_layout(user):
     html = response.content.decode()
     _assert_site_layout(html)
     assert "<h1>Form expired</h1>" in html
+
+
+def test_a_thumbnail_404_does_not_claim_the_file_is_missing(reader_client, db):
+    # A catalogued text file has no thumbnail: a 404 for a file the catalogue does hold.
+    run = make_run()
+    make_artifact(run=run, path="notes.txt")
+
+    response = reader_client.get(
+        reverse("catalog:run_artifact_thumbnail", args=[run.run_id, "notes.txt"])
+    )
+
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "The catalogue has no" not in html
+    assert "Nothing to show at <code>" in html

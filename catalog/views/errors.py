@@ -32,7 +32,10 @@ ARTIFACT_OWNERS = {
     "run": ("run", "run_id", "catalog:run_detail"),
     "logged_model": ("logged model", "model_id", "catalog:logged_model_detail"),
 }
-ARTIFACT_VIEWS = ("artifacts", "artifact", "artifact_raw", "artifact_thumbnail")
+# Only the browsing pages: the raw bytes and thumbnail routes also answer 404 for a
+# catalogued file (S3 could not be read, no thumbnail for its type), which "the
+# catalogue has no artifact" would misreport; they get the plain message.
+ARTIFACT_VIEWS = ("artifacts", "artifact")
 
 
 @dataclass(frozen=True, slots=True)
