@@ -55,6 +55,11 @@ def _shown(text) -> str:
     return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
 
 
+def _searched(text) -> str:
+    # Cut as the search page cuts ``?q=``, without a mark that would then be searched for.
+    return str(text)[:SHOWN_CHARS]
+
+
 def missing_thing(resolver_match) -> Missing | None:
     """What the resolved URL named, or None for a URL that matched no catalogue page."""
     if resolver_match is None or resolver_match.namespace != "catalog":
@@ -62,16 +67,16 @@ def missing_thing(resolver_match) -> Missing | None:
     url_name, kwargs = resolver_match.url_name, resolver_match.kwargs
     if url_name in DETAIL_PAGES:
         kind, keyword = DETAIL_PAGES[url_name]
-        identifier = _shown(kwargs.get(keyword, ""))
-        return Missing(kind=kind, identifier=identifier, search=identifier)
+        identifier = kwargs.get(keyword, "")
+        return Missing(kind=kind, identifier=_shown(identifier), search=_searched(identifier))
     if url_name == "model_version_detail":
-        name = _shown(kwargs.get("name", ""))
+        name = kwargs.get("name", "")
         return Missing(
             kind="version",
             identifier=str(kwargs.get("version", "")),
-            search=name,
+            search=_searched(name),
             within_kind="registered model",
-            within_identifier=name,
+            within_identifier=_shown(name),
             within_url=model_url(str(kwargs.get("name", ""))),
         )
     owner, _, view = (url_name or "").rpartition("_artifact")
@@ -84,11 +89,11 @@ def missing_thing(resolver_match) -> Missing | None:
         except NoReverseMatch:
             owner_url = ""
         if not path:  # the folder page of an owner the catalogue does not hold
-            return Missing(kind=owner_kind, identifier=_shown(owner_id), search=_shown(owner_id))
+            return Missing(kind=owner_kind, identifier=_shown(owner_id), search=_searched(owner_id))
         return Missing(
             kind="artifact or folder",
             identifier=_shown(path),
-            search=_shown(path),
+            search=_searched(path),
             within_kind=owner_kind,
             within_identifier=_shown(owner_id),
             within_url=owner_url,
