@@ -1,4 +1,9 @@
-"""Top-level URLs: the catalogue, the admin, login/logout, and the browser's favicon."""
+"""Top-level URLs: the catalogue, the admin, login/logout, and the browser's favicon.
+
+Errors: the 404 page names what was not found and offers a search
+(``catalog.views.errors``); 400, 403 and 500 are Django's views with the templates in
+``templates/`` (the 400 and 500 pages render without a request, so without the database).
+"""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -18,3 +23,5 @@ urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
     path("", include("catalog.urls")),
 ]
+
+handler404 = "catalog.views.errors.page_not_found"

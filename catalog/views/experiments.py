@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404
 from django_filters.views import FilterView
 
 from catalog import selectors
+from catalog.descriptions import descriptions_of
 from catalog.filters import ExperimentFilterSet, RunFilterSet
 from catalog.models import Experiment
 from catalog.tables import ExperimentTable, RegisteredModelTable, RunTable
@@ -65,6 +66,7 @@ class ExperimentDetailView(CsvExportMixin, BoundedTableMixin, FilterView):
         metric_keys = selectors.experiment_metric_keys(experiment=experiment)
         context.update(
             experiment=experiment,
+            descriptions=descriptions_of(experiment),
             models_table=RegisteredModelTable(
                 models, orderable=False, exclude=("experiment", "tags", "missing_since")
             ),

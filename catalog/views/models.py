@@ -7,6 +7,7 @@ from django.views.generic import TemplateView
 from django_filters.views import FilterView
 
 from catalog import selectors
+from catalog.descriptions import descriptions_of
 from catalog.filters import RegisteredModelFilterSet
 from catalog.models import Category
 from catalog.tables import CategoryModelTable, ModelVersionTable, RegisteredModelTable
@@ -69,6 +70,7 @@ class ModelDetailView(CsvExportMixin, BoundedTableMixin, TemplateView):
         metric_keys = selectors.version_metric_keys(versions=versions_on_page)
         context.update(
             registered_model=registered_model,
+            descriptions=descriptions_of(registered_model),
             latest=latest,
             snippets=snippets,
             metric_keys=metric_keys,
@@ -111,6 +113,7 @@ class ModelVersionDetailView(TemplateView):
         context.update(
             version=version,
             registered_model=version.registered_model,
+            descriptions=descriptions_of(version),
             snippets=selectors.load_snippets(
                 version=version, registered_model=version.registered_model
             ),

@@ -6,6 +6,7 @@ from django.http import Http404
 from django.views.generic import TemplateView
 
 from catalog import selectors
+from catalog.descriptions import descriptions_of
 from catalog.tables import RunModelVersionTable
 
 
@@ -22,6 +23,7 @@ class RunDetailView(TemplateView):
         versions = list(selectors.run_model_versions(run=run)[:100])
         context.update(
             run=run,
+            descriptions=descriptions_of(run),
             experiment=run.experiment,
             versions_table=RunModelVersionTable(versions, orderable=False) if versions else None,
             logged_models=list(selectors.run_logged_models(run=run)[:100]),
@@ -47,6 +49,7 @@ class LoggedModelDetailView(TemplateView):
         )
         context.update(
             logged_model=logged_model,
+            descriptions=descriptions_of(logged_model),
             experiment=logged_model.experiment,
             versions_table=RunModelVersionTable(versions, orderable=False) if versions else None,
         )
