@@ -94,7 +94,7 @@ class MappingData:
     versions_missing_artifacts: int
     models_by_experiment: dict[int, list[ModelRow]] = field(default_factory=dict)
     # The usage section's: each model's latest version with how to load it.
-    latest_loaders: list[tuple[ModelVersion, selectors.Loader]] = field(default_factory=list)
+    latest_loaders: list[selectors.LatestVersion] = field(default_factory=list)
 
     def __post_init__(self):
         for model in self.models:
@@ -486,11 +486,12 @@ def _usage(data: MappingData) -> list[str]:
     code = ["import mlflow", ""]
     code += _usage_example(data)
     code += ["", "# The latest version of each registered model (models:/<name>/latest)"]
-    for version, loader in data.latest_loaders:
-        snippet = selectors.latest_snippet(version=version, loader=loader)
+    for latest in data.latest_loaders:
+        snippet = selectors.latest_snippet(latest)
+        loader = latest.loader
         if snippet.loads:
             flavors = f"flavors: {loader.flavor_list}" if loader.known else "flavor unknown"
-            code.append(one_line(f"{snippet.code}  # v{version.version}, {flavors}"))
+            code.append(one_line(f"{snippet.code}  # v{latest.version}, {flavors}"))
         else:
             code.append(one_line(f"# {snippet.label} will not load: {snippet.unavailable}"))
     if len(data.latest_loaders) >= USAGE_MODELS and len(data.models) > USAGE_MODELS:
@@ -528,7 +529,15 @@ def _usage_example(data: MappingData) -> list[str]:
             '# By alias:   mlflow.pyfunc.load_model("models:/<name>@<alias>")',
             '# By version: mlflow.pyfunc.load_model("models:/<name>/<version>")',
         ]
-    loader = next((loader for v, loader in data.latest_loaders if v.pk == example.pk), None)
+    name = example.registered_model.name
+    loader = next(
+        (
+            latest.loader
+            for latest in data.latest_loaders
+            if (latest.name, latest.version) == (name, example.version)
+        ),
+        None,
+    )
     snippets = selectors.load_snippets(
         version=example, registered_model=example.registered_model, loader=loader
     )

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.db.models import CharField, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Concat
@@ -298,13 +299,16 @@ def run_relative_path(version: ModelVersion) -> str:
     return ""
 
 
-def _version_problem(version: ModelVersion) -> str:
-    """Why no URI loads ``version``'s files ("" when they are there or unknown)."""
-    if version.artifacts_present is False:
-        where = version.artifact_bucket and f" (nothing under s3://{version.artifact_bucket}/"
-        where = f"{where}{version.artifact_prefix})" if where else ""
-        return f"the files of v{version.version} are missing from S3{where}"
+def _files_problem(*, number: int, artifacts_present: bool | None) -> str:
+    """Why no URI loads version ``number``'s files ("" when they are there or unknown)."""
+    # The S3 location is on the page already; one long unbroken URI here would not wrap.
+    if artifacts_present is False:
+        return f"the files of v{number} are missing from S3"
     return ""
+
+
+def _version_problem(version: ModelVersion) -> str:
+    return _files_problem(number=version.version, artifacts_present=version.artifacts_present)
 
 
 def _registry_problem(*, version: ModelVersion, registered_model: RegisteredModel) -> str:
@@ -483,68 +487,77 @@ def run_snippets(*, run: Run, versions: Iterable[ModelVersion] = ()) -> list[Loa
     return snippets
 
 
-def _mlmodel_meta(part: str) -> Subquery:
-    """One key of the catalogued MLmodel's meta in a version's folder, as a subquery."""
+def _mlmodel_flavors() -> Subquery:
+    """The flavors of the catalogued MLmodel in a version's folder, as a subquery."""
     mlmodel = Artifact.objects.filter(
         bucket=OuterRef("artifact_bucket"),
         key=Concat(OuterRef("artifact_prefix"), Value(MLMODEL), output_field=CharField()),
         missing_since=None,
     ).order_by()
-    return Subquery(mlmodel.values(f"meta__{part}")[:1])
+    return Subquery(mlmodel.values("meta__flavors")[:1])
 
 
-def latest_version_loaders(*, limit: int) -> list[tuple[ModelVersion, Loader]]:
+class LatestVersion(NamedTuple):
+    """A registered model's latest version, as the export's usage section lists it."""
+
+    name: str
+    version: int
+    artifacts_present: bool | None
+    gone: bool  # the version is no longer in MLflow
+    loader: Loader
+
+
+def latest_version_loaders(*, limit: int) -> list[LatestVersion]:
     """The latest version of the first ``limit`` present models by name, with loaders.
 
-    One query: the MLmodel of each version's folder is looked up by its exact key (the
-    artifacts' natural-key index), three keys of its meta read, never the whole meta.
-    Versions carry their registered model (name, latest version, missing).
+    One query of plain values (model instances cost twice the time): the MLmodel of each
+    version's folder is looked up by its exact key (the artifacts' natural-key index)
+    and only its flavors are read, since on SQLite each key read parses the whole
+    ``meta`` text, signature included. A folder without parsed flavors gets
+    ``UNKNOWN_LOADER`` (the export says "flavor unknown"; the version page says why).
     """
-    versions = (
+    rows = (
         ModelVersion.objects.filter(
             registered_model__missing_since=None, version=F("registered_model__latest_version")
         )
-        .select_related("registered_model")
-        .only(
+        .annotate(mlmodel_flavors=_mlmodel_flavors())
+        .order_by("registered_model__name")
+        .values_list(
+            "registered_model__name",
             "version",
-            "artifact_bucket",
-            "artifact_prefix",
             "artifacts_present",
             "missing_since",
-            "registered_model__name",
-            "registered_model__latest_version",
-            "registered_model__missing_since",
-        )
-        .annotate(
-            mlmodel_kind=_mlmodel_meta("kind"),
-            mlmodel_flavors=_mlmodel_meta("flavors"),
-            mlmodel_error=_mlmodel_meta("error"),
-        )
-        .order_by("registered_model__name")[:limit]
+            "mlmodel_flavors",
+        )[:limit]
     )
+    loaders: dict[tuple, Loader] = {}
     answer = []
-    for version in versions:
-        meta = None
-        if version.mlmodel_kind or version.mlmodel_error:
-            meta = {
-                "kind": version.mlmodel_kind,
-                "flavors": version.mlmodel_flavors,
-                "error": version.mlmodel_error,
-            }
-        answer.append((version, loader_from_meta(meta)))
+    for name, version, artifacts_present, missing_since, flavors in rows:
+        flavors = tuple(flavors) if isinstance(flavors, list) else None
+        if flavors not in loaders:
+            meta = None if flavors is None else {"kind": "mlmodel", "flavors": list(flavors)}
+            loaders[flavors] = loader_from_meta(meta)
+        answer.append(
+            LatestVersion(
+                name=name,
+                version=version,
+                artifacts_present=artifacts_present,
+                gone=missing_since is not None,
+                loader=loaders[flavors],
+            )
+        )
     return answer
 
 
-def latest_snippet(*, version: ModelVersion, loader: Loader) -> LoadSnippet:
-    """``models:/<name>/latest`` for the latest ``version`` of its registered model."""
-    registered_model = version.registered_model
+def latest_snippet(latest: LatestVersion) -> LoadSnippet:
+    """``models:/<name>/latest`` for a model's latest version (``latest_version_loaders``)."""
     snippet = LoadSnippet(
-        label=f"{registered_model.name} (latest: v{version.version})",
-        uri=f"models:/{registered_model.name}/latest",
-        loader=loader,
+        label=f"{latest.name} (latest: v{latest.version})",
+        uri=f"models:/{latest.name}/latest",
+        loader=latest.loader,
     )
     return (
-        snippet.withheld(_name_problem(registered_model.name, by_number=True))
-        .withheld(_registry_problem(version=version, registered_model=registered_model))
-        .withheld(_version_problem(version))
+        snippet.withheld(_name_problem(latest.name, by_number=True))
+        .withheld(f"v{latest.version} is no longer in MLflow's registry" if latest.gone else "")
+        .withheld(_files_problem(number=latest.version, artifacts_present=latest.artifacts_present))
     )
