@@ -485,7 +485,8 @@ def _categories(data: MappingData) -> list[str]:
 def _usage(data: MappingData) -> list[str]:
     code = ["import mlflow", ""]
     code += _usage_example(data)
-    code += ["", "# The latest version of each registered model (models:/<name>/latest)"]
+    if data.latest_loaders:
+        code += ["", "# The latest version of each registered model (models:/<name>/latest)"]
     for latest in data.latest_loaders:
         snippet = selectors.latest_snippet(latest)
         loader = latest.loader
