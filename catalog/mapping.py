@@ -42,6 +42,7 @@ MODELS_PER_CATEGORY = 200
 STRUCTURE_SAMPLE = 2_000
 QUALITY_THRESHOLD = 0.9
 QUALITY_ROWS = 100
+USAGE_MODELS = 200
 
 
 EXPERIMENT_FIELDS = (
@@ -92,6 +93,8 @@ class MappingData:
     orphans: dict
     versions_missing_artifacts: int
     models_by_experiment: dict[int, list[ModelRow]] = field(default_factory=dict)
+    # The usage section's: each model's latest version with how to load it.
+    latest_loaders: list[selectors.LatestVersion] = field(default_factory=list)
 
     def __post_init__(self):
         for model in self.models:
@@ -271,6 +274,7 @@ def gather_mapping_data(*, sync=_UNREAD) -> MappingData:
         versions_missing_artifacts=ModelVersion.objects.filter(
             missing_since=None, artifacts_present=False
         ).count(),
+        latest_loaders=selectors.latest_version_loaders(limit=USAGE_MODELS),
     )
 
 
@@ -480,25 +484,35 @@ def _categories(data: MappingData) -> list[str]:
 
 def _usage(data: MappingData) -> list[str]:
     code = ["import mlflow", ""]
-    example = data.example
-    if example is None:
-        code += [
-            '# By alias:   mlflow.pyfunc.load_model("models:/<name>@<alias>")',
-            '# By version: mlflow.pyfunc.load_model("models:/<name>/<version>")',
-        ]
-    else:
-        code.append(f"# {one_line(example.registered_model.name)} v{example.version}")
-        for snippet in selectors.load_snippets(
-            version=example, registered_model=example.registered_model
-        ):
-            code.append(f"# {one_line(snippet.label)}")
-            code.append(one_line(snippet.code))
+    code += _usage_example(data)
+    if data.latest_loaders:
+        code += ["", "# The latest version of each registered model (models:/<name>/latest)"]
+    for latest in data.latest_loaders:
+        snippet = selectors.latest_snippet(latest)
+        loader = latest.loader
+        if snippet.loads:
+            flavors = f"flavors: {loader.flavor_list}" if loader.known else "flavor unknown"
+            code.append(one_line(f"{snippet.code}  # v{latest.version}, {flavors}"))
+        else:
+            code.append(one_line(f"# {snippet.label} will not load: {snippet.unavailable}"))
+    if len(data.latest_loaders) >= USAGE_MODELS and len(data.models) > USAGE_MODELS:
+        code.append(f"# ... {len(data.models)} models in all: each model's page has its snippets")
     lines = ["## Usage Instructions", "", "### Loading Models", *code_fence(code, info="python")]
     lines += [
         "",
-        "Valid forms: `models:/<name>@<alias>`, `models:/<name>/<version>`, "
-        "`runs:/<run_id>/<path>`, `s3://<bucket>/<exp_id>/<run_id>/artifacts/<path>`. "
-        "There is no `latest` shorthand: point an alias (e.g. `@production`) at a version.",
+        "Load with `mlflow.pyfunc` when the model's MLmodel has the `python_function` "
+        "flavor, else with the module of its own flavor (`mlflow.sklearn`, "
+        "`mlflow.lightgbm`, ...): a scikit-learn transformer such as a scaler is saved with "
+        "the `sklearn` flavor only, and `mlflow.pyfunc.load_model` refuses it. Each model, "
+        "version, run and logged-model page shows the flavors and the matching code.",
+        "",
+        "Valid forms: `models:/<name>@<alias>`, `models:/<name>/latest` (the highest "
+        "version number, resolved by MLflow when loading), `models:/<name>/<version>`, "
+        "`runs:/<run_id>/<path>`, `s3://<bucket>/<exp_id>/<run_id>/artifacts/<path>` and, "
+        "for an MLflow 3 logged model, `models:/<model_id>`. The hand-kept page's "
+        "`latest` line failed because of its double slash after `models:`: MLflow reads "
+        "what follows two slashes as a host, so the name is lost and `latest` is taken "
+        "for a logged model's id (\"Logged model with ID 'latest' not found\").",
         "",
         "### Accessing Artifacts",
         "- **Catalogue:** every run page lists its artifacts, with previews and downloads",
@@ -506,6 +520,39 @@ def _usage(data: MappingData) -> list[str]:
         "- **Direct S3 Access:** the `s3://` URI of each folder is shown on its page",
     ]
     return lines
+
+
+def _usage_example(data: MappingData) -> list[str]:
+    """Every way to load one version (the first model's newest), as runnable lines."""
+    example = data.example
+    if example is None:
+        return [
+            '# By alias:   mlflow.pyfunc.load_model("models:/<name>@<alias>")',
+            '# By version: mlflow.pyfunc.load_model("models:/<name>/<version>")',
+        ]
+    name = example.registered_model.name
+    loader = next(
+        (
+            latest.loader
+            for latest in data.latest_loaders
+            if (latest.name, latest.version) == (name, example.version)
+        ),
+        None,
+    )
+    snippets = selectors.load_snippets(
+        version=example, registered_model=example.registered_model, loader=loader
+    )
+    code = [f"# {one_line(example.registered_model.name)} v{example.version}"]
+    if snippets:
+        code.append(f"# {one_line(snippets[0].loader.note)}")
+    for snippet in snippets:
+        if snippet.loads:
+            code += [f"# {one_line(snippet.label)}", one_line(snippet.code)]
+        else:
+            code.append(
+                one_line(f"# {snippet.label} ({snippet.uri}) will not load: {snippet.unavailable}")
+            )
+    return code
 
 
 def _quality(data: MappingData) -> list[str]:

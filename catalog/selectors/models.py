@@ -1,8 +1,6 @@
-"""Reads of the registered-model and model-version pages, load snippets included."""
+"""Reads of the registered-model and model-version pages (their load snippets: ``snippets``)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from django.db.models import (
     Count,
@@ -99,61 +97,3 @@ def version_metric_values(
 def version_metric_keys(*, versions) -> list[str]:
     """Metric keys of the source runs of already-fetched ``versions``."""
     return _metric_keys_of(version.run.metrics for version in versions if version.run)
-
-
-@dataclass(frozen=True)
-class LoadSnippet:
-    """One copy-paste way to load a model version, with what it addresses."""
-
-    label: str
-    uri: str
-
-    @property
-    def code(self) -> str:
-        return f'model = mlflow.pyfunc.load_model("{self.uri}")'
-
-
-def run_relative_path(version: ModelVersion) -> str:
-    """The version's artifact path under its run (``"model"``), or "" if not run-relative."""
-    source = version.source or ""
-    run_id = version.source_run_id or (version.run.run_id if version.run else "")
-    if source.startswith("runs:/"):
-        rest = source[len("runs:/") :]
-        _, _, path = rest.partition("/")
-        return path.strip("/")
-    marker = f"/{run_id}/artifacts/" if run_id else ""
-    if marker and marker in source:
-        return source.split(marker, 1)[1].strip("/")
-    return ""
-
-
-def load_snippets(
-    *, version: ModelVersion, registered_model: RegisteredModel, include_aliases: bool = True
-) -> list[LoadSnippet]:
-    """Every valid URI that loads ``version``: by alias, by number, by run, by S3, by id.
-
-    Never the seed's ``models://`` (not a valid MLflow URI).
-    """
-    name = registered_model.name
-    snippets = [
-        LoadSnippet(label=f"Alias @{alias}", uri=f"models:/{name}@{alias}")
-        for alias in sorted(version.aliases or [])
-        if include_aliases
-    ]
-    snippets.append(
-        LoadSnippet(label=f"Version {version.version}", uri=f"models:/{name}/{version.version}")
-    )
-    run_id = version.source_run_id or (version.run.run_id if version.run else "")
-    path = run_relative_path(version)
-    if run_id and path:
-        snippets.append(LoadSnippet(label="Source run", uri=f"runs:/{run_id}/{path}"))
-    if version.artifact_bucket and version.artifact_prefix:
-        prefix = version.artifact_prefix.rstrip("/")
-        snippets.append(
-            LoadSnippet(label="S3 path", uri=f"s3://{version.artifact_bucket}/{prefix}")
-        )
-    if version.logged_model_id is not None:
-        snippets.append(
-            LoadSnippet(label="Logged model", uri=f"models:/{version.logged_model.model_id}")
-        )
-    return snippets

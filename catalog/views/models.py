@@ -66,13 +66,16 @@ class ModelDetailView(CsvExportMixin, BoundedTableMixin, TemplateView):
         latest = latest or (versions_on_page[0] if versions_on_page else None)
         snippets = []
         if latest is not None:
-            snippets = model_snippets(registered_model=registered_model, version=latest)
+            snippets = model_snippets(
+                registered_model=registered_model, version=latest, versions_on_page=versions_on_page
+            )
         metric_keys = selectors.version_metric_keys(versions=versions_on_page)
         context.update(
             registered_model=registered_model,
             descriptions=descriptions_of(registered_model),
             latest=latest,
             snippets=snippets,
+            more_aliases=max(len(registered_model.aliases or {}) - selectors.ALIAS_SNIPPETS, 0),
             metric_keys=metric_keys,
             chart_metric=selectors.pick_metric(
                 requested=self.request.GET.get("metric"), available=metric_keys
@@ -81,21 +84,46 @@ class ModelDetailView(CsvExportMixin, BoundedTableMixin, TemplateView):
         return context
 
 
-def model_snippets(*, registered_model, version) -> list[selectors.LoadSnippet]:
+def model_snippets(
+    *, registered_model, version, versions_on_page=()
+) -> list[selectors.LoadSnippet]:
     """Snippets of the model page: every alias of the model, then ``version``'s own forms.
 
     Aliases come from the model (alias -> version), so an alias on another version is
-    offered too; the run, S3 and logged-model forms address ``version``.
+    offered too, built from that version's flavors and files (the first
+    ``ALIAS_SNIPPETS`` aliases by name). The versions aliased that
+    are not among ``versions_on_page`` are read in one query, the flavors of all of them
+    in one more.
     """
-    aliases = sorted((registered_model.aliases or {}).items())
-    by_alias = [
-        selectors.LoadSnippet(
-            label=f"Alias @{alias} (v{number})", uri=f"models:/{registered_model.name}@{alias}"
+    aliases = sorted((registered_model.aliases or {}).items())[: selectors.ALIAS_SNIPPETS]
+    known = {v.version: v for v in [*versions_on_page, version]}
+    numbers = {number for _, number in aliases if isinstance(number, int)} - set(known)
+    if numbers:
+        known.update(
+            (v.version, v)
+            for v in selectors.model_versions(registered_model=registered_model).filter(
+                version__in=numbers
+            )
         )
-        for alias, number in aliases
-    ]
+    targets = {number: known.get(number) for _, number in aliases}
+    loaders = selectors.version_loaders([version, *(v for v in targets.values() if v)])
+    by_alias = []
+    for alias, number in aliases:
+        target = targets.get(number)
+        by_alias.append(
+            selectors.alias_snippet(
+                registered_model=registered_model,
+                alias=alias,
+                number=number,
+                version=target,
+                loader=loaders[target.pk] if target else selectors.UNKNOWN_LOADER,
+            )
+        )
     own = selectors.load_snippets(
-        version=version, registered_model=registered_model, include_aliases=False
+        version=version,
+        registered_model=registered_model,
+        include_aliases=False,
+        loader=loaders[version.pk],
     )
     return by_alias + own
 
@@ -117,6 +145,7 @@ class ModelVersionDetailView(TemplateView):
             snippets=selectors.load_snippets(
                 version=version, registered_model=version.registered_model
             ),
+            more_aliases=max(len(version.aliases or []) - selectors.ALIAS_SNIPPETS, 0),
         )
         return context
 

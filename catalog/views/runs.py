@@ -11,7 +11,8 @@ from catalog.tables import RunModelVersionTable
 
 
 class RunDetailView(TemplateView):
-    """Params, latest metrics, tags, metric-history charts, models produced, artifacts."""
+    """Params, latest metrics, tags, metric-history charts, models produced (with load
+    snippets for each model folder), artifacts."""
 
     template_name = "catalog/run_detail.html"
 
@@ -27,13 +28,14 @@ class RunDetailView(TemplateView):
             experiment=run.experiment,
             versions_table=RunModelVersionTable(versions, orderable=False) if versions else None,
             logged_models=list(selectors.run_logged_models(run=run)[:100]),
+            snippets=selectors.run_snippets(run=run, versions=versions),
             history_keys=selectors.run_history_keys(run=run)[: selectors.CHART_MAX_BARS],
         )
         return context
 
 
 class LoggedModelDetailView(TemplateView):
-    """An MLflow 3 logged model: its run, params, metrics, versions and artifacts."""
+    """An MLflow 3 logged model: its run, params, metrics, versions, load snippets, artifacts."""
 
     template_name = "catalog/logged_model_detail.html"
 
@@ -52,5 +54,6 @@ class LoggedModelDetailView(TemplateView):
             descriptions=descriptions_of(logged_model),
             experiment=logged_model.experiment,
             versions_table=RunModelVersionTable(versions, orderable=False) if versions else None,
+            snippets=selectors.logged_model_snippets(logged_model=logged_model),
         )
         return context

@@ -275,6 +275,7 @@ def test_model_page_snippets_are_valid_uris(seed_world, reader_client):
     uris = [snippet.uri for snippet in response.context["snippets"]]
     assert uris == [
         f"models:/{name}@champion",
+        f"models:/{name}/latest",
         f"models:/{name}/1",
         f"runs:/{run.run_id}/model",
         f"s3://yan-smart-maintenance-artifacts/4/{run.run_id}/artifacts/model",
