@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from catalog.model_files import CONTENT_FILE_NAMES, content_kind
 from catalog.models import Artifact
 from catalog.sync.bulk import db_datetime, db_json, json_text
-from catalog.sync.content import CONTENT_FILE_NAMES, content_kind
 from catalog.sync.content_reads import ContentRead, ContentReader, ParsedBatch
 from catalog.sync.records import ArtifactRecord
 from catalog.sync.report import SyncReport

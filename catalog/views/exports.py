@@ -14,8 +14,8 @@ from django.http import HttpResponse, StreamingHttpResponse
 
 from catalog import selectors
 from catalog.mapping import render_mapping_markdown
+from catalog.pagecache import EXPORT_PARAM
 
-EXPORT_PARAM = "_export"
 # A spreadsheet runs a cell that starts with one of these as a formula; a leading
 # apostrophe makes it text again. Plain numbers ("-0.5") are left alone.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
