@@ -14,8 +14,8 @@ from datetime import datetime
 from django.utils import timezone
 
 from catalog.models import Run
+from catalog.sync.artifacts.ranges import WalkRanges
 from catalog.sync.bulk import IS_MISSING, iter_raw_rows
-from catalog.sync.listing_ranges import WalkRanges
 from catalog.sync.records import MlflowSourceLike, S3SourceLike
 from catalog.sync.report import SyncOptions, SyncReport
 from catalog.sync.upsert import KeyedTable

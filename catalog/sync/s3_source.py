@@ -102,7 +102,7 @@ class S3Source:
         self.page_size = page_size
         self.prefetch_pages = prefetch_pages
         self.get_object_calls = 0
-        # read_head runs on the sync's reader threads (catalog.sync.content_reads).
+        # read_head runs on the sync's reader threads (catalog.sync.artifacts.content).
         self._calls_lock = threading.Lock()
 
     def iter_root(self, *, root: S3Root) -> Iterator[ArtifactRecord | SkippedKey]:

@@ -23,8 +23,8 @@ from catalog.models import (
     RegisteredModel,
     Run,
 )
+from catalog.sync.artifacts.ranges import load_ranges, rows_agree
 from catalog.sync.layout import can_hold_keys, parse_s3_uri
-from catalog.sync.listing_ranges import load_ranges, rows_agree
 from catalog.sync.records import (
     ArtifactRecord,
     ExperimentRecord,

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalog.models import LoggedModel
-from catalog.sync.artifact_queue import ArtifactQueue
-from catalog.sync.bucket_walk import BucketWalk, Owner
-from catalog.sync.content_reads import ContentReader
+from catalog.sync.artifacts.content import ContentReader
+from catalog.sync.artifacts.queue import ArtifactQueue
+from catalog.sync.artifacts.ranges import WalkRanges, load_ranges, rows_agree
+from catalog.sync.artifacts.walk import BucketWalk, Owner
+from catalog.sync.artifacts.writer import ArtifactWriter
 from catalog.sync.context import SyncContext
 from catalog.sync.layout import (
     can_hold_keys,
@@ -29,11 +31,9 @@ from catalog.sync.layout import (
     prefixes_overlap,
     resolve_artifact_uri,
 )
-from catalog.sync.listing_ranges import WalkRanges, load_ranges, rows_agree
 from catalog.sync.prefetch import prefetched
 from catalog.sync.records import ExperimentRecord, S3Root, SourceError
 from catalog.sync.report import SyncConfigurationError
-from catalog.sync.writer import ArtifactWriter
 
 # Listed records handed from the listing thread to the artifact stage at a time.
 LISTING_CHUNK = 1000

@@ -8,8 +8,8 @@ over the whole sync (Read the Docs keeps ``delete_versions_from_db`` apart likew
 from __future__ import annotations
 
 from catalog.models import Artifact, Experiment, LoggedModel, ModelVersion, RegisteredModel, Run
+from catalog.sync.artifacts.ranges import save_ranges
 from catalog.sync.context import SyncContext
-from catalog.sync.listing_ranges import save_ranges
 
 MARK_BATCH = 500
 # Entity -> model, in the order they are marked; the registry only in a full sync.
