@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from django.db import connection
 
+from catalog.sync.clean_source import CleanMlflowSource
 from catalog.sync.collector import collector_paused
 from catalog.sync.context import SyncContext
 from catalog.sync.records import MlflowSourceLike, S3SourceLike
@@ -39,7 +40,6 @@ from catalog.sync.stages.mlflow_entities import (
 )
 from catalog.sync.stages.registry import sync_registry
 from catalog.sync.stages.totals import recompute_totals, refresh_statistics
-from catalog.sync.text_limits import CleanMlflowSource
 
 
 def reconcile(
