@@ -188,7 +188,10 @@ class ArtifactQueue:
             row.meta = json.loads(self._meta_json(result, key=row.key))
             row.meta_etag = row.etag
         writes = ArtifactWrites(
-            creates=creates,
+            # Plain tuples for the writer process: a named tuple is pickled through a
+            # Python-level __getnewargs__ and rebuilt through its __new__, which made a
+            # 5,000-row batch's round trip ~4x slower than the copy to tuples.
+            creates=[tuple(row) for row in creates],
             updates=[artifact_update_row(row) for row in batch.updates],
             meta_updates=[artifact_update_row(row, with_meta=True) for row in meta_updates],
         )

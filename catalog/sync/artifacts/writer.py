@@ -48,7 +48,6 @@ from catalog.sync.artifacts.rows import (
     ARTIFACT_META_UPDATE_COLUMNS,
     ARTIFACT_TABLE,
     ARTIFACT_UPDATE_COLUMNS,
-    ArtifactInsertRow,
 )
 from catalog.sync.bulk import insert_table_rows, update_table_rows
 from catalog.sync.child_process import child_process_pool
@@ -69,10 +68,11 @@ class WriterProcessDied(Exception):
 
 @dataclass(frozen=True)
 class ArtifactWrites:
-    """One batch: new rows, changed rows without and with meta
-    (ARTIFACT_UPDATE_COLUMNS / ARTIFACT_META_UPDATE_COLUMNS, then the pk)."""
+    """One batch: new rows (``ArtifactInsertRow`` values as plain tuples), changed rows
+    without and with meta (ARTIFACT_UPDATE_COLUMNS / ARTIFACT_META_UPDATE_COLUMNS, then
+    the pk)."""
 
-    creates: list[ArtifactInsertRow]
+    creates: list[tuple]
     updates: list[tuple]
     meta_updates: list[tuple]
 
