@@ -57,19 +57,19 @@ def content_reads_floor(*, s3_client, bucket: str) -> dict:
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    from catalog import model_files
     from catalog.models import Artifact
-    from catalog.sync import content
     from catalog.sync.report import SyncOptions
 
     keys = [
         key
         for key in Artifact.objects.filter(bucket=bucket).values_list("key", flat=True)
-        if content.content_kind(key)
+        if model_files.content_kind(key)
     ]
 
     def read(key: str) -> int:
         response = s3_client.get_object(
-            Bucket=bucket, Key=key, Range=f"bytes=0-{content.MAX_CONTENT_BYTES}"
+            Bucket=bucket, Key=key, Range=f"bytes=0-{model_files.MAX_FILE_BYTES}"
         )
         return len(response["Body"].read())
 
@@ -120,8 +120,9 @@ def history_reads_floor(*, tracking_uri: str) -> dict:
 
 def timed_sync(*, tracking_uri: str, s3_endpoint: str, profile: str = "") -> dict:
     from benchmarks.writes import count_writes
+    from catalog.s3 import make_s3_client
     from catalog.sync.mlflow_source import MlflowSource
-    from catalog.sync.s3_source import S3Source, make_s3_client
+    from catalog.sync.s3_source import S3Source
     from catalog.sync.service import SyncOptions, run_sync
 
     started = time.perf_counter()

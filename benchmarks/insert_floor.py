@@ -24,8 +24,8 @@ def measure(*, batch_size: int) -> dict:
     """Seconds to insert every catalogued artifact row again, bare; and how many rows."""
     from django.db import connection, transaction
 
+    from catalog.sync.artifacts.rows import ARTIFACT_INSERT_COLUMNS as COLUMNS
     from catalog.sync.bulk import insert_table_rows
-    from catalog.sync.writer import ARTIFACT_INSERT_COLUMNS as COLUMNS
 
     _create_scratch_table(connection)
     try:

@@ -33,7 +33,7 @@ class WriteCounter:
 
     def add_writer_process_rows(self, report) -> None:
         """Add the artifact rows the sync's writer process wrote: its statements run on
-        its own connection, past this wrapper (``catalog.sync.writer``)."""
+        its own connection, past this wrapper (``catalog.sync.artifacts.writer``)."""
         if report.rows_written_by_writer_process:
             self.rows["catalog_artifact"] += report.rows_written_by_writer_process
 

@@ -26,10 +26,14 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.core.cache import cache
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    # matplotlib costs ~38 MB and half a second to import: loaded by the first chart
+    # drawn, not by every process that loads the URLconf (management commands, the sync).
+    from matplotlib.figure import Figure
 
 CHART_CACHE_TIMEOUT_S = 60 * 60 * 24 * 7
 BAR_COLOR = "#2f6fb0"
@@ -65,6 +69,8 @@ def chart_size(value: object) -> str:
 
 
 def _figure(*, width: float, height: float, size: str) -> Figure:
+    from matplotlib.figure import Figure
+
     scale = CHART_SIZES[chart_size(size)].scale
     return Figure(figsize=(width * scale, height * scale), layout="constrained")
 
@@ -140,6 +146,8 @@ def _short(label: str) -> str:
 
 
 def _png(figure: Figure, *, size: str = DEFAULT_CHART_SIZE) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=CHART_SIZES[chart_size(size)].dpi)
@@ -303,6 +311,8 @@ def cached_png(
             png = render()
         except (ValueError, OverflowError, FloatingPointError):
             logger.warning("Chart %s could not be drawn", kind, exc_info=True)
+            from matplotlib.figure import Figure
+
             return _empty(Figure(figsize=(5, 2.2)), "This chart could not be drawn")
         cache.set(key, png, CHART_CACHE_TIMEOUT_S)
     return png

@@ -1,9 +1,10 @@
 """Parsers of model files: ``MLmodel``, ``feature_names.txt``, ``conda.yaml``, ``python_env.yaml``.
 
-The sync (``catalog/sync/content.py``) and the file page (``catalog/previews.py``) both
-read these files, and both must survive any content: what lands in a bucket is
-untrusted and may be huge, deep, odd or hostile. So every parser here runs under
-explicit bounds, and breaking one raises ``ModelFileError`` with a one-line message:
+The sync (through ``content_kind`` and ``parse_model_file``, below) and the file page
+(``catalog/previews.py``) both read these files, and both must survive any content:
+what lands in a bucket is untrusted and may be huge, deep, odd or hostile. So every
+parser here runs under explicit bounds, and breaking one raises ``ModelFileError``
+with a one-line message:
 
 * **input bytes**: at most ``MAX_FILE_BYTES``; text must be UTF-8.
 * **YAML nesting depth**: libyaml refuses more than 1,000 levels by itself; we refuse
@@ -476,3 +477,46 @@ def _as_list(value: Any) -> list:
     if value is None or isinstance(value, dict):
         return []
     return value if isinstance(value, list) else [value]
+
+
+# --- the files the sync reads inside --------------------------------------------------------
+
+# The last key segments ``content_kind`` reads; any other key is never read by the sync.
+CONTENT_FILE_NAMES = ("MLmodel", "feature_names.txt")
+
+
+def content_kind(key: str) -> str | None:
+    """Which parser a key's last segment calls for (``MLMODEL``, ``FEATURE_NAMES``), or None."""
+    name = key.rpartition("/")[2]
+    if name == "MLmodel":
+        return MLMODEL
+    if name == "feature_names.txt":
+        return FEATURE_NAMES
+    return None
+
+
+def parse_model_file(*, kind: str, data: bytes | str, truncated: bool) -> dict[str, Any]:
+    """``Artifact.meta`` for ``data`` read from a file of ``kind``: never raises.
+
+    Any failure of one file, whatever its kind (``RecursionError`` and ``MemoryError``
+    included), becomes ``{"kind": ..., "error": "<one line>"}``: a warning on that file
+    in a sync, a note on the file page. ``truncated``: the file is larger than what was
+    read. An MLmodel cut short is an error (half a YAML document means nothing); a
+    feature list keeps its first whole lines.
+    """
+    try:
+        if kind == MLMODEL:
+            if truncated:
+                raise ModelFileError(f"MLmodel larger than {MAX_FILE_BYTES} bytes")
+            return parse_mlmodel(data)
+        if truncated and isinstance(data, bytes):
+            data = _whole_lines(data)
+        return {"kind": FEATURE_NAMES, "features": parse_feature_names(data)}
+    except Exception as error:  # noqa: BLE001 - one file's failure, of any kind, is its note
+        return {"kind": kind, "error": error_line(error)}
+
+
+def _whole_lines(data: bytes) -> bytes:
+    # A read cut at the byte cap may end inside a line (or a UTF-8 sequence): drop it.
+    cut = data.rfind(b"\n")
+    return data[: cut + 1] if cut >= 0 else data

@@ -43,10 +43,11 @@ from django.template.loader import render_to_string
 from django_tables2 import SingleTableMixin
 
 from catalog import selectors
-from catalog.views.exports import EXPORT_PARAM
 from catalog.views.paging import TABLE_QUERY_PARAMS, normalised_query_value
 
 CACHE_ALIAS = "pages"
+# The CSV export parameter (``catalog.views.exports``): an export is never cached.
+EXPORT_PARAM = "_export"
 # Comments never come from data: text is escaped ("<" becomes "&lt;") and Markdown goes
 # through nh3, which drops comments. The header precedes any content anyway, and only the
 # first marker is replaced.

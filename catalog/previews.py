@@ -6,7 +6,7 @@ Two layers:
   (``image_thumbnail``, ``csv_table``, ``dependency_table``, ``mlmodel_panel`` ...), each
   with a size cap, so a hostile or huge object costs a bounded amount of work;
 * ``thumbnail_png`` and ``text_preview``, which read an artifact's bytes by its exact
-  catalogued (bucket, key) through ``catalog.sync.s3_source`` and cache the result by
+  catalogued (bucket, key) through ``catalog.s3`` and cache the result by
   ETag (a changed object has a new ETag, hence a new cache key).
 
 Images are decoded by Pillow with ``settings.CATALOG_MAX_IMAGE_PIXELS`` as the
@@ -37,7 +37,7 @@ from PIL import Image, ImageDraw
 from catalog import model_files
 from catalog.model_files import DependencyTable, ModelFileError
 from catalog.models import Artifact
-from catalog.sync.s3_source import ObjectUnavailable, get_web_s3_client, read_object_bytes
+from catalog.s3 import ObjectUnavailable, get_web_s3_client, read_object_bytes
 
 TEXT_PREVIEW_MAX_BYTES = 256 * 1024
 IMAGE_MAX_BYTES = 32 * 1024 * 1024
@@ -452,10 +452,8 @@ def feature_list(meta: dict | None) -> dict[str, Any] | None:
 
 def features_from_text(text: str) -> dict[str, Any]:
     """Feature names read from the file's text, as the sync parses them (before a sync)."""
-    try:
-        return {"error": "", "features": model_files.parse_feature_names(text)}
-    except Exception as error:  # noqa: BLE001 - a hostile file is a note, never a 500
-        return {"error": model_files.error_line(error), "features": []}
+    meta = model_files.parse_model_file(kind=model_files.FEATURE_NAMES, data=text, truncated=False)
+    return {"error": meta.get("error", ""), "features": meta.get("features", [])}
 
 
 def dependency_table(text: str, *, kind: str) -> DependencyTable:

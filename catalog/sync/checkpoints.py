@@ -6,7 +6,7 @@ calls ``reached(name)`` as it passes it. Nothing is registered in production, so
 checkpoint costs one test of an empty dict. The names:
 
 ``writer.batch_confirmed``
-    the artifact writer process confirmed a batch (``catalog.sync.writer``): it, and
+    the artifact writer process confirmed a batch (``catalog.sync.artifacts.writer``): it, and
     the parse process of a sync that parses in one, are running.
 """
 

@@ -1,8 +1,8 @@
 """The sync's child processes, made to die with the sync.
 
 The sync spawns up to two processes, each a one-worker ``ProcessPoolExecutor``: the
-content parse process (``catalog.sync.content_reads``) and the artifact writer
-(``catalog.sync.writer``, ADR 0008). A worker of such a pool waits for its next task on
+content parse process (``catalog.sync.artifacts.content``) and the artifact writer
+(``catalog.sync.artifacts.writer``, ADR 0008). A worker of such a pool waits for its next task on
 a pipe whose write end it holds itself, so when the sync is killed (SIGKILL, the OOM
 killer) nothing wakes it: a writer was seen alive 291 s after its sync, holding its
 database connection and the SQLite files. Two guards, set first thing in each worker,

@@ -1,8 +1,9 @@
-"""Plain records: the contract between the sources and reconcile.
+"""Plain records and the two source protocols: the contract between sources and reconcile.
 
-Sources (MLflow, S3, or an in-memory stream in a test or benchmark) yield these frozen
-dataclasses (``ArtifactRecord``, made once per S3 object, is a named tuple: see there);
-``catalog.sync.reconcile`` turns them into rows. No Django here.
+Sources (``MlflowSourceLike``, ``S3SourceLike``: the real ones, or an in-memory stream
+in a test or benchmark) yield these frozen dataclasses (``ArtifactRecord``, made once
+per S3 object, is a named tuple: see there); ``catalog.sync.reconcile`` turns them into
+rows. No Django here.
 
 Times from MLflow stay as MLflow gives them: milliseconds since the epoch (or None).
 Mappings (tags, params ...) are plain dicts; records are never hashed.
@@ -10,9 +11,10 @@ Mappings (tags, params ...) are plain dicts; records are never hashed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 
 class SourceError(Exception):
@@ -130,3 +132,53 @@ class ArtifactRecord(NamedTuple):
     size: int
     etag: str
     last_modified: datetime | None = None
+
+
+class MlflowSourceLike(Protocol):
+    """What the sync asks of MLflow (``catalog.sync.mlflow_source.MlflowSource``).
+
+    Every method raises a ``SourceError`` subclass when its listing breaks off; what
+    was yielded before stays valid.
+    """
+
+    def iter_experiments(self) -> Iterator[ExperimentRecord]:
+        """Every experiment, deleted ones included."""
+        ...
+
+    def iter_runs(self, *, experiment_ids: Iterable[str]) -> Iterator[RunRecord]:
+        """Every run of those experiments, with its latest metric values."""
+        ...
+
+    def metric_history(self, *, run_id: str, key: str) -> list[MetricRecord]:
+        """Every logged point of one metric of one run.
+
+        Cheap (one bulk read per key) for the runs of the last window ``iter_runs``
+        yielded; any other run costs a request of its own.
+        """
+        ...
+
+    def iter_logged_models(self, *, experiment_ids: Iterable[str]) -> Iterator[LoggedModelRecord]:
+        """Every logged model of those experiments (MLflow 3; none on MLflow 2)."""
+        ...
+
+    def iter_registered_models(self) -> Iterator[RegisteredModelRecord]:
+        """Every registered model, with its aliases."""
+        ...
+
+    def iter_model_versions(self) -> Iterator[ModelVersionRecord]:
+        """Every version of every registered model."""
+        ...
+
+
+class S3SourceLike(Protocol):
+    """What the sync asks of S3 (``catalog.sync.s3_source.S3Source``)."""
+
+    def iter_root(self, *, root: S3Root) -> Iterator[ArtifactRecord | object]:
+        """Every object under ``root`` in key order; a key the catalogue cannot hold
+        comes as a skipped-key value with a ``warning``. Raises a ``SourceError`` when
+        a page fails."""
+        ...
+
+    def read_head(self, *, bucket: str, key: str, max_bytes: int) -> bytes:
+        """At most ``max_bytes`` of one object; raises ``catalog.s3.ObjectUnavailable``."""
+        ...

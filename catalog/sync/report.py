@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from catalog.sync.content_reads import PARSE_PROCESS_MIN_BATCH
+from catalog.sync.artifacts.content import PARSE_PROCESS_MIN_BATCH
+from catalog.sync.artifacts.writer import WRITER_PROCESS_MIN_ROWS
 from catalog.sync.text_limits import storable_text
-from catalog.sync.writer import WRITER_PROCESS_MIN_ROWS
 
 ENTITIES = (
     "experiments",
@@ -34,7 +34,7 @@ class SyncOptions:
     extra_roots: tuple[str, ...] = ()
     artifacts_destination: str = ""
     batch_size: int = 5000
-    # Small-file reads in flight at once (catalog.sync.content_reads); 1 reads inline.
+    # Small-file reads in flight at once (catalog.sync.artifacts.content); 1 reads inline.
     read_workers: int = 8
     # Chunks of listed S3 records (1,000 each) the listing thread may run ahead of the
     # artifact stage; it starts while MLflow runs are listed. 0: list inline.
@@ -79,7 +79,7 @@ class SyncReport:
     error: str = ""
     sync_run_id: int | None = None
     suppressed_warnings: int = 0
-    # Artifact rows the writer process wrote (catalog.sync.writer): statements there
+    # Artifact rows the writer process wrote (catalog.sync.artifacts.writer): statements there
     # pass none of this process's execute wrappers, so a write counter adds these.
     rows_written_by_writer_process: int = 0
 

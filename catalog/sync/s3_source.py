@@ -1,14 +1,9 @@
-"""S3, through boto3: the only module that imports it.
+"""The sync's S3 source: each bucket root listed once, small files read with a byte cap.
 
-Two sides:
-
-* the web's read API (DESIGN: serving an artifact's bytes is the pages' one read of S3):
-  ``make_s3_client``, ``get_web_s3_client``,
-  ``read_object_bytes``, ``iter_object_chunks``, ``presigned_download_url`` and
-  ``ObjectUnavailable``. The web reads an object only by its exact catalogued key;
-* the sync's listing side: ``S3Source`` walks each bucket root once with the
-  ``list_objects_v2`` paginator and yields ``ArtifactRecord`` values, and reads small
-  files (``MLmodel``, ``feature_names.txt``) with a byte cap.
+``S3Source`` walks a root with the ``list_objects_v2`` paginator and yields
+``ArtifactRecord`` values (or a ``SkippedKey`` for a key the catalogue cannot hold), and
+reads ``MLmodel`` / ``feature_names.txt`` heads through ``catalog.s3`` (the S3 client
+and reads shared with the pages).
 
 Keys are listed with ``EncodingType='url'`` and unquoted here, so a key that is not
 valid UTF-8 reaches us as bytes we can report instead of a decoding crash in boto3.
@@ -16,33 +11,24 @@ valid UTF-8 reaches us as bytes we can report instead of a decoding crash in bot
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from catalog.s3 import error_code, read_object_bytes
 from catalog.sync.layout import S3_KEY_MAX_BYTES
 from catalog.sync.prefetch import prefetched
 from catalog.sync.records import ArtifactRecord, S3Root, SourceError
 
-# boto3's "standard" retry mode retries throttling (503 SlowDown, 429) and transient
-# errors with exponential backoff; ten attempts ride out a short throttling burst.
-RETRY_CONFIG = {"mode": "standard", "max_attempts": 10}
 LIST_PAGE_SIZE = 1000
 # Listing pages requested ahead of the one the sync works on (catalog.sync.prefetch).
 LIST_PREFETCH_PAGES = 2
 # Characters of a skipped key shown in its warning.
 SHOWN_KEY_CHARS = 200
-
-
-class ObjectUnavailable(Exception):
-    """An object could not be read (missing, forbidden, endpoint down ...)."""
 
 
 class S3ListingError(SourceError):
@@ -52,125 +38,6 @@ class S3ListingError(SourceError):
         super().__init__(message)
         self.root = root
         self.listed = listed
-
-
-def _default_endpoint_url() -> str | None:
-    from django.conf import settings
-
-    return getattr(settings, "CATALOG_S3_ENDPOINT_URL", "") or None
-
-
-# A web request must not hang on an unreachable endpoint: short timeouts, few retries.
-WEB_CLIENT_CONFIG = {
-    "retries": {"mode": "standard", "total_max_attempts": 3},
-    "connect_timeout": 3,
-    "read_timeout": 15,
-}
-
-
-def make_s3_client(*, endpoint_url: str | None = None, config_overrides: dict | None = None):
-    """A boto3 S3 client with retries in mode 'standard'.
-
-    The endpoint is the argument, else ``settings.CATALOG_S3_ENDPOINT_URL`` (from
-    ``MLFLOW_S3_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_S3``), else AWS itself. Credentials
-    come from boto3's usual chain.
-    """
-    endpoint = endpoint_url or _default_endpoint_url()
-    options = {"retries": dict(RETRY_CONFIG), "signature_version": "s3v4"}
-    options.update(config_overrides or {})
-    config = Config(**options)
-    return boto3.session.Session().client("s3", endpoint_url=endpoint, config=config)
-
-
-@functools.lru_cache(maxsize=1)
-def get_web_s3_client():
-    """Process-wide cached ``make_s3_client()`` for views.
-
-    Tests that change the endpoint clear it with ``get_web_s3_client.cache_clear()``.
-    """
-    return make_s3_client(config_overrides=WEB_CLIENT_CONFIG)
-
-
-def read_object_bytes(*, client, bucket: str, key: str, max_bytes: int) -> bytes:
-    """At most ``max_bytes`` of the object, by a ranged GET.
-
-    Raises ``ObjectUnavailable`` on any error (missing object, access, endpoint).
-    """
-    if max_bytes <= 0:
-        raise ValueError("max_bytes must be positive")
-    try:
-        response = client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes - 1}")
-        with response["Body"] as body:
-            return body.read(max_bytes)
-    except ClientError as error:
-        # An empty object can't satisfy a range; S3 answers 416 InvalidRange.
-        if _error_code(error) == "InvalidRange":
-            return b""
-        raise ObjectUnavailable(_describe(error, bucket=bucket, key=key)) from error
-    except (BotoCoreError, OSError) as error:
-        raise ObjectUnavailable(_describe(error, bucket=bucket, key=key)) from error
-
-
-def iter_object_chunks(
-    *, client, bucket: str, key: str, chunk_size: int = 64 * 1024
-) -> Iterator[bytes]:
-    """The object's bytes, streamed in chunks of at most ``chunk_size``.
-
-    Opening happens before the first chunk is yielded: a missing or unreadable object
-    raises ``ObjectUnavailable`` as soon as iteration starts. An error in mid-stream
-    also raises ``ObjectUnavailable``.
-    """
-    try:
-        response = client.get_object(Bucket=bucket, Key=key)
-    except (ClientError, BotoCoreError, OSError) as error:
-        raise ObjectUnavailable(_describe(error, bucket=bucket, key=key)) from error
-    return _stream_body(response["Body"], bucket=bucket, key=key, chunk_size=chunk_size)
-
-
-def _stream_body(body, *, bucket: str, key: str, chunk_size: int) -> Iterator[bytes]:
-    try:
-        for chunk in body.iter_chunks(chunk_size=chunk_size):
-            if chunk:
-                yield chunk
-    except (BotoCoreError, OSError) as error:
-        raise ObjectUnavailable(_describe(error, bucket=bucket, key=key)) from error
-    finally:
-        body.close()
-
-
-def presigned_download_url(
-    *, client, bucket: str, key: str, filename: str, expires_s: int = 300
-) -> str:
-    """A short-lived GET URL that makes the browser save the object as ``filename``."""
-    disposition = _attachment_disposition(filename)
-    return client.generate_presigned_url(
-        "get_object",
-        Params={"Bucket": bucket, "Key": key, "ResponseContentDisposition": disposition},
-        ExpiresIn=expires_s,
-    )
-
-
-def _attachment_disposition(filename: str) -> str:
-    from urllib.parse import quote
-
-    # An ASCII fallback plus RFC 5987's filename* for the real (maybe unicode) name;
-    # quotes, backslashes and control characters never reach the header.
-    fallback = "".join(
-        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename
-    )
-    return f"attachment; filename=\"{fallback or 'download'}\"; filename*=UTF-8''{quote(filename)}"
-
-
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def _describe(error: Exception, *, bucket: str, key: str) -> str:
-    if isinstance(error, ClientError):
-        reason = _error_code(error) or "ClientError"
-    else:
-        reason = type(error).__name__
-    return f"s3://{bucket}/{key}: {reason}"
 
 
 # --- the sync's side -------------------------------------------------------------------
@@ -217,7 +84,7 @@ SkippedKey = UndecodableKey | UnstorableKey
 class S3Source:
     """Walks bucket roots and reads small files for the sync.
 
-    ``client`` is a boto3 S3 client (``make_s3_client()``); tests hand in one bound to
+    ``client`` is a boto3 S3 client (``catalog.s3.make_s3_client()``); tests hand in one bound to
     moto. ``get_object_calls`` counts content reads, so a no-change sync can prove it
     read nothing. ``prefetch_pages`` listing pages are fetched on a thread ahead of the
     one the sync is working on, so S3's round trips overlap the sync's own work; 0
@@ -235,7 +102,7 @@ class S3Source:
         self.page_size = page_size
         self.prefetch_pages = prefetch_pages
         self.get_object_calls = 0
-        # read_head runs on the sync's reader threads (catalog.sync.content_reads).
+        # read_head runs on the sync's reader threads (catalog.sync.artifacts.content).
         self._calls_lock = threading.Lock()
 
     def iter_root(self, *, root: S3Root) -> Iterator[ArtifactRecord | SkippedKey]:
@@ -284,7 +151,7 @@ class S3Source:
                         last_modified=item.get("LastModified"),
                     )
         except (ClientError, BotoCoreError, OSError) as error:
-            reason = _error_code(error) if isinstance(error, ClientError) else str(error)
+            reason = error_code(error) if isinstance(error, ClientError) else str(error)
             raise S3ListingError(
                 f"listing s3://{root.bucket}/{root.prefix} failed after {listed} objects: "
                 f"{reason or type(error).__name__}",

@@ -2,16 +2,17 @@
 
     report = run_sync(mlflow_source=..., s3_source=..., options=SyncOptions(...))
 
-``mlflow_source``: an object with the methods of ``catalog.sync.mlflow_source.MlflowSource``
-(``iter_experiments``, ``iter_runs``, ``metric_history``, ``iter_logged_models``,
-``iter_registered_models``, ``iter_model_versions``); ``s3_source``: one with those of
-``catalog.sync.s3_source.S3Source`` (``iter_root``, ``read_head``). Both may be in-memory
-streams of ``catalog.sync.records`` values; they raise a ``SourceError`` subclass when
-a listing fails.
+``mlflow_source`` and ``s3_source`` follow the protocols ``MlflowSourceLike`` and
+``S3SourceLike`` of ``catalog.sync.records`` (the real ones are
+``catalog.sync.mlflow_source.MlflowSource`` and ``catalog.sync.s3_source.S3Source``);
+both may be in-memory streams of ``catalog.sync.records`` values. The path of a sync:
+``run_sync`` (lock, ``SyncRun`` row, dry-run rollback) -> ``catalog.sync.reconcile``
+(the stages in order) -> ``catalog.sync.stages``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from datetime import datetime
@@ -23,7 +24,7 @@ from django.utils import timezone
 from catalog.models import SyncRun
 from catalog.sync.lock import SyncLocked, sync_lock
 from catalog.sync.reconcile import reconcile
-from catalog.sync.records import SourceError
+from catalog.sync.records import MlflowSourceLike, S3SourceLike, SourceError
 from catalog.sync.report import SyncConfigurationError, SyncOptions, SyncReport
 from catalog.sync.text_limits import storable_text
 
@@ -40,7 +41,11 @@ class _DryRunRollback(Exception):
 
 
 def run_sync(
-    *, mlflow_source: Any, s3_source: Any, options: SyncOptions, lock: bool = True
+    *,
+    mlflow_source: MlflowSourceLike,
+    s3_source: S3SourceLike,
+    options: SyncOptions,
+    lock: bool = True,
 ) -> SyncReport:
     """Sync the catalogue from the two sources and return the report.
 
@@ -51,53 +56,50 @@ def run_sync(
     transaction that is rolled back. Never raises for source failures: the
     report says ``failed`` (nothing written) or ``partial``.
     """
-    if not lock:
-        return _run_recorded(mlflow_source=mlflow_source, s3_source=s3_source, options=options)
-    with sync_lock():
-        return _run_recorded(mlflow_source=mlflow_source, s3_source=s3_source, options=options)
-
-
-def _run_recorded(*, mlflow_source: Any, s3_source: Any, options: SyncOptions) -> SyncReport:
-    started = timezone.now()
-    clock = time.monotonic()
-    sync_run = None
-    # A dry run writes nothing, this mark included; the next real sync makes it.
-    aborted = [] if options.dry_run else abort_abandoned_runs(now=started)
-    # A sync that died (aborted, or "failed") may have written rows without
-    # recomputing the totals over them: the next sync must recompute.
-    previous_status = (
-        SyncRun.objects.filter(dry_run=False).order_by("-pk").values_list("status", flat=True)
-    ).first()
-    totals_current = previous_status in (SyncRun.Status.OK, SyncRun.Status.PARTIAL)
-    # A partial sync may have written rows its listing ranges do not describe (ADR 0015).
-    ranges_current = previous_status == SyncRun.Status.OK
-    if not options.dry_run:
-        sync_run = SyncRun.objects.create(
-            started_at=started, status=SyncRun.Status.RUNNING, options=_options_json(options)
+    with sync_lock() if lock else contextlib.nullcontext():
+        started = timezone.now()
+        clock = time.monotonic()
+        # A dry run writes nothing, this mark included; the next real sync makes it.
+        aborted = [] if options.dry_run else abort_abandoned_runs(now=started)
+        # A sync that died (aborted, or "failed") may have written rows without
+        # recomputing the totals over them: the next sync must recompute.
+        previous_status = (
+            SyncRun.objects.filter(dry_run=False).order_by("-pk").values_list("status", flat=True)
+        ).first()
+        sync_run = None
+        if not options.dry_run:
+            sync_run = SyncRun.objects.create(
+                started_at=started, status=SyncRun.Status.RUNNING, options=_options_json(options)
+            )
+        report = _reconcile_safely(
+            mlflow_source=mlflow_source,
+            s3_source=s3_source,
+            options=options,
+            totals_current=previous_status in (SyncRun.Status.OK, SyncRun.Status.PARTIAL),
+            # A partial sync may have written rows its listing ranges do not describe
+            # (ADR 0015).
+            ranges_current=previous_status == SyncRun.Status.OK,
         )
-    report = _reconcile_safely(
-        mlflow_source=mlflow_source,
-        s3_source=s3_source,
-        options=options,
-        totals_current=totals_current,
-        ranges_current=ranges_current,
-    )
-    report.duration_s = time.monotonic() - clock
-    for pk in aborted:
-        report.warn(f"sync {pk} was aborted: {ABANDONED_ERROR}")
-    if sync_run is not None:
-        report.sync_run_id = sync_run.pk
-        sync_run.finished_at = timezone.now()
-        sync_run.status = report.status
-        summary = report.as_dict()
-        sync_run.counts = summary["counts"]
-        sync_run.orphans = report.orphans
-        sync_run.warnings = summary["warnings"]
-        # An error message may quote a hostile value; the row must still save (ADR 0016).
-        sync_run.error = storable_text(report.error)
-        sync_run.duration_s = round(report.duration_s, 3)
-        sync_run.save()
-    return report
+        report.duration_s = time.monotonic() - clock
+        for pk in aborted:
+            report.warn(f"sync {pk} was aborted: {ABANDONED_ERROR}")
+        if sync_run is not None:
+            _record(sync_run, report)
+        return report
+
+
+def _record(sync_run: SyncRun, report: SyncReport) -> None:
+    report.sync_run_id = sync_run.pk
+    sync_run.finished_at = timezone.now()
+    sync_run.status = report.status
+    summary = report.as_dict()
+    sync_run.counts = summary["counts"]
+    sync_run.orphans = report.orphans
+    sync_run.warnings = summary["warnings"]
+    # An error message may quote a hostile value; the row must still save (ADR 0016).
+    sync_run.error = storable_text(report.error)
+    sync_run.duration_s = round(report.duration_s, 3)
+    sync_run.save()
 
 
 def abort_abandoned_runs(*, now: datetime) -> list[int]:
@@ -122,8 +124,8 @@ def abort_abandoned_runs(*, now: datetime) -> list[int]:
 
 def _reconcile_safely(
     *,
-    mlflow_source: Any,
-    s3_source: Any,
+    mlflow_source: MlflowSourceLike,
+    s3_source: S3SourceLike,
     options: SyncOptions,
     totals_current: bool,
     ranges_current: bool,

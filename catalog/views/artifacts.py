@@ -46,7 +46,7 @@ from catalog.artifact_browser import (
 from catalog.conditional import conditional_answer, set_validators, strong_etag
 from catalog.models import Artifact, LoggedModel, Run
 from catalog.pagecache import cached_page
-from catalog.sync.s3_source import (
+from catalog.s3 import (
     ObjectUnavailable,
     get_web_s3_client,
     iter_object_chunks,

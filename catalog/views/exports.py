@@ -16,8 +16,8 @@ from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpRespo
 
 from catalog import selectors
 from catalog.mapping import render_mapping_markdown
+from catalog.pagecache import EXPORT_PARAM
 
-EXPORT_PARAM = "_export"
 EXPORT_FORMATS = ("csv",)
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP's list:
 # the full-width forms too, which some spreadsheets read as the ASCII ones); a leading

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from moto import mock_aws
 from PIL import Image
 
-from catalog.sync.s3_source import get_web_s3_client
+from catalog.s3 import get_web_s3_client
 from tests.factories import BUCKET, make_artifact
 
 

@@ -5,7 +5,7 @@ from django.db import transaction
 from benchmarks.writes import count_writes
 from catalog.models import Experiment, MetricPoint, Run
 from catalog.sync.bulk import STAGED_MIN_ROWS, insert_rows, update_rows
-from catalog.sync.reconcile import METRIC_POINT_COLUMNS
+from catalog.sync.stages.mlflow_entities import METRIC_POINT_COLUMNS
 from tests.factories import make_experiment, make_run
 
 

@@ -119,7 +119,7 @@ def artifact_bytes(path: str) -> bytes:
 def s3_world(transactional_db, settings, monkeypatch):
     """The demo world in the database; the files of PLOT_RUN_ID and CSV_RUN_ID in moto S3."""
     from catalog.models import Artifact
-    from catalog.sync.s3_source import get_web_s3_client
+    from catalog.s3 import get_web_s3_client
     from tests.factories import make_sync_run
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")

@@ -75,7 +75,7 @@ def demo_world(tmp_path_factory, worker_id):
 @pytest.fixture
 def sync_demo_world(demo_world, settings, tmp_path, db):
     """Run ``manage.py sync_registry --json`` on the demo world; return its summary."""
-    from catalog.sync.s3_source import get_web_s3_client
+    from catalog.s3 import get_web_s3_client
 
     settings.MLFLOW_TRACKING_URI = demo_world.tracking_uri
     settings.CATALOG_S3_ENDPOINT_URL = demo_world.endpoint_url

@@ -118,7 +118,7 @@ def sync_world(db, settings):
     recorded SyncRun's ``error`` (the JSON line leaves it out), for failure messages.
     """
     from catalog.models import SyncRun
-    from catalog.sync.s3_source import get_web_s3_client
+    from catalog.s3 import get_web_s3_client
 
     def sync(world: PoisonWorld) -> tuple[int, dict]:
         settings.MLFLOW_TRACKING_URI = world.tracking_uri

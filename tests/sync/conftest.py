@@ -322,8 +322,9 @@ def _sync_lock_in_tmp(settings, tmp_path):
 @pytest.fixture
 def sync_world(db):
     """A function that syncs a world into the test database and returns the report."""
+    from catalog.s3 import make_s3_client
     from catalog.sync.mlflow_source import MlflowSource
-    from catalog.sync.s3_source import S3Source, make_s3_client
+    from catalog.sync.s3_source import S3Source
     from catalog.sync.service import SyncOptions, run_sync
 
     def sync(world: World, **options):

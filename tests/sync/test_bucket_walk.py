@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from catalog.sync.bucket_walk import BucketWalk
-from catalog.sync.ranged_walk import row_fingerprint
+from catalog.sync.artifacts.rows import ListedArtifact
+from catalog.sync.artifacts.walk import BucketWalk
 from catalog.sync.records import ArtifactRecord, S3Root
 from catalog.sync.report import SyncReport
 from catalog.sync.s3_source import S3ListingError, UndecodableKey
@@ -25,8 +25,11 @@ class RecordingQueue:
     def __init__(self):
         self.queued = []
 
-    def queue(self, record, key, run_pk, model_pk, path, group, modified_db, digest, old):
-        self.queued.append((key, run_pk, model_pk, path, group, old is not None))
+    def queue(self, listed, digest, old):
+        assert digest == listed.fingerprint()
+        self.queued.append(
+            (listed.key, listed.run_pk, listed.model_pk, listed.path, listed.group, old is not None)
+        )
 
 
 def _records(keys, *, fail_after=None):
@@ -90,9 +93,9 @@ def test_an_unchanged_row_is_not_queued_and_an_unlisted_one_is_missing():
     changed = make_artifact(run=run, path="changed.txt", last_modified=MODIFIED)
     gone = make_artifact(run=run, path="gone.txt", last_modified=MODIFIED)
     # The kept row's fingerprint as the sync computes it from its listing.
-    kept.fingerprint = row_fingerprint(
+    kept.fingerprint = ListedArtifact(
         _listed(kept), kept.key, run.pk, None, "kept.txt", "", None, MODIFIED.isoformat()
-    )
+    ).fingerprint()
     kept.save()
     queue = RecordingQueue()
     report = SyncReport(dry_run=False)

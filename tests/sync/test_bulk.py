@@ -16,6 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Artifact, Run
+from catalog.sync.artifacts.rows import ARTIFACT_INSERT_COLUMNS
 from catalog.sync.bulk import (
     STAGED_MIN_ROWS,
     column_types,
@@ -27,7 +28,6 @@ from catalog.sync.bulk import (
     update_instances,
     update_rows,
 )
-from catalog.sync.writer import ARTIFACT_INSERT_COLUMNS
 from tests.factories import NOW, make_experiment, make_run
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,13 +9,10 @@ from math import nan as NAN
 import pytest
 
 from catalog import model_files
+from catalog.model_files import MAX_FEATURES, content_kind
+from catalog.model_files import parse_model_file as parse_content
+from catalog.sync.artifacts.content import ContentReader, RawContent, parse_batch, parse_raw
 from catalog.sync.categories import infer_category
-from catalog.sync.content import (
-    MAX_FEATURES,
-    content_kind,
-    parse_content,
-)
-from catalog.sync.content_reads import ContentReader, RawContent, parse_batch, parse_raw
 from tests.hostile_files import (
     CLEAN_MLMODEL,
     NOT_UTF8,

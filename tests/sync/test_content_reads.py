@@ -9,7 +9,7 @@ import time
 import pytest
 
 from catalog.models import Artifact
-from catalog.sync.content_reads import ContentReader, RawContent, parse_batch, read_content
+from catalog.sync.artifacts.content import ContentReader, RawContent, parse_batch, read_content
 from catalog.sync.records import ArtifactRecord
 from catalog.sync.service import SyncOptions, run_sync
 from tests.sync.test_reconcile import MODIFIED, MemoryMlflow

@@ -10,9 +10,10 @@ from botocore.awsrequest import AWSResponse
 from django.core.management import call_command
 
 from catalog.models import Artifact, Experiment, ModelVersion, RegisteredModel, Run, SyncRun
+from catalog.s3 import make_s3_client
 from catalog.sync.lock import sync_lock
 from catalog.sync.mlflow_source import MlflowSource
-from catalog.sync.s3_source import S3Source, make_s3_client
+from catalog.sync.s3_source import S3Source
 from tests.sync.conftest import SEED_OBJECTS_PER_RUN
 
 pytestmark = pytest.mark.slow

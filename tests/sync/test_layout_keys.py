@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from catalog.models import Artifact
+from catalog.s3 import make_s3_client
 from catalog.sync.layout import (
     merge_roots,
     orphan_group,
@@ -12,7 +13,7 @@ from catalog.sync.layout import (
     version_source_prefix,
 )
 from catalog.sync.records import S3Root
-from catalog.sync.s3_source import S3Source, UndecodableKey, make_s3_client
+from catalog.sync.s3_source import S3Source, UndecodableKey
 
 UNKNOWN_RUN = "deadbeefdeadbeefdeadbeefdeadbeef"
 

@@ -9,9 +9,9 @@ import time
 import pytest
 
 from catalog.models import Artifact
-from catalog.sync.reconcile import LISTING_CHUNK
 from catalog.sync.records import ArtifactRecord, S3Root, SourceError
 from catalog.sync.service import SyncOptions, run_sync
+from catalog.sync.stages.artifacts import LISTING_CHUNK
 from tests.sync.test_reconcile import MODIFIED, MemoryMlflow
 
 RUNS = 6

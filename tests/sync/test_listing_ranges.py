@@ -10,15 +10,15 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Artifact, ListingRange, SyncRun
-from catalog.sync import listing_ranges
-from catalog.sync.listing_ranges import (
+from catalog.sync.artifacts import ranges as listing_ranges
+from catalog.sync.artifacts.ranges import (
     KeyRange,
     RangeBuilder,
     WalkRanges,
-    listing_entry,
     range_digest,
     save_ranges,
 )
+from catalog.sync.artifacts.rows import listing_entry
 from catalog.sync.records import ArtifactRecord, ExperimentRecord, RunRecord
 from catalog.sync.s3_source import S3ListingError
 from catalog.sync.service import SyncOptions, run_sync

@@ -20,9 +20,10 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from catalog.s3 import make_s3_client
 from catalog.sync.prefetch import prefetched
 from catalog.sync.records import ArtifactRecord, S3Root
-from catalog.sync.s3_source import S3ListingError, S3Source, make_s3_client
+from catalog.sync.s3_source import S3ListingError, S3Source
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""The web's S3 read API and the bucket walk, against moto."""
+"""The S3 read API (``catalog.s3``) and the sync's bucket walk, against moto."""
 
 from __future__ import annotations
 
@@ -10,18 +10,16 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from catalog.sync.records import ArtifactRecord, S3Root
-from catalog.sync.s3_source import (
+from catalog.s3 import (
     ObjectUnavailable,
-    S3ListingError,
-    S3Source,
-    UndecodableKey,
     get_web_s3_client,
     iter_object_chunks,
     make_s3_client,
     presigned_download_url,
     read_object_bytes,
 )
+from catalog.sync.records import ArtifactRecord, S3Root
+from catalog.sync.s3_source import S3ListingError, S3Source, UndecodableKey
 
 BUCKET = "read-api"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from catalog.sync.reconcile import ANALYZE_MIN_ROWS
+from catalog.sync.stages.totals import ANALYZE_MIN_ROWS
 from tests.sync.test_reconcile import MemoryMlflow, MemoryS3, sync
 
 pytestmark = pytest.mark.skipif(

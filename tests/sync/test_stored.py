@@ -9,10 +9,10 @@ from django.db import connection
 from django.db.models.functions import Lower
 
 from catalog.models import Artifact
-from catalog.sync import stored
+from catalog.sync.artifacts import stored
+from catalog.sync.artifacts.stored import ListingMatch, StoredRows, prefix_upper_bound
 from catalog.sync.records import ArtifactRecord, ExperimentRecord, RunRecord
 from catalog.sync.service import SyncOptions, run_sync
-from catalog.sync.stored import ListingMatch, StoredRows, prefix_upper_bound
 from tests.sync.test_reconcile import MemoryMlflow
 
 MODIFIED = datetime(2026, 1, 1, tzinfo=UTC)

@@ -23,8 +23,9 @@ from catalog.models import (
     RegisteredModel,
     Run,
 )
+from catalog.sync.artifacts.ranges import load_ranges, rows_agree
+from catalog.sync.clean_source import CleanMlflowSource
 from catalog.sync.layout import can_hold_keys, parse_s3_uri
-from catalog.sync.listing_ranges import load_ranges, rows_agree
 from catalog.sync.records import (
     ArtifactRecord,
     ExperimentRecord,
@@ -41,7 +42,6 @@ from catalog.sync.text_limits import (
     INDEXED_NAME_MAX_BYTES,
     METRIC_KEY_MAX_CHARS,
     MLFLOW_ID_MAX_CHARS,
-    CleanMlflowSource,
     fit_json_text,
     fit_text,
 )

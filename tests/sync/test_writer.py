@@ -14,14 +14,12 @@ from pathlib import Path
 import pytest
 
 from catalog.models import Artifact
-from catalog.sync.writer import (
+from catalog.sync.artifacts.rows import (
     ARTIFACT_INSERT_COLUMNS,
     ARTIFACT_META_UPDATE_COLUMNS,
     ARTIFACT_TABLE,
-    ArtifactWriter,
-    ArtifactWrites,
-    can_write_in_process,
 )
+from catalog.sync.artifacts.writer import ArtifactWriter, ArtifactWrites, can_write_in_process
 from tests.sync.writer_scenarios import SIZE, bare_artifact_row
 
 ROOT = Path(__file__).resolve().parents[2]

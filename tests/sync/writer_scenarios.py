@@ -64,7 +64,7 @@ def _sync(scenario: str) -> dict:
     from benchmarks.memory_sources import MemoryMlflowSource, MemoryS3Source
     from benchmarks.world import World
     from catalog.models import Artifact
-    from catalog.sync import writer
+    from catalog.sync.artifacts import writer
     from catalog.sync.service import SyncOptions, run_sync
 
     handed = []
@@ -143,7 +143,7 @@ def bare_artifact_row(key: str) -> tuple:
 def _duplicate_key() -> dict:
     from django.db import IntegrityError
 
-    from catalog.sync.writer import ArtifactWriter, ArtifactWrites
+    from catalog.sync.artifacts.writer import ArtifactWriter, ArtifactWrites
 
     row = bare_artifact_row
     outcome = {}

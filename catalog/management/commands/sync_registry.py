@@ -105,8 +105,9 @@ class Command(BaseCommand):
     def _sync(self, options: SyncOptions) -> SyncReport:
         # Sources are built inside the lock: a bad configuration is a failed sync.
         try:
+            from catalog.s3 import make_s3_client
             from catalog.sync.mlflow_source import MlflowSource
-            from catalog.sync.s3_source import S3Source, make_s3_client
+            from catalog.sync.s3_source import S3Source
 
             mlflow_source = MlflowSource(tracking_uri=settings.MLFLOW_TRACKING_URI)
             s3_source = S3Source(client=make_s3_client())

@@ -76,7 +76,7 @@ class StoredRows:
 
     ``start`` and ``stop`` narrow it to the keys from ``start`` (default: the prefix)
     up to, not including, ``stop`` (default: the prefix's end): one listing range
-    (``catalog.sync.listing_ranges``); ``stop`` must itself start with the prefix.
+    (``catalog.sync.artifacts.ranges``); ``stop`` must itself start with the prefix.
     """
 
     def __init__(

@@ -43,21 +43,17 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from catalog.sync import checkpoints
+from catalog.sync.artifacts.rows import (
+    ARTIFACT_INSERT_COLUMNS,
+    ARTIFACT_META_UPDATE_COLUMNS,
+    ARTIFACT_TABLE,
+    ARTIFACT_UPDATE_COLUMNS,
+)
 from catalog.sync.bulk import insert_table_rows, update_table_rows
 from catalog.sync.child_process import child_process_pool
 
 logger = logging.getLogger(__name__)
 
-ARTIFACT_TABLE = "catalog_artifact"
-ARTIFACT_INSERT_COLUMNS = (
-    "bucket", "key", "run_id", "logged_model_id", "path", "folder", "orphan_folder", "size",
-    "etag", "last_modified", "meta", "meta_etag", "fingerprint", "first_seen", "last_seen",
-)  # fmt: skip
-ARTIFACT_UPDATE_COLUMNS = (
-    "run_id", "logged_model_id", "path", "folder", "orphan_folder", "size", "etag",
-    "last_modified", "fingerprint", "last_seen", "missing_since",
-)  # fmt: skip
-ARTIFACT_META_UPDATE_COLUMNS = (*ARTIFACT_UPDATE_COLUMNS, "meta", "meta_etag")
 
 # A batch with this many rows is worth a process (a full batch is 5,000); below it the
 # batch is written in place and no process starts.
@@ -72,8 +68,9 @@ class WriterProcessDied(Exception):
 
 @dataclass(frozen=True)
 class ArtifactWrites:
-    """One batch: new rows (ARTIFACT_INSERT_COLUMNS), changed rows without and with meta
-    (ARTIFACT_UPDATE_COLUMNS / ARTIFACT_META_UPDATE_COLUMNS, then the pk)."""
+    """One batch: new rows (``ArtifactInsertRow`` values as plain tuples), changed rows
+    without and with meta (ARTIFACT_UPDATE_COLUMNS / ARTIFACT_META_UPDATE_COLUMNS, then
+    the pk)."""
 
     creates: list[tuple]
     updates: list[tuple]

@@ -25,35 +25,13 @@ from operator import attrgetter
 from django.db import connection
 
 from catalog.models import Artifact, ListingRange
+from catalog.sync.artifacts.stored import prefix_upper_bound
 from catalog.sync.layout import prefixes_overlap
-from catalog.sync.stored import prefix_upper_bound
 
 # Objects per range: a changed object makes its whole range be read and re-hashed, so
 # ranges are small next to a page of rows; 2,000 ranges per million objects.
 RANGE_ROWS = 500
 _DELETE_CHUNK = 500
-
-
-def listing_entry(
-    key: str,
-    path: str,
-    group: str,
-    etag: str,
-    run_pk: int | None,
-    model_pk: int | None,
-    size: int,
-    modified_text: str,
-) -> str:
-    """One listed object as it enters its range's digest: what its row's fingerprint holds.
-
-    The strings are length-prefixed, so no two different listings make the same text:
-    a key (and so a path or group) may hold any character, an ETag from an
-    S3-compatible store too. The rest can't hold the ``|`` between them.
-    """
-    return (
-        f"{len(key)}:{key}{len(path)}:{path}{len(group)}:{group}{len(etag)}:{etag}"
-        f"{run_pk}|{model_pk}|{size}|{modified_text}|"
-    )
 
 
 # hashlib releases the GIL while it hashes 2,048 bytes or more at once. The artifact
@@ -141,7 +119,7 @@ def rows_agree(*, bucket: str, walk_prefix: str, ranges: list[KeyRange]) -> bool
     upper = prefix_upper_bound(walk_prefix)
     if upper is None and walk_prefix:
         return False  # a prefix ending in U+10FFFF: no bound to count by
-    # The key compared as the merge reads it (catalog.sync.stored.binary_key).
+    # The key compared as the merge reads it (catalog.sync.artifacts.stored.binary_key).
     key = 'key COLLATE "C"' if connection.vendor == "postgresql" else "key"
     where = f"bucket = %s AND {key} >= %s"
     params = [bucket, walk_prefix]

@@ -5,11 +5,11 @@ of its key that a known run or logged model has; none: an orphan, grouped by fol
 then decides whether its row changed and hands what did to the ``ArtifactQueue``. Two
 ways to decide (ADR 0015):
 
-* with the walk's listing ranges from a trusted sync (``catalog.sync.listing_ranges``),
+* with the walk's listing ranges from a trusted sync (``catalog.sync.artifacts.ranges``),
   the listing is hashed range by range and only a range that hashes differently has
   its rows read (``RangedWalk``);
 * without, the walk's rows are read beside the listing in the same order and compared
-  one by one by fingerprint (``catalog.sync.stored``, ADR 0013), and its ranges are cut
+  one by one by fingerprint (``catalog.sync.artifacts.stored``, ADR 0013), and its ranges are cut
   as it goes for the next sync.
 
 The loop runs once per object (ten million times in a big bucket), so the owner
@@ -23,14 +23,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from catalog.sync.artifact_queue import ArtifactQueue
+from catalog.sync.artifacts.queue import ArtifactQueue
+from catalog.sync.artifacts.ranged import RangedWalk
+from catalog.sync.artifacts.ranges import KeyRange, RangeBuilder
+from catalog.sync.artifacts.rows import ListedArtifact, listing_entry
+from catalog.sync.artifacts.stored import FINGERPRINT, GONE, PK, ListingMatch, StoredRows
 from catalog.sync.bulk import datetime_adapter
 from catalog.sync.layout import ARTIFACTS_SEGMENT, orphan_group
-from catalog.sync.listing_ranges import KeyRange, RangeBuilder, listing_entry
-from catalog.sync.ranged_walk import RangedWalk
 from catalog.sync.records import ArtifactRecord, S3Root, SourceError
 from catalog.sync.report import SyncReport
-from catalog.sync.stored import FINGERPRINT, GONE, PK, ListingMatch, StoredRows
 
 # An owner: (run pk, logged model pk), one of them None.
 Owner = tuple[int | None, int | None]
@@ -169,6 +170,7 @@ class BucketWalk:
                     key, path, group, record.etag, run_pk, model_pk, record.size, modified_text
                 )
                 if ranged:
+                    # ListedArtifact's fields as a plain tuple (named if its range changed).
                     listed = (
                         record, key, run_pk, model_pk, path, group, modified_db, modified_text
                     )  # fmt: skip
@@ -184,7 +186,7 @@ class BucketWalk:
                     entries.append(entry)
                     continue
                 add_to_range(key, entry)
-                # ranged_walk.row_fingerprint, inlined.
+                # rows.row_fingerprint, inlined: a call per object costs the loop ~5%.
                 digest = blake2b(
                     f"{run_pk}|{model_pk}|{path}|{group}|{record.size}|{record.etag}|"
                     f"{modified_text}".encode(),
@@ -194,7 +196,13 @@ class BucketWalk:
                 if old is not None and old[FINGERPRINT] == digest and not old[GONE]:
                     unchanged += 1
                     continue
-                queue(record, key, run_pk, model_pk, path, group, modified_db, digest, old)
+                queue(
+                    ListedArtifact(
+                        record, key, run_pk, model_pk, path, group, modified_db, modified_text
+                    ),
+                    digest,
+                    old,
+                )
             result.listed_all = True
         except SourceError as error:
             result.error = error

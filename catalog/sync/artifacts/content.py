@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalog import model_files
-from catalog.sync import content
 from catalog.sync.child_process import child_process_pool
 
 logger = logging.getLogger(__name__)
@@ -74,7 +73,7 @@ class RawContent:
 def fetch_content(s3: Any, *, bucket: str, key: str, kind: str) -> RawContent:
     """Read one small file (one byte over the cap, to tell a truncated file)."""
     try:
-        data = s3.read_head(bucket=bucket, key=key, max_bytes=content.MAX_CONTENT_BYTES + 1)
+        data = s3.read_head(bucket=bucket, key=key, max_bytes=model_files.MAX_FILE_BYTES + 1)
     except Exception as error:  # noqa: BLE001 - any read failure is this item's problem
         return RawContent(bucket=bucket, key=key, kind=kind, error=str(error))
     return RawContent(bucket=bucket, key=key, kind=kind, data=data)
@@ -92,9 +91,9 @@ def parse_raw(raw: RawContent) -> ContentRead:
         error = model_files.error_line(ValueError(f"not read: {raw.error}"))
         return _failed(raw, location=location, error=error)
     try:
-        truncated = len(raw.data) > content.MAX_CONTENT_BYTES
-        meta = content.parse_content(
-            kind=raw.kind, data=raw.data[: content.MAX_CONTENT_BYTES], truncated=truncated
+        truncated = len(raw.data) > model_files.MAX_FILE_BYTES
+        meta = model_files.parse_model_file(
+            kind=raw.kind, data=raw.data[: model_files.MAX_FILE_BYTES], truncated=truncated
         )
         # allow_nan=False: PostgreSQL's jsonb refuses NaN, and a refused row would fail
         # the batch's write instead of this one file.

@@ -11,12 +11,11 @@ and the range is cut again from what was listed.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 
-from catalog.sync.listing_ranges import KeyRange, RangeBuilder, range_digest
-from catalog.sync.records import ArtifactRecord
-from catalog.sync.stored import (
+from catalog.sync.artifacts.ranges import KeyRange, RangeBuilder, range_digest
+from catalog.sync.artifacts.rows import ListedArtifact
+from catalog.sync.artifacts.stored import (
     FINGERPRINT,
     GONE,
     PK,
@@ -26,34 +25,19 @@ from catalog.sync.stored import (
     stored_row,
 )
 
-# One waiting object: (record, key, run pk, logged model pk, path, orphan group,
-# LastModified as the database takes it, and as the fingerprint's text).
+# One waiting object: the fields of a ``ListedArtifact`` as a plain tuple (a named one
+# per listed object would cost a no-change sync; see ``rows.ListedArtifact``).
 Waiting = tuple
-
-
-def row_fingerprint(
-    record: ArtifactRecord,
-    key: str,
-    run_pk: int | None,
-    model_pk: int | None,
-    path: str,
-    group: str,
-    modified_db: object,
-    modified_text: str,
-) -> str:
-    """A waiting object's row fingerprint, as the artifact stage computes it (inlined)."""
-    fields = f"{run_pk}|{model_pk}|{path}|{group}|{record.size}|{record.etag}|{modified_text}"
-    return hashlib.blake2b(fields.encode(), digest_size=16).hexdigest()
 
 
 class RangedWalk:
     """One walk's stored ranges, closed in key order as the listing passes them.
 
-    ``queue(record, key, run_pk, model_pk, path, group, modified_db, fingerprint, old)``
-    queues the writes of a new, changed or restored object (``old``: its stored row or
-    None). After the walk: ``missing`` (pks of present rows not listed in a closed
-    range), ``unchanged``, ``present`` (present rows of the closed ranges), and for the
-    next sync ``replaced`` (starts of the ranges that changed) and ``fresh`` (the ranges
+    ``queue(listed, fingerprint, old)`` (``ArtifactQueue.queue``) queues the writes of
+    a new, changed or restored object (``old``: its stored row or None). After the
+    walk: ``missing`` (pks of present rows not listed in a closed range),
+    ``unchanged``, ``present`` (present rows of the closed ranges), and for the next
+    sync ``replaced`` (starts of the ranges that changed) and ``fresh`` (the ranges
     replacing them).
     """
 
@@ -128,9 +112,9 @@ class RangedWalk:
 
     def _settle(self, waiting: Waiting, old: StoredRow | None) -> None:
         """Count a listed object unchanged, or queue its writes (``old``: its row)."""
-        fingerprint = row_fingerprint(*waiting)
+        listed = ListedArtifact._make(waiting)
+        fingerprint = listed.fingerprint()
         if old is not None and old[FINGERPRINT] == fingerprint and not old[GONE]:
             self.unchanged += 1
             return
-        record, key, run_pk, model_pk, path, group, modified_db, _ = waiting
-        self.queue(record, key, run_pk, model_pk, path, group, modified_db, fingerprint, old)
+        self.queue(listed, fingerprint, old)
