@@ -7,7 +7,12 @@ CSV export writes.
 """
 
 from catalog.tables.audit import (
+    DeletedRunTable,
     OrphanFolderTable,
+    OrphanObjectTable,
+    cleanup_html,
+    orphan_listing_url,
+    orphan_row_url,
 )
 from catalog.tables.base import (
     CatalogTable,
@@ -36,14 +41,19 @@ __all__ = [
     "AuditRunTable",
     "AuditVersionTable",
     "CatalogTable",
+    "DeletedRunTable",
     "ExperimentTable",
     "LeaderboardTable",
     "ModelVersionTable",
     "OrphanFolderTable",
+    "OrphanObjectTable",
     "QuickReferenceTable",
     "RegisteredModelTable",
     "RunModelVersionTable",
     "RunTable",
     "badge",
+    "cleanup_html",
+    "orphan_listing_url",
+    "orphan_row_url",
     "presence_badge",
 ]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 from django_filters.views import FilterView
 
 from catalog import selectors
 from catalog.filters import ExperimentFilterSet, RunFilterSet
 from catalog.models import Experiment
-from catalog.tables import ExperimentTable, RegisteredModelTable, RunTable
+from catalog.tables import ExperimentTable, RegisteredModelTable, RunTable, orphan_row_url
 from catalog.views.exports import CsvExportMixin
 from catalog.views.paging import BoundedTableMixin
 
@@ -36,10 +36,12 @@ class ExperimentDetailView(CsvExportMixin, BoundedTableMixin, FilterView):
     table_pagination = {"per_page": 50}
 
     def get_experiment(self) -> Experiment:
+        """The experiment with its active and deleted run counts, or 404."""
         if not hasattr(self, "_experiment"):
-            self._experiment = get_object_or_404(
-                Experiment, experiment_id=self.kwargs["experiment_id"]
-            )
+            experiment = selectors.experiment_detail(experiment_id=self.kwargs["experiment_id"])
+            if experiment is None:
+                raise Http404("No such experiment")
+            self._experiment = experiment
         return self._experiment
 
     @property
@@ -63,12 +65,16 @@ class ExperimentDetailView(CsvExportMixin, BoundedTableMixin, FilterView):
         experiment = self.get_experiment()
         models = list(selectors.experiment_models(experiment=experiment)[:MODELS_ON_FOLDER_PAGE])
         metric_keys = selectors.experiment_metric_keys(experiment=experiment)
+        drift = selectors.experiment_drift(experiment=experiment)
+        for row in drift.orphan_rows if drift else ():
+            row["url"] = orphan_row_url(row)
         context.update(
             experiment=experiment,
             models_table=RegisteredModelTable(
                 models, orderable=False, exclude=("experiment", "tags", "missing_since")
             ),
             model_count=len(models),
+            drift=drift,
             metric_keys=metric_keys,
             chart_metric=selectors.pick_metric(
                 requested=self.request.GET.get("metric"), available=metric_keys

@@ -1,4 +1,4 @@
-"""The home page: the seed's quick-reference table and overview, live."""
+"""The home page: the seed's quick-reference table and overview, live, and the drift."""
 
 from __future__ import annotations
 
@@ -23,4 +23,5 @@ class HomeView(CsvExportMixin, BoundedTableMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         if not self.wants_export():
             context["overview"] = selectors.overview()
+            context["drift"] = selectors.drift_summary()
         return context
