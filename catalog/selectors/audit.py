@@ -209,11 +209,13 @@ def run_cleanup(run: Run) -> CleanupCommand | None:
 
 @dataclass(frozen=True)
 class GoneItem:
-    """A row marked missing: ``identifier`` is its full id (run id, S3 URI, name@version)."""
+    """A row marked missing: ``identifier`` is its full id (run id, S3 URI, "name vN"),
+    ``name`` its name as MLflow or S3 gives it, ``label`` both as the page shows them."""
 
     kind: str
     label: str
     identifier: str
+    name: str
     url: str | None
     missing_since: datetime
     new_since_last_sync: bool
@@ -228,6 +230,7 @@ class _GoneKind:
     rows: Callable[[], QuerySet]
     label: Callable[[object], str]
     identifier: Callable[[object], str]
+    name: Callable[[object], str]
     url: Callable[[object], str | None]
 
 
@@ -245,6 +248,7 @@ _GONE_KINDS = (
         lambda: _gone(Experiment),
         str,
         lambda row: row.experiment_id,
+        lambda row: row.name,
         lambda row: row.get_absolute_url(),
     ),
     _GoneKind(
@@ -252,12 +256,14 @@ _GONE_KINDS = (
         lambda: _gone(Run),
         lambda row: f"{row.name or row.run_id} ({row.run_id})",
         lambda row: row.run_id,
+        lambda row: row.name,
         lambda row: row.get_absolute_url(),
     ),
     _GoneKind(
         "registered model",
         lambda: _gone(RegisteredModel),
         str,
+        lambda row: row.name,
         lambda row: row.name,
         lambda row: row.get_absolute_url(),
     ),
@@ -266,6 +272,7 @@ _GONE_KINDS = (
         lambda: _gone(ModelVersion).select_related("registered_model"),
         _version_id,
         _version_id,
+        lambda row: row.registered_model.name,
         lambda row: row.get_absolute_url(),
     ),
     _GoneKind(
@@ -273,6 +280,7 @@ _GONE_KINDS = (
         lambda: _gone(Artifact),
         lambda row: row.s3_uri,
         lambda row: row.s3_uri,
+        lambda row: row.key,
         lambda row: None,
     ),
 )
@@ -283,6 +291,7 @@ def _gone_item(spec: _GoneKind, row, since: datetime | None) -> GoneItem:
         kind=spec.kind,
         label=spec.label(row),
         identifier=spec.identifier(row),
+        name=spec.name(row),
         url=spec.url(row),
         missing_since=row.missing_since,
         new_since_last_sync=bool(since and row.missing_since >= since),

@@ -50,7 +50,7 @@ def _gone_csv_rows(*, since):
         yield (
             item.kind,
             item.identifier,
-            item.label,
+            item.name,
             item.missing_since.isoformat(),
             "yes" if item.new_since_last_sync else "no",
         )
