@@ -12,6 +12,7 @@ from catalog.tables.audit import (
     OrphanObjectTable,
     cleanup_html,
     orphan_listing_url,
+    orphan_row_name,
     orphan_row_url,
 )
 from catalog.tables.base import (
@@ -54,6 +55,7 @@ __all__ = [
     "badge",
     "cleanup_html",
     "orphan_listing_url",
+    "orphan_row_name",
     "orphan_row_url",
     "presence_badge",
 ]

@@ -34,19 +34,31 @@ def orphan_row_url(record: dict) -> str:
 
 
 def cleanup_html(command: CleanupCommand | None, *, none_text: str = "—"):
-    """A cleanup command's dry run and real command, each with its Copy button."""
+    """A cleanup command's dry run and real command, each labelled, with its Copy button."""
     if command is None:
         return none_text
     return format_html(
-        '<div class="cleanup"><code class="command">{}</code> '
+        '<div class="cleanup"><span class="cleanup-label">Dry run</span> '
+        '<code class="command">{}</code> '
         '<button type="button" class="copy" data-copy="{}">Copy</button></div>'
-        '<div class="cleanup"><code class="command">{}</code> '
+        '<div class="cleanup"><span class="cleanup-label">Delete</span> '
+        '<code class="command">{}</code> '
         '<button type="button" class="copy" data-copy="{}">Copy</button></div>',
         breakable(command.dry_run),
         command.dry_run,
         breakable(command.delete),
         command.delete,
     )
+
+
+def orphan_row_name(record: dict) -> str:
+    """What an orphan row is called: its folder, or its key when it holds one object.
+
+    One object in the folder of an experiment (``4/ai4i_dataset_snapshot.csv``) is that
+    object, not the folder, which holds the experiment's runs too.
+    """
+    name = record["first_key"] if record["object_count"] == 1 else record["entry"]
+    return f"s3://{record['bucket']}/{name or ''}"
 
 
 class OrphanFolderTable(CatalogTable):
@@ -77,14 +89,14 @@ class OrphanFolderTable(CatalogTable):
         link = format_html(
             '<a href="{}"><code>{}</code></a>',
             orphan_row_url(record),
-            breakable(f"s3://{record['bucket']}/{record['entry'] or ''}"),
+            breakable(orphan_row_name(record)),
         )
         if record["orphan_folder"] == BUCKET_TOP_GROUP:
             return format_html('{} <span class="muted">(stray key)</span>', link)
         return link
 
     def value_entry(self, record):
-        return f"s3://{record['bucket']}/{record['entry'] or ''}"
+        return orphan_row_name(record)
 
     def render_object_count(self, record, value):
         return format_html('<a href="{}">{}</a>', orphan_row_url(record), value)

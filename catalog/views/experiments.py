@@ -8,7 +8,13 @@ from django_filters.views import FilterView
 from catalog import selectors
 from catalog.filters import ExperimentFilterSet, RunFilterSet
 from catalog.models import Experiment
-from catalog.tables import ExperimentTable, RegisteredModelTable, RunTable, orphan_row_url
+from catalog.tables import (
+    ExperimentTable,
+    RegisteredModelTable,
+    RunTable,
+    orphan_row_name,
+    orphan_row_url,
+)
 from catalog.views.exports import CsvExportMixin
 from catalog.views.paging import BoundedTableMixin
 
@@ -67,7 +73,7 @@ class ExperimentDetailView(CsvExportMixin, BoundedTableMixin, FilterView):
         metric_keys = selectors.experiment_metric_keys(experiment=experiment)
         drift = selectors.experiment_drift(experiment=experiment)
         for row in drift.orphan_rows if drift else ():
-            row["url"] = orphan_row_url(row)
+            row.update(url=orphan_row_url(row), name=orphan_row_name(row))
         context.update(
             experiment=experiment,
             models_table=RegisteredModelTable(
