@@ -21,7 +21,28 @@ from catalog.views.paging import BoundedTableMixin
 MODELS_ON_FOLDER_PAGE = 50
 
 
-class ExperimentListView(CsvExportMixin, BoundedTableMixin, FilterView):
+class KeyModelsMixin:
+    """Experiment tables' key models, read in one query for the rows shown (or exported).
+
+    Used before ``CsvExportMixin``/``BoundedTableMixin``: the page's rows, once paged,
+    get ``key_models`` (``selectors.attach_key_models``); an export gets them for every
+    row, in the table's order.
+    """
+
+    def get_table(self, **kwargs):
+        table = super().get_table(**kwargs)
+        page = getattr(table, "page", None)
+        if page is not None and not self.wants_export():
+            # The page's rows are read once and kept: the records marked here are rendered.
+            selectors.attach_key_models(row.record for row in page.object_list)
+        return table
+
+    def export_table(self, table):
+        table.data.data = selectors.attach_key_models(table.data.data)
+        return super().export_table(table)
+
+
+class ExperimentListView(KeyModelsMixin, CsvExportMixin, BoundedTableMixin, FilterView):
     template_name = "catalog/experiment_list.html"
     table_class = ExperimentTable
     filterset_class = ExperimentFilterSet

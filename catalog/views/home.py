@@ -6,11 +6,12 @@ from django.views.generic import TemplateView
 
 from catalog import selectors
 from catalog.tables import QuickReferenceTable
+from catalog.views.experiments import KeyModelsMixin
 from catalog.views.exports import CsvExportMixin
 from catalog.views.paging import BoundedTableMixin
 
 
-class HomeView(CsvExportMixin, BoundedTableMixin, TemplateView):
+class HomeView(KeyModelsMixin, CsvExportMixin, BoundedTableMixin, TemplateView):
     template_name = "catalog/home.html"
     table_class = QuickReferenceTable
     table_pagination = {"per_page": 50}

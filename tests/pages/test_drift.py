@@ -227,13 +227,13 @@ def test_key_models_lead_with_aliases_then_quality_then_name(db, reader_client):
     model("d_production", aliases={"production": 1}, metrics={"accuracy": 0.8})
     model("e_plain_good", metrics={"accuracy": 0.9})
     model("f_plain_no_metric")
-    rows = list(selectors.experiment_rows().filter(experiment_id="8"))
+    rows = selectors.attach_key_models(selectors.experiment_rows().filter(experiment_id="8"))
     # @production and @champion first (the better first), then any alias.
     assert selectors.key_model_names(rows[0]) == ["d_production", "c_champion", "b_staging"]
 
     for name in ("b_staging", "c_champion", "d_production"):
         experiment.registered_models.filter(name=name).update(aliases={})
-    rows = list(selectors.experiment_rows().filter(experiment_id="8"))
+    rows = selectors.attach_key_models(selectors.experiment_rows().filter(experiment_id="8"))
     assert selectors.key_model_names(rows[0]) == ["a_plain_best", "e_plain_good", "d_production"]
     html = reader_client.get(reverse("catalog:home")).content.decode()
     assert html.index("a_plain_best") < html.index("e_plain_good") < html.index("d_production")
@@ -245,8 +245,8 @@ def test_key_models_rank_error_metrics_lowest_first(db):
         run = make_run(experiment=experiment, metrics={"rmse": rmse})
         registered = make_registered_model(name=name, experiment=experiment, latest_version=1)
         make_model_version(registered_model=registered, run=run, version=1)
-    row = selectors.experiment_rows().get(experiment_id="8")
-    assert selectors.key_model_names(row) == ["low_error", "mid_error", "high_error"]
+    names = selectors.key_models_by_experiment([experiment.pk])
+    assert names == {experiment.pk: ["low_error", "mid_error", "high_error"]}
 
 
 # --- the audit: orphan rows open listings; stray keys by name ------------------------------
