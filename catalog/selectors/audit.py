@@ -94,15 +94,16 @@ def orphan_folders() -> QuerySet:
 
 
 def orphan_group_objects(*, bucket: str, group: str, key: str | None = None) -> QuerySet:
-    """The present orphans of one group (or the one ``key`` of it), by key."""
+    """The present orphans of one group (or the one ``key`` of it), by key.
+
+    A folder group's keys all start with it: they are read as a range of the
+    (bucket, key) index. The bucket-top group has no such range; the orphan listing
+    asks for it by key only.
+    """
     objects = present_orphans().filter(bucket=bucket, orphan_folder=group)
     if key is not None:
         objects = objects.filter(key=key)
-    elif group == BUCKET_TOP_GROUP:
-        # Keys at a bucket's top have no folder: the (run, folder) index then holds
-        # exactly them, where the bucket alone would be a scan of the whole bucket.
-        objects = objects.filter(folder="")
-    elif group:
+    elif group and group != BUCKET_TOP_GROUP:
         # A folder group's keys all start with it: a range of the (bucket, key) index.
         objects = objects.filter(key__gte=group, key__lt=prefix_upper_bound(group))
     return objects.only("bucket", "key", "size", "last_modified", "etag").order_by("key")

@@ -127,7 +127,9 @@ def _bounded_text(value: str | None, *, limit: int) -> str | None:
 
 
 class OrphanObjectsView(CsvExportMixin, BoundedTableMixin, TemplateView):
-    """The objects of one orphan folder (``?bucket=&group=``), or one stray ``?key=``.
+    """The objects of one orphan folder (``?bucket=&group=``), or one ``?key=`` of it.
+
+    A stray key at the bucket's top (group "/") is only ever listed by its key.
 
     The folder is the group the sync put the objects in (``Artifact.orphan_folder``), as
     the drift report lists it; an unknown or empty group is a 404.
@@ -146,6 +148,10 @@ class OrphanObjectsView(CsvExportMixin, BoundedTableMixin, TemplateView):
         self.key = _bounded_text(key, limit=S3_KEY_MAX_LENGTH)
         if not bucket or group is None or (key is not None and self.key is None):
             raise Http404("No such orphan folder")
+        if group == selectors.BUCKET_TOP_GROUP and self.key is None:
+            # The bucket's top is no folder: its stray keys are listed one by one (the
+            # audit links each), and listing them all would read the whole bucket.
+            raise Http404("Stray keys are listed one by one")
         self.bucket, self.group = bucket, group
 
     @property

@@ -294,6 +294,8 @@ def test_stray_keys_at_the_bucket_top_appear_by_name(db, reader_client):
     listing = reader_client.get(row_url(rows[0]))
     assert [row.record.key for row in listing.context["table"].rows] == [rows[0]["entry"]]
     assert response.context["summary"].orphan_folders == 2
+    text = _text(listing)
+    assert "Stray key" in text and f"aws s3 rm s3://{BUCKET}/{rows[0]['entry']} --dryrun" in text
 
 
 @pytest.mark.parametrize(
@@ -306,6 +308,7 @@ def test_stray_keys_at_the_bucket_top_appear_by_name(db, reader_client):
         "?bucket=" + BUCKET + "&group=a%00b/",
         "?bucket=" + BUCKET + "&group=" + SEED_ORPHAN_GROUP + "&key=other",
         "?bucket=" + BUCKET + "&group=" + "x" * 1100,
+        "?bucket=" + BUCKET + "&group=/",  # the bucket's top: by key only
     ],
 )
 def test_orphan_listing_of_nothing_is_404(seed_world, reader_client, query):
