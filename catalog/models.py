@@ -215,7 +215,9 @@ class Run(SyncedModel):
                 condition=RUN_DELETED_WITH_ARTIFACTS,
                 name="run_deleted_with_artifacts",
             ),
-            models.Index(fields=["experiment"], condition=RUN_DELETED, name="run_deleted"),
+            models.Index(
+                fields=["experiment", "lifecycle_stage"], condition=RUN_DELETED, name="run_deleted"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import (
     Case,
     CharField,
@@ -21,7 +22,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Concat
+from django.db.models.functions import Coalesce, Collate, Concat
 
 from catalog.cleanup import CleanupCommand, prefix_upper_bound, s3_rm_command
 from catalog.models import (
@@ -42,6 +43,20 @@ BUCKET_TOP_GROUP = "/"
 def present_orphans() -> QuerySet:
     """S3 objects under a root that belong to no run and no logged model, still present."""
     return Artifact.objects.filter(run=None, logged_model=None, missing_since=None)
+
+
+def keys_under(objects: QuerySet, *, bucket: str, prefix: str) -> QuerySet:
+    """``objects`` in ``bucket`` whose key starts with ``prefix``: a range of the key index.
+
+    Compared by code point on both databases, as S3 orders keys: SQLite's BINARY
+    collation does; on PostgreSQL the key column is "C" (migration 0003) and the range
+    says so itself (``COLLATE "C"``), as the sync's reads do, so it is an index range.
+    ``startswith`` would be a case-insensitive ``LIKE`` on SQLite, and no range.
+    """
+    ordered = Collate("key", "C") if connection.vendor == "postgresql" else F("key")
+    return objects.alias(ordered_key=ordered).filter(
+        bucket=bucket, ordered_key__gte=prefix, ordered_key__lt=prefix_upper_bound(prefix)
+    )
 
 
 def orphan_totals() -> dict:
@@ -71,17 +86,20 @@ def _orphan_entry() -> Case:
     )
 
 
-def orphan_folders() -> QuerySet:
+def orphan_folders(*, bucket: str | None = None, prefix: str = "") -> QuerySet:
     """Present orphans grouped by (bucket, orphan folder), biggest first: dict rows.
 
     A row holds ``bucket``, ``orphan_folder``, ``entry`` (the folder, or for a stray key
     at the bucket's top the key itself: such keys are listed one by one, by name),
     ``object_count``, ``total_bytes``, ``first_key`` (the key when the row holds one
-    object) and ``sample_id`` (one of its objects' pk, for ``attach_cleanup``).
+    object) and ``sample_id`` (one of its objects' pk, for ``attach_cleanup``). With
+    ``bucket`` and ``prefix``, only the orphans under that prefix (``keys_under``).
     """
+    orphans = present_orphans()
+    if bucket is not None and prefix:
+        orphans = keys_under(orphans, bucket=bucket, prefix=prefix)
     return (
-        present_orphans()
-        .annotate(entry=_orphan_entry())
+        orphans.annotate(entry=_orphan_entry())
         .values("bucket", "orphan_folder", "entry")
         .annotate(
             object_count=Count("id"),
@@ -104,19 +122,14 @@ def orphan_group_objects(*, bucket: str, group: str, key: str | None = None) -> 
     if key is not None:
         objects = objects.filter(key=key)
     elif group and group != BUCKET_TOP_GROUP:
-        # A folder group's keys all start with it: a range of the (bucket, key) index.
-        objects = objects.filter(key__gte=group, key__lt=prefix_upper_bound(group))
+        objects = keys_under(objects, bucket=bucket, prefix=group)
     return objects.only("bucket", "key", "size", "last_modified", "etag").order_by("key")
 
 
 def _owned_objects_under(*, bucket: str, prefix: str) -> QuerySet:
     """Present objects of a run or logged model whose key starts with ``prefix``."""
-    return Artifact.objects.filter(
-        bucket=bucket,
-        key__gte=prefix,
-        key__lt=prefix_upper_bound(prefix),
-        missing_since=None,
-    ).exclude(run=None, logged_model=None)
+    objects = Artifact.objects.filter(missing_since=None).exclude(run=None, logged_model=None)
+    return keys_under(objects, bucket=bucket, prefix=prefix)
 
 
 def orphan_cleanup(row: dict, *, shares_prefix: bool) -> CleanupCommand | None:

@@ -25,7 +25,6 @@ from django.db.models import (
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Length, RowNumber
 
-from catalog.cleanup import prefix_upper_bound
 from catalog.models import (
     RUN_DELETED,
     Experiment,
@@ -33,7 +32,7 @@ from catalog.models import (
     RegisteredModel,
     Run,
 )
-from catalog.selectors.audit import orphan_folders, present_orphans
+from catalog.selectors.audit import keys_under, orphan_folders, present_orphans
 from catalog.selectors.common import (
     CHART_MAX_BARS,
     EXPERIMENT_NUMERIC_ORDER,
@@ -319,19 +318,12 @@ def experiment_drift(*, experiment: Experiment) -> FolderDrift | None:
     if folder is None:
         return None
     bucket, prefix = folder
-    upper = prefix_upper_bound(prefix)
-    orphan_rows = list(
-        orphan_folders().filter(bucket=bucket, key__gte=prefix, key__lt=upper)[:FOLDER_DRIFT_ROWS]
-    )
-    orphans = (
-        present_orphans()
-        .filter(bucket=bucket, key__gte=prefix, key__lt=upper)
-        .aggregate(
-            n=Count("id"),
-            bytes=Coalesce(Sum("size"), 0),
-            # Under a folder there is no bucket-top group: each group is one row.
-            folders=Count("orphan_folder", distinct=True),
-        )
+    orphan_rows = list(orphan_folders(bucket=bucket, prefix=prefix)[:FOLDER_DRIFT_ROWS])
+    orphans = keys_under(present_orphans(), bucket=bucket, prefix=prefix).aggregate(
+        n=Count("id"),
+        bytes=Coalesce(Sum("size"), 0),
+        # Under a folder there is no bucket-top group: each group is one row.
+        folders=Count("orphan_folder", distinct=True),
     )
     logged = LoggedModel.objects.filter(experiment=experiment, missing_since=None)
     logged_models = list(

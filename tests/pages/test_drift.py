@@ -621,3 +621,32 @@ def test_hostile_orphan_names_are_escaped(db, reader_client):
     for html in (audit, listing.content.decode()):
         assert "<script>" not in html and "<img src=x>" not in html
     assert listing.status_code == 200
+
+
+def _plan(queryset) -> str:
+    """The plan of ``queryset``, sequential scans discouraged on PostgreSQL (tiny tables)."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL enable_seqscan = off")
+        return queryset.explain()
+
+
+def test_deleted_runs_are_counted_through_their_partial_index(seed_world):
+    from catalog.models import RUN_DELETED, Run
+
+    assert "run_deleted" in _plan(Run.objects.filter(RUN_DELETED).order_by())
+    folder_rows = selectors.experiment_rows().filter(missing_since=None)
+    assert "run_deleted" in _plan(folder_rows)
+
+
+def test_a_folders_orphans_are_a_key_range(seed_world):
+    experiment = seed_world["experiments"]["2"]
+    bucket, prefix = selectors.experiment_folder(experiment)
+    for plan in (
+        _plan(selectors.keys_under(selectors.present_orphans(), bucket=bucket, prefix=prefix)),
+        _plan(selectors.orphan_group_objects(bucket=BUCKET, group=SEED_ORPHAN_GROUP)),
+    ):
+        assert "artifact_natural_key" in plan or "sqlite_autoindex_catalog_artifact" in plan
