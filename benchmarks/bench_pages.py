@@ -28,7 +28,7 @@ from benchmarks.djangoenv import (
     setup_django,
     sqlite_path,
 )
-from benchmarks.world import BIG_FOLDER, World
+from benchmarks.world import BIG_FOLDER, World, _hex
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "catalog" / "migrations"
 
@@ -76,6 +76,8 @@ def page_requests(world: World) -> list[tuple[str, str, tuple, str]]:
     normal = world.run(1)
     model = world.model_name(0)
     logged_model = world.logged_model_id(0)
+    first = world.experiment_id(0)
+    orphans = f"{first}/{_hex('orphan-0')}/"  # the world's first orphan folder
     return [
         ("home", "home", (), ""),
         ("experiment list", "experiment_list", (), ""),
@@ -90,6 +92,9 @@ def page_requests(world: World) -> list[tuple[str, str, tuple, str]]:
         ("category list", "category_list", (), ""),
         ("metrics leaderboard", "metrics", (), ""),
         ("audit (drift)", "audit", (), ""),
+        ("audit, deleted runs", "audit", (), "?section=deleted-runs"),
+        ("orphan folder listing", "orphan_objects", (), f"?bucket={world.bucket}&group={orphans}"),
+        ("experiment detail (folder with orphans)", "experiment_detail", (first,), ""),
         ("search by name", "search", (), "?q=anomaly"),
         ("search by run id", "search", (), f"?q={normal.run_id[:10]}"),
         *search_requests(world),

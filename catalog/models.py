@@ -47,6 +47,9 @@ RUN_WITHOUT_ARTIFACTS = models.Q(missing_since=None, artifact_count=0)
 RUN_DELETED_WITH_ARTIFACTS = models.Q(artifact_count__gt=0) & (
     models.Q(lifecycle_stage="deleted") | models.Q(missing_since__isnull=False)
 )
+# Runs MLflow still holds but marks deleted: counted apart from the active ones on the
+# home and folder pages, through their own small partial index (``run_deleted``).
+RUN_DELETED = models.Q(missing_since=None, lifecycle_stage="deleted")
 
 
 def gone_rows_index(name: str) -> models.Index:
@@ -211,6 +214,9 @@ class Run(SyncedModel):
                 fields=["artifact_bytes"],
                 condition=RUN_DELETED_WITH_ARTIFACTS,
                 name="run_deleted_with_artifacts",
+            ),
+            models.Index(
+                fields=["experiment", "lifecycle_stage"], condition=RUN_DELETED, name="run_deleted"
             ),
         ]
 

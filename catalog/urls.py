@@ -64,6 +64,16 @@ urlpatterns = [
     path("categories/", cached_page(models.CategoryListView.as_view()), name="category_list"),
     path("metrics/", cached_page(quality.MetricsView.as_view()), name="metrics"),
     path("audit/", cached_page(audit.AuditView.as_view()), name="audit"),
+    path(
+        "audit/orphans/",
+        cached_page(audit.OrphanObjectsView.as_view()),
+        name="orphan_objects",
+    ),
+    path(
+        "audit/orphans/<int:pk>/download",
+        audit.orphan_download,
+        name="orphan_download",
+    ),
     path("search/", cached_page(search_views.SearchView.as_view()), name="search"),
     path("export/mapping.md", cached_page(exports.mapping_markdown), name="mapping_export"),
     path(

@@ -7,7 +7,13 @@ CSV export writes.
 """
 
 from catalog.tables.audit import (
+    DeletedRunTable,
     OrphanFolderTable,
+    OrphanObjectTable,
+    cleanup_html,
+    orphan_listing_url,
+    orphan_row_name,
+    orphan_row_url,
 )
 from catalog.tables.base import (
     CatalogTable,
@@ -41,17 +47,23 @@ __all__ = [
     "AuditVersionTable",
     "CatalogTable",
     "CategoryModelTable",
+    "DeletedRunTable",
     "ExperimentTable",
     "IsoDateTimeColumn",
     "LeaderboardTable",
     "ModelVersionTable",
     "OrphanFolderTable",
+    "OrphanObjectTable",
     "QuickReferenceTable",
     "RegisteredModelTable",
     "RunModelVersionTable",
     "RunTable",
     "badge",
     "pairs_text",
+    "cleanup_html",
+    "orphan_listing_url",
+    "orphan_row_name",
+    "orphan_row_url",
     "presence_badge",
     "presence_text",
 ]

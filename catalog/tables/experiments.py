@@ -109,7 +109,8 @@ class ExperimentTable(QuickReferenceTable):
         verbose_name="ID", linkify=True, order_by=EXPERIMENT_NUMERIC_ORDER
     )
     lifecycle_stage = tables.Column(verbose_name="State")
-    run_count = tables.Column(verbose_name="Runs")
+    run_count = tables.Column(verbose_name="Runs", accessor="active_run_count")
+    deleted_run_count = tables.Column(verbose_name="Deleted runs", visible=False)
     artifact_count = tables.Column(verbose_name="Artifacts")
     artifact_bytes = tables.Column(verbose_name="Bytes")
 
@@ -123,6 +124,7 @@ class ExperimentTable(QuickReferenceTable):
             "purpose",
             "lifecycle_stage",
             "run_count",
+            "deleted_run_count",
             "model_count",
             "artifact_count",
             "artifact_bytes",
@@ -140,6 +142,17 @@ class ExperimentTable(QuickReferenceTable):
 
     def value_lifecycle_stage(self, record):
         return "gone" if record.missing_since else record.lifecycle_stage
+
+    def render_run_count(self, record, value):
+        # Active runs, with the deleted ones (run_count counts them too) said apart.
+        if record.deleted_run_count:
+            return format_html(
+                '{} <span class="muted nowrap">({} deleted)</span>', value, record.deleted_run_count
+            )
+        return value
+
+    def value_run_count(self, value):
+        return value
 
     def render_artifact_bytes(self, value):
         return filesizeformat(value)

@@ -234,8 +234,20 @@ def artifact_raw(request: HttpRequest, *, kind: OwnerKind, path: str, **kwargs):
     _, artifact = _served_artifact_or_404(
         kind=kind, public_id=_public_id(kwargs), artifact_path=path
     )
+    return artifact_bytes_response(
+        request, artifact=artifact, force_attachment=request.GET.get("download") == "1"
+    )
+
+
+def artifact_bytes_response(
+    request: HttpRequest, *, artifact: Artifact, force_attachment: bool
+) -> HttpResponse:
+    """The bytes of a present, catalogued ``artifact``, read from S3 by its own key.
+
+    Shared by owned artifacts and the audit's orphans (which always come as attachments).
+    """
     content_type, inline_ok = previews.serving_type(artifact.path)
-    as_attachment = not inline_ok or request.GET.get("download") == "1"
+    as_attachment = not inline_ok or force_attachment
     filename = artifact.name or "download"
     client = get_web_s3_client()
     threshold = _presign_min_bytes()

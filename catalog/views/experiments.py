@@ -2,21 +2,48 @@
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 from django_filters.views import FilterView
 
 from catalog import selectors
 from catalog.descriptions import descriptions_of
 from catalog.filters import ExperimentFilterSet, RunFilterSet
 from catalog.models import Experiment
-from catalog.tables import ExperimentTable, RegisteredModelTable, RunTable
+from catalog.tables import (
+    ExperimentTable,
+    RegisteredModelTable,
+    RunTable,
+    orphan_row_name,
+    orphan_row_url,
+)
 from catalog.views.exports import CsvExportMixin
 from catalog.views.paging import BoundedTableMixin
 
 MODELS_ON_FOLDER_PAGE = 50
 
 
-class ExperimentListView(CsvExportMixin, BoundedTableMixin, FilterView):
+class KeyModelsMixin:
+    """Experiment tables' key models, read in one query for the rows shown (or exported).
+
+    Used before ``CsvExportMixin``/``BoundedTableMixin``: the page's rows, once paged,
+    get ``key_models`` (``selectors.attach_key_models``); an export gets them for every
+    row, in the table's order.
+    """
+
+    def get_table(self, **kwargs):
+        table = super().get_table(**kwargs)
+        page = getattr(table, "page", None)
+        if page is not None and not self.wants_export():
+            # The page's rows are read once and kept: the records marked here are rendered.
+            selectors.attach_key_models(row.record for row in page.object_list)
+        return table
+
+    def export_table(self, table):
+        table.data.data = selectors.attach_key_models(table.data.data)
+        return super().export_table(table)
+
+
+class ExperimentListView(KeyModelsMixin, CsvExportMixin, BoundedTableMixin, FilterView):
     template_name = "catalog/experiment_list.html"
     table_class = ExperimentTable
     filterset_class = ExperimentFilterSet
@@ -37,10 +64,12 @@ class ExperimentDetailView(CsvExportMixin, BoundedTableMixin, FilterView):
     table_pagination = {"per_page": 50}
 
     def get_experiment(self) -> Experiment:
+        """The experiment with its active and deleted run counts, or 404."""
         if not hasattr(self, "_experiment"):
-            self._experiment = get_object_or_404(
-                Experiment, experiment_id=self.kwargs["experiment_id"]
-            )
+            experiment = selectors.experiment_detail(experiment_id=self.kwargs["experiment_id"])
+            if experiment is None:
+                raise Http404("No such experiment")
+            self._experiment = experiment
         return self._experiment
 
     @property
@@ -64,6 +93,9 @@ class ExperimentDetailView(CsvExportMixin, BoundedTableMixin, FilterView):
         experiment = self.get_experiment()
         models = list(selectors.experiment_models(experiment=experiment)[:MODELS_ON_FOLDER_PAGE])
         metric_keys = selectors.experiment_metric_keys(experiment=experiment)
+        drift = selectors.experiment_drift(experiment=experiment)
+        for row in drift.orphan_rows if drift else ():
+            row.update(url=orphan_row_url(row), name=orphan_row_name(row))
         context.update(
             experiment=experiment,
             descriptions=descriptions_of(experiment),
@@ -71,6 +103,7 @@ class ExperimentDetailView(CsvExportMixin, BoundedTableMixin, FilterView):
                 models, orderable=False, exclude=("experiment", "tags", "missing_since")
             ),
             model_count=len(models),
+            drift=drift,
             metric_keys=metric_keys,
             chart_metric=selectors.pick_metric(
                 requested=self.request.GET.get("metric"), available=metric_keys

@@ -1,4 +1,4 @@
-"""The home page: the seed's quick-reference table and overview, live."""
+"""The home page: the seed's quick-reference table and overview, live, and the drift."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from django.views.generic import TemplateView
 
 from catalog import selectors
 from catalog.tables import QuickReferenceTable
+from catalog.views.experiments import KeyModelsMixin
 from catalog.views.exports import CsvExportMixin
 from catalog.views.paging import BoundedTableMixin
 
 
-class HomeView(CsvExportMixin, BoundedTableMixin, TemplateView):
+class HomeView(KeyModelsMixin, CsvExportMixin, BoundedTableMixin, TemplateView):
     template_name = "catalog/home.html"
     table_class = QuickReferenceTable
     table_pagination = {"per_page": 50}
@@ -23,4 +24,5 @@ class HomeView(CsvExportMixin, BoundedTableMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         if not self.wants_export():
             context["overview"] = selectors.overview()
+            context["drift"] = selectors.drift_summary()
         return context

@@ -54,6 +54,11 @@ PAGES = [
         ("audit" if section == "orphans" else f"audit-{section}", f"/audit/?section={section}")
         for section in ("orphans", "empty-runs", "missing-artifacts", "deleted-runs", "gone")
     ],
+    (
+        "orphan-listing",
+        "/audit/orphans/?bucket=yan-smart-maintenance-artifacts"
+        "&group=2/3b5c2e391f1efc50dd365df1c3fdea08/",
+    ),
     ("search", "/search/?q=svc"),
     ("admin-change", "/admin/catalog/registeredmodel/4/change/"),
 ]
