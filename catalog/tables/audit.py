@@ -14,6 +14,7 @@ from catalog.models import Artifact
 from catalog.selectors import BUCKET_TOP_GROUP, run_cleanup
 from catalog.tables.base import (
     CatalogTable,
+    IsoDateTimeColumn,
 )
 from catalog.tables.runs import AuditRunTable
 from catalog.templatetags.catalog_tags import breakable
@@ -146,7 +147,7 @@ class OrphanObjectTable(CatalogTable):
 
     key = tables.Column(verbose_name="Key")
     size = tables.Column(verbose_name="Size")
-    last_modified = tables.DateTimeColumn(verbose_name="Last modified", format="Y-m-d H:i")
+    last_modified = IsoDateTimeColumn(verbose_name="Last modified", format="Y-m-d H:i")
     download = tables.Column(
         verbose_name="Download",
         accessor="pk",

@@ -18,7 +18,7 @@ from moto import mock_aws
 from catalog import selectors
 from catalog.cleanup import prefix_upper_bound, s3_rm_command
 from catalog.models import Artifact, Experiment
-from catalog.sync.s3_source import get_web_s3_client
+from catalog.s3 import get_web_s3_client
 from tests.factories import (
     BUCKET,
     NOW,
