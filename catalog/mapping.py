@@ -29,6 +29,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
@@ -155,6 +156,15 @@ class MappingData:
             experiment_pk = model[2]
             if experiment_pk is not None:
                 self.models_by_experiment.setdefault(experiment_pk, []).append(model)
+
+    @cached_property
+    def links_of_every_folder(self) -> set[str]:
+        """The addresses of the related documents that every folder lists."""
+        shared = None
+        for experiment in self.experiments:
+            urls = {link.url for link in parse_related_links(experiment.related_links)}
+            shared = urls if shared is None else shared & urls
+        return shared or set()
 
     @property
     def buckets(self) -> list[str]:
@@ -495,7 +505,7 @@ def _related_links(data: MappingData) -> list[str]:
     lines = []
     for url, link in list(first.items())[:RELATED_LINKS_SHOWN]:
         folders = folders_of[url]
-        where = "" if len(folders) == len(data.experiments) else f" ({_folder_list(folders)})"
+        where = "" if len(folders) == len(data.experiments) else f" — {_folder_list(folders)}"
         lines.append(f"- {_link(link)}{where}")
     if len(first) > RELATED_LINKS_SHOWN:
         lines.append(f"- … and {len(first) - RELATED_LINKS_SHOWN} more on the folders' pages")
@@ -518,7 +528,7 @@ def _status(data: MappingData) -> str:
         f"{_plural(len(data.models), 'registered model')} in "
         f"{_plural(data.totals['active'], 'experiment')}"
     )
-    return "; ".join([*parts, totals])
+    return f"{', '.join(parts)}; {totals}" if parts else totals
 
 
 def _header(data: MappingData) -> list[str]:
@@ -643,7 +653,12 @@ def _folder_section(data: MappingData, experiment: Experiment) -> list[str]:
         *_purpose_lines(experiment),
         f"- **S3 prefix:** {_code(experiment.artifact_location + '/')}",
     ]
-    links = parse_related_links(experiment.related_links)
+    # A document every folder lists is said once, at the top of the page.
+    links = [
+        link
+        for link in parse_related_links(experiment.related_links)
+        if len(data.experiments) == 1 or link.url not in data.links_of_every_folder
+    ]
     if links:
         lines.append("- **Related:**")
         lines += [f"  - {_link(link)}" for link in links]
