@@ -4,9 +4,10 @@ Steps: start moto's S3 server (in this process); restore the world into a fresh 
 MLflow store and moto from the cache under ``var/`` (:mod:`demo.world_cache`), or build
 it there (:func:`demo.world.build_world`) and cache it; meanwhile migrate a fresh
 catalogue database and create the ``demo``/``demo`` login; run ``manage.py
-sync_registry --json``; then serve the site with gunicorn until Ctrl-C (SIGINT) or
-SIGTERM. Everything started is stopped on the way out: gunicorn's whole process group,
-then moto. Each step prints one line with its time; its own output only if it fails.
+sync_registry --json`` and fill the curated fields (:mod:`demo.curated`); then serve
+the site with gunicorn until Ctrl-C (SIGINT) or SIGTERM. Everything started is
+stopped on the way out: gunicorn's whole process group, then moto. Each step prints
+one line with its time; its own output only if it fails.
 
 Environment: ``CATALOG_DEMO_PORT`` (default 8000), ``CATALOG_DEMO_DIR`` (default
 ``var/demo``, wiped each start), ``CATALOG_DEMO_CACHE_DIR`` (default
@@ -130,7 +131,25 @@ def sync(*, env: dict[str, str]) -> dict:
             raise SystemExit(f"sync_registry failed with exit code {synced.returncode}")
         summary = json.loads(synced.stdout)
         step.detail = f"{summary['status']}, {summary['orphans']} orphan objects"
+    curate(env=env)
     return summary
+
+
+def curate(*, env: dict[str, str]) -> None:
+    """Fill the curated fields as a team lead would in the admin (``demo.curated``)."""
+    with _step("curating (related links, domains, releases)") as step:
+        curated = subprocess.run(
+            [sys.executable, "-m", "demo.curated"],
+            env=env,
+            cwd=BASE_DIR,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if curated.returncode != 0:
+            step.fail(curated.stdout + curated.stderr)
+            raise SystemExit(f"demo.curated failed with exit code {curated.returncode}")
+        step.detail = curated.stdout.strip()
 
 
 def _world(*, directory: Path, endpoint_url: str, cache_root: Path | None) -> dict:
