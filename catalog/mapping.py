@@ -32,7 +32,17 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from django.db import connection
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce, Length
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
@@ -290,6 +300,47 @@ def _structure_sample(
     return sample
 
 
+def _drift_figures() -> tuple[dict, int, dict[int, tuple[int, int, int]]]:
+    """Deleted runs still holding storage, runs without artifacts, logged models by folder.
+
+    One query: three aggregates glued with UNION ALL, each filtered by the condition of
+    a partial index (``RUN_DELETED_WITH_ARTIFACTS``, ``RUN_WITHOUT_ARTIFACTS``) so that
+    only the drifted runs are read, never the whole runs table; a logged model row per
+    folder. Rows are ``(kind, experiment pk, count, objects, bytes)``.
+    """
+    none = Value(None, output_field=BigIntegerField())
+
+    def figures(queryset: QuerySet, kind: str, *, folder=none, objects=none, size=none):
+        return (
+            queryset.order_by()
+            .annotate(kind=Value(kind), folder=folder)
+            .values("kind", "folder")
+            .annotate(n=Count("id"), objects=objects, size=size)
+            .values_list("kind", "folder", "n", "objects", "size")
+        )
+
+    deleted = figures(
+        Run.objects.filter(RUN_DELETED_WITH_ARTIFACTS), "deleted", size=Sum("artifact_bytes")
+    )
+    empty = figures(Run.objects.filter(RUN_WITHOUT_ARTIFACTS), "empty")
+    logged = figures(
+        LoggedModel.objects.filter(missing_since=None, artifact_count__gt=0),
+        "logged",
+        folder=F("experiment_id"),
+        objects=Sum("artifact_count"),
+        size=Sum("artifact_bytes"),
+    )
+    deleted_runs, without_artifacts, logged_models = {"n": 0, "bytes": 0}, 0, {}
+    for kind, folder, count, objects, size in deleted.union(empty, logged, all=True):
+        if kind == "deleted":
+            deleted_runs = {"n": count, "bytes": int(size or 0)}
+        elif kind == "empty":
+            without_artifacts = count
+        else:
+            logged_models[folder] = (count, int(objects or 0), int(size or 0))
+    return deleted_runs, without_artifacts, logged_models
+
+
 _UNREAD = object()
 
 
@@ -368,26 +419,18 @@ def gather_mapping_data(*, sync=_UNREAD) -> MappingData:
                 :QUALITY_ROWS
             ]
         ]
-    orphans = selectors.orphan_totals()
     orphan_groups = list(
         selectors.orphan_folders().values_list(
             "bucket", "orphan_folder", "object_count", "total_bytes"
-        )[:ORPHAN_GROUPS]
+        )[: ORPHAN_GROUPS + 1]
     )
-    logged_models = {
-        experiment_pk: (count, objects, size)
-        for experiment_pk, count, objects, size in LoggedModel.objects.filter(
-            missing_since=None, artifact_count__gt=0
-        )
-        .order_by()
-        .values("experiment_id")
-        .annotate(n=Count("id"), objects=Sum("artifact_count"), size=Sum("artifact_bytes"))
-        .values_list("experiment_id", "n", "objects", "size")
-    }
-    # Each filter is a partial index's condition: the drifted runs are read, not all runs.
-    deleted_runs = Run.objects.filter(RUN_DELETED_WITH_ARTIFACTS).aggregate(
-        n=Count("id"), bytes=Coalesce(Sum("artifact_bytes"), 0)
-    )
+    if len(orphan_groups) <= ORPHAN_GROUPS:  # every group read: their sum is the total
+        orphans = {"n": sum(row[2] for row in orphan_groups)}
+        orphans["bytes"] = sum(row[3] for row in orphan_groups)
+    else:
+        orphans = selectors.orphan_totals()
+        del orphan_groups[ORPHAN_GROUPS:]
+    deleted_runs, runs_without_artifacts, logged_models = _drift_figures()
     return MappingData(
         sync=selectors.last_sync() if sync is _UNREAD else sync,
         totals=totals,
@@ -405,7 +448,7 @@ def gather_mapping_data(*, sync=_UNREAD) -> MappingData:
         orphan_groups=orphan_groups,
         logged_models_by_experiment=logged_models,
         deleted_runs_with_artifacts=deleted_runs,
-        runs_without_artifacts=Run.objects.filter(RUN_WITHOUT_ARTIFACTS).count(),
+        runs_without_artifacts=runs_without_artifacts,
     )
 
 

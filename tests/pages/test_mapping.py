@@ -238,8 +238,19 @@ def hostile_mapping_world(db):
             mlflow_description=name,
             artifact_location=f"s3://bucket/{index}{name}",
         )
-        run = make_run(experiment=experiment, name=name, metrics={"accuracy": 0.95})
-        model = make_registered_model(name=f"{name} m{index}", experiment=experiment)
+        run = make_run(
+            experiment=experiment, name=name, metrics={"accuracy": 0.95}, artifact_count=1
+        )
+        make_artifact(run=run, path=f"{name}/{name}.png")
+        model = make_registered_model(
+            name=f"{name} m{index}",
+            experiment=experiment,
+            release_label=name,
+            category="other",
+        )
+        experiment.related_links = f"{name} https://wiki.example/{index}?q={name}"
+        experiment.specialized_domain = name
+        experiment.save()
         make_model_version(registered_model=model, run=run, version=1)
         model.latest_version = 1
         model.save()
@@ -262,7 +273,11 @@ def test_hostile_names_are_inert_in_the_export(hostile_mapping_world, reader_cli
     html = rendered_as_wiki(markdown)
     lowered = html.lower()
     assert "<script" not in lowered and "<img" not in lowered
-    assert "<a " not in lowered  # no name became a link, javascript: or otherwise
+    # No name became a link, javascript: or otherwise: the only links are the curated
+    # related documents' own addresses.
+    hrefs = re.findall(r"<a\b[^>]*>", lowered)
+    assert len(hrefs) == 2 * len(HOSTILE_NAMES)  # at the top and in each folder
+    assert all(href.startswith('<a href="https://wiki.example/') for href in hrefs), hrefs
     assert "<del>" not in lowered and "<em>star" not in lowered
     # The names still read as themselves once rendered.
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -270,10 +285,12 @@ def test_hostile_names_are_inert_in_the_export(hostile_mapping_world, reader_cli
     assert "&amp;lt;already&amp;gt;" in html
 
 
-def test_fenced_blocks_cannot_be_closed_by_a_name(hostile_mapping_world):
+def test_fenced_blocks_cannot_be_closed_by_a_name(hostile_mapping_world, monkeypatch):
+    monkeypatch.setattr("catalog.mapping.LAYOUTS_SHOWN", len(HOSTILE_NAMES))  # every run's tree
     markdown = _export()
     fences = [match.group(0) for match in FENCE.finditer(markdown)]
-    assert len(fences) == 1  # the usage snippet (no run holds artifacts: no structure)
+    assert len(fences) >= 2  # the usage snippet and at least one run's tree
+    assert any("<img src=x onerror=alert(2)>" in block for block in fences)
     for block in fences:
         assert "\n```\n<img" not in block
 
