@@ -43,7 +43,7 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, Length
+from django.db.models.functions import Cast, Coalesce, Length
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
@@ -308,7 +308,8 @@ def _drift_figures() -> tuple[dict, int, dict[int, tuple[int, int, int]]]:
     only the drifted runs are read, never the whole runs table; a logged model row per
     folder. Rows are ``(kind, experiment pk, count, objects, bytes)``.
     """
-    none = Value(None, output_field=BigIntegerField())
+    # A typed NULL: PostgreSQL takes two untyped NULLs for text, which no count matches.
+    none = Cast(Value(None), BigIntegerField())
 
     def figures(queryset: QuerySet, kind: str, *, folder=none, objects=none, size=none):
         return (
