@@ -35,6 +35,11 @@ class RelatedLink(NamedTuple):
     url: str
     note: str
 
+    @property
+    def is_web(self) -> bool:
+        """An absolute web address; a relative one only resolves beside the exported page."""
+        return self.url.lower().startswith(("http://", "https://"))
+
 
 def link_address(token: str) -> str | None:
     """``token`` as a safe link address, or None when it is no web or relative address."""

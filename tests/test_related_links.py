@@ -97,3 +97,32 @@ def test_the_admin_names_a_line_without_an_address(staff_client):
         "B",
     ]
     assert experiment.specialized_domain == "Vibration Analysis"
+
+
+@pytest.mark.django_db
+def test_the_folder_page_shows_its_domain_and_related_documents(reader_client):
+    experiment = make_experiment(
+        specialized_domain="Vibration <b>Analysis</b>",
+        related_links=(
+            "Checklist https://wiki.example/c?a=1&b=2 - how we deploy\n"
+            "[Changelog](./legacy/changelog.md)\n"
+            "[x](javascript:alert(1))"
+        ),
+    )
+
+    html = reader_client.get(experiment.get_absolute_url()).content.decode()
+
+    assert "Specialized domain: <strong>Vibration &lt;b&gt;Analysis&lt;/b&gt;</strong>" in html
+    assert (
+        '<a href="https://wiki.example/c?a=1&amp;b=2" rel="noopener noreferrer">Checklist</a>'
+        " – how we deploy" in html
+    )
+    # Relative to the exported page, not to this one: shown, not linked.
+    assert "Changelog <code>./legacy/changelog.md</code>" in html
+    assert "javascript" not in html
+
+
+@pytest.mark.django_db
+def test_a_folder_without_curated_facts_has_no_related_section(reader_client):
+    html = reader_client.get(make_experiment().get_absolute_url()).content.decode()
+    assert '<section class="related">' not in html
