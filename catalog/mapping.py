@@ -168,11 +168,16 @@ class MappingData:
                 self.models_by_experiment.setdefault(experiment_pk, []).append(model)
 
     @cached_property
+    def related_links(self) -> dict[int, list[RelatedLink]]:
+        """Each folder's curated related documents, parsed once, by experiment pk."""
+        return {e.pk: parse_related_links(e.related_links) for e in self.experiments}
+
+    @cached_property
     def links_of_every_folder(self) -> set[str]:
         """The addresses of the related documents that every folder lists."""
         shared = None
-        for experiment in self.experiments:
-            urls = {link.url for link in parse_related_links(experiment.related_links)}
+        for links in self.related_links.values():
+            urls = {link.url for link in links}
             shared = urls if shared is None else shared & urls
         return shared or set()
 
@@ -542,7 +547,7 @@ def _related_links(data: MappingData) -> list[str]:
     folders_of: dict[str, list[str]] = defaultdict(list)
     first: dict[str, RelatedLink] = {}
     for experiment in data.experiments:
-        for link in parse_related_links(experiment.related_links):
+        for link in data.related_links[experiment.pk]:
             first.setdefault(link.url, link)
             if folder_of(experiment) not in folders_of[link.url]:
                 folders_of[link.url].append(folder_of(experiment))
@@ -648,17 +653,18 @@ def _run_line(run: RunRow) -> str:
     """A run's sub-folder, with what the sources disagree on: deleted, or no S3 folder."""
     run_id, name, status, lifecycle_stage, artifact_count, artifact_bytes, _ = run
     label = f" - {md_text(name)}" if name else ""
-    if artifact_count == 0:
+    if lifecycle_stage == "deleted":
+        # MLflow keeps a deleted run's last status: FINISHED must not read as live.
+        state = " - **DELETED** in MLflow" + (f" (status {md_text(status)})" if status else "")
+    else:
         state = f" - **{md_text(status)}**" if status else ""
+    if artifact_count == 0:
         return f"  - {_code(run_id)}{label}{state} - no artifacts (no S3 folder)"
     if lifecycle_stage == "deleted":
-        was = f" (status {md_text(status)})" if status else ""
-        return (
-            f"  - {_code(run_id + '/')}{label} - **DELETED** in MLflow{was}; its "
-            f"{_plural(artifact_count, 'object')} ({filesizeformat(artifact_bytes)}) "
+        state += (
+            f"; its {_plural(artifact_count, 'object')} ({filesizeformat(artifact_bytes)}) "
             "remain in S3"
         )
-    state = f" - **{md_text(status)}**" if status else ""
     return f"  - {_code(run_id + '/')}{label}{state}"
 
 
@@ -700,7 +706,7 @@ def _folder_section(data: MappingData, experiment: Experiment) -> list[str]:
     # A document every folder lists is said once, at the top of the page.
     links = [
         link
-        for link in parse_related_links(experiment.related_links)
+        for link in data.related_links[experiment.pk]
         if len(data.experiments) == 1 or link.url not in data.links_of_every_folder
     ]
     if links:

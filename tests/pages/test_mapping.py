@@ -358,7 +358,14 @@ def test_folder_sections_show_deleted_and_empty_runs_orphans_and_logged_models(s
         status="FAILED",
         start_time=NOW + timedelta(hours=6),
     )
-    Experiment.objects.filter(pk=three.pk).update(run_count=4)
+    make_run(
+        experiment=three,
+        run_id="c" * 32,
+        name="deleted_empty",
+        lifecycle_stage="deleted",
+        start_time=NOW + timedelta(hours=7),
+    )
+    Experiment.objects.filter(pk=three.pk).update(run_count=5)
     make_artifact(key=f"2/{'f' * 32}/artifacts/notes.txt", orphan_folder=f"2/{'f' * 32}/", size=60)
     make_artifact(key=f"2/{'f' * 32}/artifacts/model.pkl", orphan_folder=f"2/{'f' * 32}/", size=40)
     make_artifact(key="4/ai4i_dataset_snapshot.csv", orphan_folder="4/", size=52)
@@ -374,6 +381,10 @@ def test_folder_sections_show_deleted_and_empty_runs_orphans_and_logged_models(s
     assert f"  - `{'e' * 32}` - failed_tuning - **FAILED** - no artifacts (no S3 folder)\n" in (
         folder_three
     )
+    assert (
+        f"  - `{'c' * 32}` - deleted_empty - **DELETED** in MLflow (status FINISHED) - "
+        "no artifacts (no S3 folder)\n" in folder_three
+    )
     assert folder_three.count("**FINISHED**") == 2  # prophet and lightgbm_challenger only
     folder_two = _section(markdown, "### Folder 2/")
     assert f"  - `{'f' * 32}/` - **ORPHAN**: no MLflow run; 2 objects, 100\xa0bytes" in folder_two
@@ -387,7 +398,7 @@ def test_folder_sections_show_deleted_and_empty_runs_orphans_and_logged_models(s
     )
     notes = _section(markdown, "## Maintenance Notes")
     assert "- **Deleted runs still holding storage:** 1 run, 525.4\xa0KB" in notes
-    assert "- **Runs without artifacts:** 1 (no S3 folder)" in notes
+    assert "- **Runs without artifacts:** 2 (no S3 folder)" in notes
 
 
 def _trees(markdown: str) -> list[tuple[int, str, set[str]]]:
