@@ -68,6 +68,7 @@ MODELS_PER_CATEGORY = 200
 STRUCTURE_RUNS = 200
 STRUCTURE_SAMPLE = 2_000
 LAYOUTS_SHOWN = 5
+TOP_ENTRIES_SHOWN = 8  # a folder's run entries on its "Artifacts" line
 ORPHAN_GROUPS = 500  # orphan folders read, biggest first
 ORPHAN_GROUPS_PER_FOLDER = 10
 RELATED_LINKS_SHOWN = 50
@@ -131,12 +132,12 @@ class StructureSample:
     """Whole runs' file lists for the artifact structure.
 
     ``paths``: ``(run pk, path)`` of every present object of the sampled runs;
-    ``runs``: each sampled run's ``(run_id, name, folder)`` by pk; ``too_large``: runs
+    ``runs``: each sampled run's ``(run_id, name, experiment pk)`` by pk; ``too_large``: runs
     left out because their objects alone exceed the sample.
     """
 
     paths: list[tuple[int, str]] = field(default_factory=list)
-    runs: dict[int, tuple[str, str, str]] = field(default_factory=dict)
+    runs: dict[int, tuple[str, str, int]] = field(default_factory=dict)
     too_large: int = 0
 
 
@@ -171,6 +172,25 @@ class MappingData:
     def related_links(self) -> dict[int, list[RelatedLink]]:
         """Each folder's curated related documents, parsed once, by experiment pk."""
         return {e.pk: parse_related_links(e.related_links) for e in self.experiments}
+
+    @cached_property
+    def top_entries_by_folder(self) -> dict[int, list[str]]:
+        """The top-level entries (``model/``, ``feature_names.txt``) of each folder's sampled
+        runs, folders first, by experiment pk."""
+        found: dict[int, set[str]] = defaultdict(set)
+        for pk, path in self.structure.paths:
+            head, slash, _ = path.partition("/")
+            found[self.structure.runs[pk][2]].add(head + slash)
+        return {
+            folder: sorted(entries, key=lambda entry: (not entry.endswith("/"), entry))
+            for folder, entries in found.items()
+        }
+
+    @cached_property
+    def shared_release(self) -> str | None:
+        """The release label when every model has the same one: the header says it."""
+        labels = {model[4] for model in self.models}
+        return labels.pop() if len(labels) == 1 else None
 
     @cached_property
     def links_of_every_folder(self) -> set[str]:
@@ -274,11 +294,10 @@ def _structure_sample(
     budget = STRUCTURE_SAMPLE
     counts: dict[int, int] = {}
     folders = [
-        (folder_of(experiment), runs_by_experiment.get(experiment.pk, []))
-        for experiment in experiments
+        (experiment.pk, runs_by_experiment.get(experiment.pk, [])) for experiment in experiments
     ]
     for rank in range(RUNS_PER_FOLDER):
-        for folder, runs in folders:
+        for experiment_pk, runs in folders:
             if rank >= len(runs) or len(sample.runs) >= STRUCTURE_RUNS:
                 continue
             run_id, name, _, _, artifact_count, _, pk = runs[rank]
@@ -289,7 +308,7 @@ def _structure_sample(
             elif artifact_count <= budget:
                 budget -= artifact_count
                 counts[pk] = artifact_count
-                sample.runs[pk] = (run_id, name, folder)
+                sample.runs[pk] = (run_id, name, experiment_pk)
     if not counts:
         return sample
     paths = list(
@@ -732,15 +751,20 @@ def _folder_section(data: MappingData, experiment: Experiment) -> list[str]:
     models = data.models_by_experiment.get(experiment.pk, [])
     for name, _, _, latest_run_id, release_label in models:
         details = [f"Run: {md_text(latest_run_id)}"] if latest_run_id else []
-        if release_label:
+        if release_label and release_label != data.shared_release:
             details.append(f"release: {md_text(release_label)}")
         suffix = f" ({'; '.join(details)})" if details else ""
         lines.append(f"  - {_code(name)}{suffix}")
     if not models:
         lines.append("  - (none)")
+    entries = data.top_entries_by_folder.get(experiment.pk, [])
+    shown = ", ".join(one_line(entry) for entry in entries[:TOP_ENTRIES_SHOWN])
+    if len(entries) > TOP_ENTRIES_SHOWN:
+        shown += f" and {len(entries) - TOP_ENTRIES_SHOWN} more"
     lines.append(
         f"- **Artifacts:** {experiment.artifact_count} objects, "
         f"{filesizeformat(experiment.artifact_bytes)}"
+        + (f"; its runs hold {md_text(shown)}" if shown else "")
     )
     return lines
 
@@ -804,6 +828,7 @@ def _artifact_structure(data: MappingData) -> list[str]:
     file in each folder. No tree merges runs: every file list shown is one run's.
     """
     sample = data.structure
+    folder_names = {experiment.pk: folder_of(experiment) for experiment in data.experiments}
     lines = ["## Artifact Structure", ""]
     if not sample.runs:
         lines.append("No run folder holds artifacts yet.")
@@ -827,7 +852,7 @@ def _artifact_structure(data: MappingData) -> list[str]:
     )
     for pks in ordered[:LAYOUTS_SHOWN]:
         run_id, name, _ = sample.runs[pks[0]]
-        folders = list(dict.fromkeys(sample.runs[pk][2] for pk in pks))
+        folders = list(dict.fromkeys(folder_names[sample.runs[pk][2]] for pk in pks))
         named = f" ({md_text(name)})" if name else ""
         lines += [
             "",

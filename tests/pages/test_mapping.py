@@ -444,6 +444,11 @@ def test_artifact_structure_shows_real_runs_grouped_by_layout(seed_world):
     assert "from 17 runs sampled" in markdown
     shared = next(paths for runs, _, paths in trees if runs == 15)
     assert not any("scaler" in path or "only_here" in path for path in shared)
+    # A folder's Artifacts line names what its sampled runs hold at their top level.
+    assert (
+        "- **Artifacts:** 5 objects, 6.0\xa0KB; its runs hold model/, plots/, scaler/, "
+        "feature_names.txt\n" in _section(markdown, "### Folder 7/")
+    )
 
 
 def test_artifact_structure_reads_whole_runs_only(seed_world, monkeypatch):
@@ -599,6 +604,8 @@ def test_the_demo_world_export_matches_the_seed_page(db):
     markdown = _export()
 
     assert "**Status:** V1.0 Production (17 models); " in markdown
+    # Said once in the header, not on each of the 17 models.
+    assert "release:" not in _section(markdown, "## Experiment-to-S3 Folder Mapping")
     related = _section(markdown, "# S3 Artifact Storage Mapping").split("**Related:**\n")[1]
     assert related.splitlines()[:2] == [
         "- [V1_UNIFIED_DEPLOYMENT_CHECKLIST.md](./V1_UNIFIED_DEPLOYMENT_CHECKLIST.md)"
