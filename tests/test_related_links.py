@@ -118,7 +118,7 @@ def test_the_folder_page_shows_its_domain_and_related_documents(reader_client):
         " – how we deploy" in html
     )
     # Relative to the exported page, not to this one: shown, not linked.
-    assert "Changelog <code>./legacy/changelog.md</code>" in html
+    assert "Changelog <code>.<wbr>/<wbr>legacy/<wbr>changelog.<wbr>md</code>" in html
     assert "javascript" not in html
 
 
