@@ -131,12 +131,15 @@ def sync(*, env: dict[str, str]) -> dict:
             raise SystemExit(f"sync_registry failed with exit code {synced.returncode}")
         summary = json.loads(synced.stdout)
         step.detail = f"{summary['status']}, {summary['orphans']} orphan objects"
-    curate(env=env)
     return summary
 
 
 def curate(*, env: dict[str, str]) -> None:
-    """Fill the curated fields as a team lead would in the admin (``demo.curated``)."""
+    """Fill the curated fields as a team lead would in the admin (``demo.curated``).
+
+    Only for the served demo: ``fixtures/demo_world.json`` is the world as the sync
+    leaves it, which curates nothing.
+    """
     with _step("curating (related links, domains, releases)") as step:
         curated = subprocess.run(
             [sys.executable, "-m", "demo.curated"],
@@ -310,6 +313,7 @@ def serve_when_synced(*, port: int, env: dict[str, str]) -> int:
     """
     with process_group(gunicorn_command(port=port), env=env) as server:
         sync(env=env)
+        curate(env=env)
         with _step("starting the web server (gunicorn, 2 workers)") as step:
             if not wait_for_http(f"http://127.0.0.1:{port}/accounts/login/", process=server):
                 step.fail(f"the server did not come up on port {port} (is the port taken?)\n")
@@ -434,7 +438,9 @@ def main(argv: list[str] | None = None) -> int:
                 cache_root=default_cache_root(),
             )
             if options.no_serve:
-                print(json.dumps(sync(env=env), indent=2))
+                summary = sync(env=env)
+                curate(env=env)
+                print(json.dumps(summary, indent=2))
                 return 0
             return serve_when_synced(port=options.port, env=env)
     except Stop as stop:
