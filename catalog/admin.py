@@ -50,8 +50,20 @@ class MirroredAdmin(admin.ModelAdmin):
 
 @admin.register(Experiment)
 class ExperimentAdmin(MirroredAdmin):
-    list_display = ("experiment_id", "name", "lifecycle_stage", "run_count", "present", "last_seen")
-    list_filter = ("lifecycle_stage", ("missing_since", admin.EmptyFieldListFilter))
+    list_display = (
+        "experiment_id",
+        "name",
+        "specialized_domain",
+        "lifecycle_stage",
+        "run_count",
+        "present",
+        "last_seen",
+    )
+    list_filter = (
+        "lifecycle_stage",
+        ("missing_since", admin.EmptyFieldListFilter),
+        ("specialized_domain", admin.EmptyFieldListFilter),
+    )
     search_fields = ("experiment_id", "name", "description", "mlflow_description")
 
 
@@ -78,11 +90,17 @@ class RegisteredModelAdmin(MirroredAdmin):
         "name",
         "category",
         "category_override",
+        "release_label",
         "latest_version",
         "present",
         "last_seen",
     )
-    list_filter = ("category", "category_override", ("missing_since", admin.EmptyFieldListFilter))
+    list_filter = (
+        "category",
+        "category_override",
+        "release_label",
+        ("missing_since", admin.EmptyFieldListFilter),
+    )
     search_fields = ("name", "description", "mlflow_description")
     list_editable = ("category_override",)
 

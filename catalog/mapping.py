@@ -2,9 +2,12 @@
 
 Same structure as the hand-kept page it replaces: quick reference, overview, one
 section per folder, artifact structure, categories, usage (with valid MLflow URIs),
-quality summary and maintenance notes, all from live rows, with the last sync time in
-place of a hand-typed date. Served at ``/export/mapping.md`` and written by
-``manage.py export_mapping``.
+quality summary, specialised domains and maintenance notes, all from live rows, with the
+last sync time in place of a hand-typed date. Facts no source knows come from curated
+fields that team leads edit in the admin: a folder's related documents
+(``Experiment.related_links``) and specialised domain, a model's release label. Where a
+curated description and MLflow's differ, both are shown, the curated one first.
+Served at ``/export/mapping.md`` and written by ``manage.py export_mapping``.
 
 Every name and value from MLflow or S3 is data, also in the export: it may be pasted
 into a wiki that renders Markdown with raw HTML. ``md_text`` writes plain text with
@@ -26,23 +29,64 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.db import connection
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce, Length
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce, Length
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from catalog import selectors
 from catalog.formatting import folder_of, folder_of_location, format_metric, plain_purpose
-from catalog.models import Artifact, Category, Experiment, ModelVersion, RegisteredModel, Run
+from catalog.models import (
+    RUN_DELETED_WITH_ARTIFACTS,
+    RUN_WITHOUT_ARTIFACTS,
+    Artifact,
+    Category,
+    Experiment,
+    LoggedModel,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+)
+from catalog.related_links import RelatedLink, parse_related_links
 
 RUNS_PER_FOLDER = 10
 MODELS_PER_CATEGORY = 200
+# The artifact structure reads whole runs' file lists: at most this many runs and objects.
+STRUCTURE_RUNS = 200
 STRUCTURE_SAMPLE = 2_000
+LAYOUTS_SHOWN = 5
+TOP_ENTRIES_SHOWN = 8  # a folder's run entries on its "Artifacts" line
+ORPHAN_GROUPS = 500  # orphan folders read, biggest first
+ORPHAN_GROUPS_PER_FOLDER = 10
+RELATED_LINKS_SHOWN = 50
+RELEASES_SHOWN = 10
+DOMAINS_SHOWN = 50
+FOLDERS_PER_DOMAIN = 20
 QUALITY_THRESHOLD = 0.9
 QUALITY_ROWS = 100
 USAGE_MODELS = 200
+
+# The seed's headings ("Anomaly Detection Models"), not the admin's sentence-case labels.
+CATEGORY_HEADINGS = {
+    Category.ANOMALY_DETECTION: "Anomaly Detection",
+    Category.CLASSIFICATION: "Classification",
+    Category.FORECASTING: "Forecasting",
+    Category.PREPROCESSING: "Preprocessing/Utility",
+    Category.OTHER: "Other",
+}
 
 
 EXPERIMENT_FIELDS = (
@@ -51,6 +95,8 @@ EXPERIMENT_FIELDS = (
     "artifact_location",
     "description",
     "mlflow_description",
+    "related_links",
+    "specialized_domain",
     "run_count",
     "artifact_count",
     "artifact_bytes",
@@ -63,10 +109,15 @@ EXPERIMENT_FIELDS = (
 # collection; a dataclass instance stays tracked, is promoted to the oldest generation
 # and counts towards the next full collection, a ~60 ms pause over the whole process
 # heap. With dataclasses that pause came every eighth export or so: the page's p95.
-RunRow = tuple[str, str, str]
-"""``(run_id, name, status)`` of one of a folder's first runs."""
-ModelRow = tuple[str, str, int | None, str | None]
-"""``(name, effective category, experiment pk, latest version's source run id)``."""
+RunRow = tuple[str, str, str, str, int, int, int]
+"""``(run_id, name, status, lifecycle_stage, artifact_count, artifact_bytes, pk)`` of one
+of a folder's first runs."""
+ModelRow = tuple[str, str, int | None, str | None, str]
+"""``(name, effective category, experiment pk, latest version's source run id, release
+label)``."""
+OrphanGroup = tuple[str, str, int, int]
+"""``(bucket, orphan folder, objects, bytes)`` of one folder of orphan objects."""
+RUN_COLUMNS = ("run_id", "name", "status", "lifecycle_stage", "artifact_count", "artifact_bytes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +129,20 @@ class QualityRow:
 
 
 @dataclass
+class StructureSample:
+    """Whole runs' file lists for the artifact structure.
+
+    ``paths``: ``(run pk, path)`` of every present object of the sampled runs;
+    ``runs``: each sampled run's ``(run_id, name, experiment pk)`` by pk; ``too_large``: runs
+    left out because their objects alone exceed the sample.
+    """
+
+    paths: list[tuple[int, str]] = field(default_factory=list)
+    runs: dict[int, tuple[str, str, int]] = field(default_factory=dict)
+    too_large: int = 0
+
+
+@dataclass
 class MappingData:
     """Everything the page shows, read once."""
 
@@ -86,21 +151,58 @@ class MappingData:
     experiments: list[Experiment]
     models: list[ModelRow]
     runs_by_experiment: dict[int, list[RunRow]]
-    structure: list[tuple[int, str]]
+    structure: StructureSample
     example: ModelVersion | None
     quality_metric: str | None
     quality_rows: list[QualityRow]
     orphans: dict
     versions_missing_artifacts: int
+    orphan_groups: list[OrphanGroup] = field(default_factory=list)
+    logged_models_by_experiment: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    deleted_runs_with_artifacts: dict = field(default_factory=lambda: {"n": 0, "bytes": 0})
+    runs_without_artifacts: int = 0
     models_by_experiment: dict[int, list[ModelRow]] = field(default_factory=dict)
     # The usage section's: each model's latest version with how to load it.
     latest_loaders: list[selectors.LatestVersion] = field(default_factory=list)
 
     def __post_init__(self):
         for model in self.models:
-            _, _, experiment_pk, _ = model
+            experiment_pk = model[2]
             if experiment_pk is not None:
                 self.models_by_experiment.setdefault(experiment_pk, []).append(model)
+
+    @cached_property
+    def related_links(self) -> dict[int, list[RelatedLink]]:
+        """Each folder's curated related documents, parsed once, by experiment pk."""
+        return {e.pk: parse_related_links(e.related_links) for e in self.experiments}
+
+    @cached_property
+    def top_entries_by_folder(self) -> dict[int, list[str]]:
+        """The top-level entries (``model/``, ``feature_names.txt``) of each folder's sampled
+        runs, folders first, by experiment pk."""
+        found: dict[int, set[str]] = defaultdict(set)
+        for pk, path in self.structure.paths:
+            head, slash, _ = path.partition("/")
+            found[self.structure.runs[pk][2]].add(head + slash)
+        return {
+            folder: sorted(entries, key=lambda entry: (not entry.endswith("/"), entry))
+            for folder, entries in found.items()
+        }
+
+    @cached_property
+    def shared_release(self) -> str | None:
+        """The release label when every model has the same one: the header says it."""
+        labels = {model[4] for model in self.models}
+        return labels.pop() if len(labels) == 1 else None
+
+    @cached_property
+    def links_of_every_folder(self) -> set[str]:
+        """The addresses of the related documents that every folder lists."""
+        shared = None
+        for links in self.related_links.values():
+            urls = {link.url for link in links}
+            shared = urls if shared is None else shared & urls
+        return shared or set()
 
     @property
     def buckets(self) -> list[str]:
@@ -108,8 +210,8 @@ class MappingData:
         return sorted(found - {""})
 
 
-def _first_runs(folders: QuerySet[Experiment]) -> Iterable[tuple[str, str, str, int]]:
-    """``(run_id, name, status, experiment pk)`` of the first runs of each of ``folders``.
+def _first_runs(folders: QuerySet[Experiment]) -> Iterable[tuple]:
+    """``(*RUN_COLUMNS, pk, experiment pk)`` of the first runs of each of ``folders``.
 
     The first ``RUNS_PER_FOLDER`` present runs of each folder by start time, in one
     query, sorted by the database (NULL start times last): plain tuples, no datetime
@@ -148,11 +250,11 @@ def _first_runs_by_rank(folders: QuerySet[Experiment]) -> QuerySet:
     return (
         Run.objects.filter(pk__in=ranks[0].union(*ranks[1:], all=True))
         .order_by(F("start_time").asc(nulls_last=True), "pk")
-        .values_list("run_id", "name", "status", "experiment_id")
+        .values_list(*RUN_COLUMNS, "pk", "experiment_id")
     )
 
 
-def _first_runs_lateral(folders: QuerySet[Experiment]) -> list[tuple[str, str, str, int]]:
+def _first_runs_lateral(folders: QuerySet[Experiment]) -> list[tuple]:
     """``_first_runs`` on PostgreSQL: each folder's first runs from one LATERAL subquery.
 
     The database takes each folder's first ``RUNS_PER_FOLDER`` runs in one walk of the
@@ -164,10 +266,12 @@ def _first_runs_lateral(folders: QuerySet[Experiment]) -> list[tuple[str, str, s
     run = Run._meta
     table = connection.ops.quote_name(run.db_table)
     # Names come from model metadata and the folders' compiled query; values are params.
+    columns = ", ".join(f"r.{connection.ops.quote_name(name)}" for name in RUN_COLUMNS)
+    inner = ", ".join(f"u.{connection.ops.quote_name(name)}" for name in RUN_COLUMNS)
     sql = (
-        "SELECT r.run_id, r.name, r.status, r.experiment_id"  # noqa: S608
+        f"SELECT {columns}, r.id, r.experiment_id"  # noqa: S608
         f" FROM ({folder_sql}) AS f (id) CROSS JOIN LATERAL ("
-        f" SELECT u.id, u.run_id, u.name, u.status, u.experiment_id, u.start_time"
+        f" SELECT u.id, {inner}, u.experiment_id, u.start_time"
         f" FROM {table} u WHERE u.experiment_id = f.id AND u.missing_since IS NULL"
         f" ORDER BY u.start_time, u.id LIMIT %s) AS r"
         " ORDER BY r.start_time NULLS LAST, r.id"
@@ -175,6 +279,94 @@ def _first_runs_lateral(folders: QuerySet[Experiment]) -> list[tuple[str, str, s
     with connection.cursor() as cursor:
         cursor.execute(sql, [*folder_params, RUNS_PER_FOLDER])
         return cursor.fetchall()
+
+
+def _structure_sample(
+    experiments: list[Experiment], runs_by_experiment: dict[int, list[RunRow]]
+) -> StructureSample:
+    """Every present object of a sample of whole runs, in one query.
+
+    The runs are the folders' first runs already read for the page, taken a rank at a
+    time across the folders (each folder's first run, then each one's second ...) so
+    that every folder is seen before any is seen twice, while their objects (from the
+    runs' denormalised counts) fit in ``STRUCTURE_SAMPLE``. Only whole runs: a run cut
+    short would show a layout no run has. A run read short after all (its count was
+    stale) is dropped from the sample.
+    """
+    sample = StructureSample()
+    budget = STRUCTURE_SAMPLE
+    counts: dict[int, int] = {}
+    folders = [
+        (experiment.pk, runs_by_experiment.get(experiment.pk, [])) for experiment in experiments
+    ]
+    for rank in range(RUNS_PER_FOLDER):
+        for experiment_pk, runs in folders:
+            if rank >= len(runs) or len(sample.runs) >= STRUCTURE_RUNS:
+                continue
+            run_id, name, _, _, artifact_count, _, pk = runs[rank]
+            if artifact_count == 0:
+                continue
+            if artifact_count > STRUCTURE_SAMPLE:
+                sample.too_large += 1
+            elif artifact_count <= budget:
+                budget -= artifact_count
+                counts[pk] = artifact_count
+                sample.runs[pk] = (run_id, name, experiment_pk)
+    if not counts:
+        return sample
+    paths = list(
+        Artifact.objects.filter(run_id__in=list(counts), missing_since=None)
+        .order_by()
+        .values_list("run_id", "path")[:STRUCTURE_SAMPLE]
+    )
+    read = Counter(pk for pk, _ in paths)
+    short = {pk for pk, expected in counts.items() if read[pk] < expected}
+    sample.paths = [row for row in paths if row[0] not in short]
+    for pk in short:
+        del sample.runs[pk]
+    return sample
+
+
+def _drift_figures() -> tuple[dict, int, dict[int, tuple[int, int, int]]]:
+    """Deleted runs still holding storage, runs without artifacts, logged models by folder.
+
+    One query: three aggregates glued with UNION ALL, each filtered by the condition of
+    a partial index (``RUN_DELETED_WITH_ARTIFACTS``, ``RUN_WITHOUT_ARTIFACTS``) so that
+    only the drifted runs are read, never the whole runs table; a logged model row per
+    folder. Rows are ``(kind, experiment pk, count, objects, bytes)``.
+    """
+    # A typed NULL: PostgreSQL takes two untyped NULLs for text, which no count matches.
+    none = Cast(Value(None), BigIntegerField())
+
+    def figures(queryset: QuerySet, kind: str, *, folder=none, objects=none, size=none):
+        return (
+            queryset.order_by()
+            .annotate(kind=Value(kind), folder=folder)
+            .values("kind", "folder")
+            .annotate(n=Count("id"), objects=objects, size=size)
+            .values_list("kind", "folder", "n", "objects", "size")
+        )
+
+    deleted = figures(
+        Run.objects.filter(RUN_DELETED_WITH_ARTIFACTS), "deleted", size=Sum("artifact_bytes")
+    )
+    empty = figures(Run.objects.filter(RUN_WITHOUT_ARTIFACTS), "empty")
+    logged = figures(
+        LoggedModel.objects.filter(missing_since=None, artifact_count__gt=0),
+        "logged",
+        folder=F("experiment_id"),
+        objects=Sum("artifact_count"),
+        size=Sum("artifact_bytes"),
+    )
+    deleted_runs, without_artifacts, logged_models = {"n": 0, "bytes": 0}, 0, {}
+    for kind, folder, count, objects, size in deleted.union(empty, logged, all=True):
+        if kind == "deleted":
+            deleted_runs = {"n": count, "bytes": int(size or 0)}
+        elif kind == "empty":
+            without_artifacts = count
+        else:
+            logged_models[folder] = (count, int(objects or 0), int(size or 0))
+    return deleted_runs, without_artifacts, logged_models
 
 
 _UNREAD = object()
@@ -216,16 +408,12 @@ def gather_mapping_data(*, sync=_UNREAD) -> MappingData:
             latest_run_id=Subquery(latest_run),
         )
         .order_by("name")
-        .values_list("name", "effective", "experiment_id", "latest_run_id")
+        .values_list("name", "effective", "experiment_id", "latest_run_id", "release_label")
     )
     runs_by_experiment: dict[int, list[RunRow]] = defaultdict(list)
-    for run_id, name, status, experiment_pk in _first_runs(folders):
-        runs_by_experiment[experiment_pk].append((run_id, name, status))
-    structure = list(
-        Artifact.objects.filter(run__isnull=False, missing_since=None)
-        .order_by()
-        .values_list("run_id", "path")[:STRUCTURE_SAMPLE]
-    )
+    for *run, experiment_pk in _first_runs(folders):
+        runs_by_experiment[experiment_pk].append(tuple(run))
+    structure = _structure_sample(experiments, runs_by_experiment)
     example = (
         ModelVersion.objects.filter(missing_since=None, registered_model__missing_since=None)
         .select_related("registered_model", "run", "logged_model")
@@ -259,7 +447,18 @@ def gather_mapping_data(*, sync=_UNREAD) -> MappingData:
                 :QUALITY_ROWS
             ]
         ]
-    orphans = selectors.orphan_totals()
+    orphan_groups = list(
+        selectors.orphan_folders().values_list(
+            "bucket", "orphan_folder", "object_count", "total_bytes"
+        )[: ORPHAN_GROUPS + 1]
+    )
+    if len(orphan_groups) <= ORPHAN_GROUPS:  # every group read: their sum is the total
+        orphans = {"n": sum(row[2] for row in orphan_groups)}
+        orphans["bytes"] = sum(row[3] for row in orphan_groups)
+    else:
+        orphans = selectors.orphan_totals()
+        del orphan_groups[ORPHAN_GROUPS:]
+    deleted_runs, runs_without_artifacts, logged_models = _drift_figures()
     return MappingData(
         sync=selectors.last_sync() if sync is _UNREAD else sync,
         totals=totals,
@@ -275,6 +474,10 @@ def gather_mapping_data(*, sync=_UNREAD) -> MappingData:
             missing_since=None, artifacts_present=False
         ).count(),
         latest_loaders=selectors.latest_version_loaders(limit=USAGE_MODELS),
+        orphan_groups=orphan_groups,
+        logged_models_by_experiment=logged_models,
+        deleted_runs_with_artifacts=deleted_runs,
+        runs_without_artifacts=runs_without_artifacts,
     )
 
 
@@ -341,13 +544,77 @@ def _sync_line(sync) -> str:
     return f"{when:%Y-%m-%d %H:%M} UTC ({sync.get_status_display()})"
 
 
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count} {word if count == 1 else plural or word + 's'}"
+
+
+def _folder_list(folders: list[str], *, word: str = "Folder") -> str:
+    """Folders in words: "Folder 6/", "Folders 5/ and 7/", "Folders 1/, 2/ and 3/"."""
+    names = [md_text(folder) for folder in folders]
+    if len(names) == 1:
+        return f"{word} {names[0]}"
+    return f"{word}s {', '.join(names[:-1])} and {names[-1]}"
+
+
+def _link(link: RelatedLink) -> str:
+    """A related document as a Markdown link: the label escaped, the address pre-encoded."""
+    note = f" - {md_text(link.note)}" if link.note else ""
+    return f"[{md_text(link.label) or md_text(link.url)}]({link.url}){note}"
+
+
+def _related_links(data: MappingData) -> list[str]:
+    """Every folder's related documents once (by address), with the folders that list them.
+
+    A document that every folder lists names no folder.
+    """
+    folders_of: dict[str, list[str]] = defaultdict(list)
+    first: dict[str, RelatedLink] = {}
+    for experiment in data.experiments:
+        for link in data.related_links[experiment.pk]:
+            first.setdefault(link.url, link)
+            if folder_of(experiment) not in folders_of[link.url]:
+                folders_of[link.url].append(folder_of(experiment))
+    lines = []
+    for url, link in list(first.items())[:RELATED_LINKS_SHOWN]:
+        folders = folders_of[url]
+        where = "" if len(folders) == len(data.experiments) else f" — {_folder_list(folders)}"
+        lines.append(f"- {_link(link)}{where}")
+    if len(first) > RELATED_LINKS_SHOWN:
+        lines.append(f"- … and {len(first) - RELATED_LINKS_SHOWN} more on the folders' pages")
+    return lines
+
+
+def _status(data: MappingData) -> str:
+    """Models per curated release label, then the live totals."""
+    releases = Counter(model[4] for model in data.models if model[4])
+    parts = [
+        f"{md_text(label)} ({_plural(count, 'model')})"
+        for label, count in sorted(releases.items(), key=lambda item: (-item[1], item[0]))[
+            :RELEASES_SHOWN
+        ]
+    ]
+    unlabelled = len(data.models) - sum(releases.values())
+    if parts and unlabelled:
+        parts.append(f"{_plural(unlabelled, 'model')} without a release label")
+    totals = (
+        f"{_plural(len(data.models), 'registered model')} in "
+        f"{_plural(data.totals['active'], 'experiment')}"
+    )
+    return f"{', '.join(parts)}; {totals}" if parts else totals
+
+
 def _header(data: MappingData) -> list[str]:
-    return [
+    lines = [
         "# S3 Artifact Storage Mapping",
         "",
         f"**Generated:** {timezone.now():%Y-%m-%d %H:%M} UTC by the SmartMaint catalogue  ",
         f"**Last Sync:** {_sync_line(data.sync)}  ",
-        f"**Status:** {len(data.models)} registered models in {data.totals['active']} experiments",
+        f"**Status:** {_status(data)}  ",
+    ]
+    related = _related_links(data)
+    if related:
+        lines += ["**Related:**", *related]
+    return lines + [
         "",
         "This page maps the S3 bucket structure to MLflow experiments, runs and registered "
         "models. It is generated from the catalogue: do not edit it by hand.",
@@ -364,7 +631,7 @@ def _quick_reference(data: MappingData) -> list[str]:
     shown = selectors.KEY_MODELS_SHOWN
     for experiment in data.experiments:
         models = data.models_by_experiment.get(experiment.pk, [])
-        key_models = ", ".join(name for name, _, _, _ in models[:shown])
+        key_models = ", ".join(model[0] for model in models[:shown])
         if len(models) > shown:
             key_models += f" (+{len(models) - shown} more)"
         lines.append(
@@ -391,34 +658,117 @@ def _overview(data: MappingData) -> list[str]:
     ]
 
 
+def _purpose_lines(experiment: Experiment) -> list[str]:
+    """The curated purpose first; MLflow's below it when both exist and differ."""
+    curated = plain_purpose(experiment.description, limit=500)
+    mlflow = plain_purpose(experiment.mlflow_description, limit=500)
+    lines = [f"- **Purpose:** {md_text(curated or mlflow) or '—'}"]
+    if (
+        curated
+        and mlflow
+        and experiment.description.strip() != experiment.mlflow_description.strip()
+    ):
+        lines.append(f"  - From MLflow: {md_text(mlflow)}")
+    return lines
+
+
+def _run_line(run: RunRow) -> str:
+    """A run's sub-folder, with what the sources disagree on: deleted, or no S3 folder."""
+    run_id, name, status, lifecycle_stage, artifact_count, artifact_bytes, _ = run
+    label = f" - {md_text(name)}" if name else ""
+    if lifecycle_stage == "deleted":
+        # MLflow keeps a deleted run's last status: FINISHED must not read as live.
+        state = " - **DELETED** in MLflow" + (f" (status {md_text(status)})" if status else "")
+    else:
+        state = f" - **{md_text(status)}**" if status else ""
+    if artifact_count == 0:
+        return f"  - {_code(run_id)}{label}{state} - no artifacts (no S3 folder)"
+    if lifecycle_stage == "deleted":
+        state += (
+            f"; its {_plural(artifact_count, 'object')} ({filesizeformat(artifact_bytes)}) "
+            "remain in S3"
+        )
+    return f"  - {_code(run_id + '/')}{label}{state}"
+
+
+def _orphan_lines(data: MappingData, experiment: Experiment) -> list[str]:
+    """The folder's S3 objects that belong to no run nor logged model, by sub-folder."""
+    location = experiment.artifact_location or ""
+    if not location.startswith("s3://"):
+        return []
+    bucket = selectors.bucket_of(location)
+    prefix = folder_of(experiment)
+    groups = [
+        (folder[len(prefix) :], count, size)
+        for group_bucket, folder, count, size in data.orphan_groups
+        if group_bucket == bucket and folder.startswith(prefix)
+    ]
+    lines = []
+    for name, count, size in groups[:ORPHAN_GROUPS_PER_FOLDER]:
+        what = f"{_plural(count, 'object')}, {filesizeformat(size)}"
+        if name:
+            lines.append(f"  - {_code(name)} - **ORPHAN**: no MLflow run; {what}")
+        else:
+            lines.append(f"  - (loose objects in {md_text(prefix)}) - **ORPHAN**: no run; {what}")
+    if len(groups) > ORPHAN_GROUPS_PER_FOLDER:
+        lines.append(
+            f"  - … and {len(groups) - ORPHAN_GROUPS_PER_FOLDER} more orphan folders "
+            "(see the catalogue's audit page)"
+        )
+    return lines
+
+
 def _folder_section(data: MappingData, experiment: Experiment) -> list[str]:
     lines = [
         f"### Folder {md_text(folder_of(experiment))} - {md_text(experiment.name)}",
         f"- **Experiment ID:** {md_text(experiment.experiment_id)}",
         f'- **Experiment Name:** "{md_text(experiment.name)}"',
-        f"- **Purpose:** {md_text(plain_purpose(experiment.purpose, limit=500)) or '—'}",
+        *_purpose_lines(experiment),
         f"- **S3 prefix:** {_code(experiment.artifact_location + '/')}",
-        "- **Sub-folders (Run IDs):**",
     ]
+    # A document every folder lists is said once, at the top of the page.
+    links = [
+        link
+        for link in data.related_links[experiment.pk]
+        if len(data.experiments) == 1 or link.url not in data.links_of_every_folder
+    ]
+    if links:
+        lines.append("- **Related:**")
+        lines += [f"  - {_link(link)}" for link in links]
+    lines.append("- **Sub-folders (Run IDs):**")
     runs = data.runs_by_experiment.get(experiment.pk, [])
-    for run_id, name, status in runs:
-        label = f" - {md_text(name)}" if name else ""
-        state = f" - **{md_text(status)}**" if status else ""
-        lines.append(f"  - {_code(run_id + '/')}{label}{state}")
+    lines += [_run_line(run) for run in runs]
     if experiment.run_count > len(runs):
         lines.append(f"  - … and {experiment.run_count - len(runs)} more runs")
-    if not runs:
+    logged = data.logged_models_by_experiment.get(experiment.pk)
+    if logged:
+        count, objects, size = logged
+        lines.append(
+            f"  - `models/` - MLflow 3 logged models: {_plural(count, 'model')}, "
+            f"{_plural(objects or 0, 'object')}, {filesizeformat(size or 0)}"
+        )
+    orphans = _orphan_lines(data, experiment)
+    lines += orphans
+    if not runs and not logged and not orphans:
         lines.append("  - (none)")
     lines.append("- **Registered Models:**")
     models = data.models_by_experiment.get(experiment.pk, [])
-    for name, _, _, latest_run_id in models:
-        suffix = f" (Run: {md_text(latest_run_id)})" if latest_run_id else ""
+    for name, _, _, latest_run_id, release_label in models:
+        details = [f"Run: {md_text(latest_run_id)}"] if latest_run_id else []
+        if release_label and release_label != data.shared_release:
+            details.append(f"release: {md_text(release_label)}")
+        suffix = f" ({'; '.join(details)})" if details else ""
         lines.append(f"  - {_code(name)}{suffix}")
     if not models:
         lines.append("  - (none)")
+    entries = data.top_entries_by_folder.get(experiment.pk, [])
+    shown = ", ".join(one_line(entry) for entry in entries[:TOP_ENTRIES_SHOWN])
+    if len(entries) > TOP_ENTRIES_SHOWN:
+        shown += f" and {len(entries) - TOP_ENTRIES_SHOWN} more"
     lines.append(
         f"- **Artifacts:** {experiment.artifact_count} objects, "
         f"{filesizeformat(experiment.artifact_bytes)}"
+        + (f"; its runs hold {md_text(shown)}" if shown else "")
     )
     return lines
 
@@ -434,47 +784,114 @@ def _folder_children(names: Counter, limit: int = 8) -> list[str]:
     return sorted(patterns)[:limit]
 
 
-def _artifact_structure(data: MappingData) -> list[str]:
-    """The run folder layout as found: top-level entries with the share of runs having them."""
-    # defaultdicts: ``setdefault(name, Counter())`` built a throwaway set and Counter
-    # for each of the 2,000 sampled paths.
-    entries: dict[str, set] = defaultdict(set)
+def _file_kind(name: str) -> str:
+    """``*.png`` for ``roc.png``; a name without an extension (``MLmodel``) as itself."""
+    stem, dot, extension = name.rpartition(".")
+    return f"*.{extension}" if dot and stem else name
+
+
+def _layout_entry(path: str) -> str:
+    """What a path says about its run's layout: its top-level entry and the kind of child.
+
+    A top-level file by name; a file in a folder by extension (plot names differ from
+    run to run, their kinds do not); a deeper path as its sub-folder.
+    """
+    top, slash, rest = path.partition("/")
+    if not slash:
+        return top
+    child, deeper, _ = rest.partition("/")
+    return f"{top}/{child}/" if deeper else f"{top}/{_file_kind(child)}"
+
+
+def _run_tree(paths: list[str]) -> list[str]:
+    """One run's folder as a tree, two levels deep (deeper folders as ``name/``)."""
     children: dict[str, Counter] = defaultdict(Counter)
-    for run_id, path in data.structure:
-        head, slash, rest = path.partition("/")
-        name = head + slash
-        entries[name].add(run_id)
+    for path in paths:
+        top, slash, rest = path.partition("/")
+        name = top + slash
+        children[name]  # noqa: B018 - every top-level entry, files too
         if rest:
-            child = rest.split("/", 1)[0] + ("/" if "/" in rest else "")
-            children[name][child] += 1
-    runs_seen = len({run_id for run_id, _ in data.structure}) or 1
-    tree = ["{run_id}/", "├── artifacts/"]
-    for name in sorted(entries, key=lambda entry: (not entry.endswith("/"), entry)):
-        share = round(100 * len(entries[name]) / runs_seen)
-        tree.append(f"│   ├── {one_line(name):<28} # in {share}% of runs")
-        for child in _folder_children(children.get(name, Counter())):
-            tree.append(f"│   │   ├── {one_line(child)}")
-    return [
-        "## Artifact Structure",
-        "",
-        f"Each run folder contains (share of the {runs_seen} runs sampled):",
-        *code_fence(tree),
-    ]
+            child, deeper, _ = rest.partition("/")
+            children[name][child + deeper] += 1
+    tree = ["{run_id}/", "└── artifacts/"]
+    names = sorted(children, key=lambda entry: (not entry.endswith("/"), entry))
+    for index, name in enumerate(names):
+        last = index == len(names) - 1
+        tree.append(f"    {'└──' if last else '├──'} {one_line(name)}")
+        inner = _folder_children(children[name])
+        for child_index, child in enumerate(inner):
+            branch = "└──" if child_index == len(inner) - 1 else "├──"
+            tree.append(f"    {'    ' if last else '│   '}{branch} {one_line(child)}")
+    return tree
+
+
+def _artifact_structure(data: MappingData) -> list[str]:
+    """Run folders as found, grouped by layout; each tree is one real run's folder.
+
+    Runs share a layout when they have the same top-level entries and the same kinds of
+    file in each folder. No tree merges runs: every file list shown is one run's.
+    """
+    sample = data.structure
+    folder_names = {experiment.pk: folder_of(experiment) for experiment in data.experiments}
+    lines = ["## Artifact Structure", ""]
+    if not sample.runs:
+        lines.append("No run folder holds artifacts yet.")
+        if sample.too_large:
+            lines.append(
+                f"({_plural(sample.too_large, 'run')} with more than {STRUCTURE_SAMPLE} "
+                "objects not sampled.)"
+            )
+        return lines
+    paths_of: dict[int, list[str]] = defaultdict(list)
+    for pk, path in sample.paths:
+        paths_of[pk].append(path)
+    layouts: dict[frozenset, list[int]] = defaultdict(list)
+    for pk in sample.runs:
+        layouts[frozenset(_layout_entry(path) for path in paths_of[pk])].append(pk)
+    ordered = sorted(layouts.values(), key=lambda pks: (-len(pks), sample.runs[pks[0]][0]))
+    lines.append(
+        f"Run folders grouped by layout (the same entries and kinds of files), from "
+        f"{_plural(len(sample.runs), 'run')} sampled (the first runs of each folder). "
+        "Each tree is one real run's folder."
+    )
+    for pks in ordered[:LAYOUTS_SHOWN]:
+        run_id, name, _ = sample.runs[pks[0]]
+        folders = list(dict.fromkeys(folder_names[sample.runs[pk][2]] for pk in pks))
+        named = f" ({md_text(name)})" if name else ""
+        lines += [
+            "",
+            f"**{_plural(len(pks), 'run')}** in {_folder_list(folders, word='folder')}, "
+            f"e.g. {_code(run_id + '/')}{named}:",
+            *code_fence(_run_tree(paths_of[pks[0]])),
+        ]
+    rest = ordered[LAYOUTS_SHOWN:]
+    if rest:
+        lines += [
+            "",
+            f"… and {_plural(len(rest), 'other layout')} "
+            f"({_plural(sum(len(pks) for pks in rest), 'run')}).",
+        ]
+    if sample.too_large:
+        lines += [
+            "",
+            f"{_plural(sample.too_large, 'run')} with more than {STRUCTURE_SAMPLE} objects "
+            "not sampled.",
+        ]
+    return lines
 
 
 def _categories(data: MappingData) -> list[str]:
     folders = {experiment.pk: folder_of(experiment) for experiment in data.experiments}
     by_category: dict[str, list[ModelRow]] = defaultdict(list)
     for model in data.models:
-        _, category, _, _ = model
-        by_category[category].append(model)
+        by_category[model[1]].append(model)
     lines = ["## Model Categories by Type"]
     for category in Category:
         models = by_category.get(category.value)
         if not models:
             continue
-        lines += ["", f"### {category.label} Models"]
-        for name, _, experiment_pk, _ in models[:MODELS_PER_CATEGORY]:
+        lines += ["", f"### {CATEGORY_HEADINGS.get(category, category.label)} Models"]
+        for name, _, experiment_pk, _, _ in models[:MODELS_PER_CATEGORY]:
             folder = folders.get(experiment_pk)
             lines.append(f"- {_code(name)}" + (f" (S3: {md_text(folder)})" if folder else ""))
         if len(models) > MODELS_PER_CATEGORY:
@@ -572,8 +989,34 @@ def _quality(data: MappingData) -> list[str]:
     return lines
 
 
+def _specialized_domains(data: MappingData) -> list[str]:
+    """Folders grouped by their curated domain, the domains with most folders first."""
+    folders_of: dict[str, list[Experiment]] = defaultdict(list)
+    for experiment in data.experiments:
+        domain = one_line(experiment.specialized_domain)
+        if domain:
+            folders_of[domain].append(experiment)
+    lines = ["### Specialized Domain Models"]
+    domains = sorted(folders_of.items(), key=lambda item: (-len(item[1]), item[0]))
+    for domain, experiments in domains[:DOMAINS_SHOWN]:
+        folders = [folder_of(experiment) for experiment in experiments[:FOLDERS_PER_DOMAIN]]
+        more = len(experiments) - len(folders)
+        if more:
+            folders.append(f"{more} more")
+        models = sum(len(data.models_by_experiment.get(e.pk, [])) for e in experiments)
+        lines.append(
+            f"- **{md_text(domain)}:** {_folder_list(folders)} ({_plural(models, 'model')})"
+        )
+    if len(domains) > DOMAINS_SHOWN:
+        lines.append(f"- … and {len(domains) - DOMAINS_SHOWN} more domains")
+    if not domains:
+        lines.append("- (none: a folder's specialized domain is set in the admin)")
+    return lines
+
+
 def _maintenance(data: MappingData) -> list[str]:
     buckets = ", ".join(md_code(f"s3://{bucket}/") for bucket in data.buckets) or "no bucket"
+    deleted = data.deleted_runs_with_artifacts
     return [
         "## Maintenance Notes",
         "",
@@ -582,6 +1025,10 @@ def _maintenance(data: MappingData) -> list[str]:
         f"{data.totals['artifacts']} objects under {buckets}",
         f"- **Orphaned storage:** {data.orphans['n']} objects, "
         f"{filesizeformat(data.orphans['bytes'])} (see the catalogue's audit page)",
+        f"- **Deleted runs still holding storage:** {_plural(deleted['n'], 'run')}, "
+        f"{filesizeformat(deleted['bytes'])} (deleted in MLflow or gone from it; their "
+        "S3 objects remain)",
+        f"- **Runs without artifacts:** {data.runs_without_artifacts} (no S3 folder)",
         f"- **Versions with missing artifacts:** {data.versions_missing_artifacts}",
         "- **Access Pattern:** load production models through the registry "
         "(`models:/<name>@<alias>`) for version control",
@@ -600,5 +1047,6 @@ def render_mapping_markdown(*, sync=_UNREAD) -> str:
     lines += _categories(data) + [""]
     lines += _usage(data) + [""]
     lines += _quality(data) + [""]
+    lines += _specialized_domains(data) + [""]
     lines += _maintenance(data)
     return "\n".join(lines) + "\n"

@@ -5,8 +5,9 @@ Two kinds of field live side by side on the mirrored models:
 * synced fields, written only by ``catalog.sync.reconcile`` from MLflow and S3. They are
   ``editable=False`` so the admin shows them read-only, and they are listed in each
   model's ``SYNCED_FIELDS``;
-* curated fields (a human description, a category override, notes), written only by
-  people through the admin. The sync never touches them; ``CURATED_FIELDS`` lists them.
+* curated fields (a human description, a category override, notes, facts the sources
+  cannot know such as a folder's related documents or a model's release), written only
+  by people through the admin. The sync never touches them; ``CURATED_FIELDS`` lists them.
 
 Nothing here talks to MLflow or S3 and nothing here has logic in ``save()``.
 """
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 from django.db import models
 from django.urls import reverse
+
+from catalog.related_links import validate_related_links
 
 # S3 allows keys of up to 1,024 bytes of UTF-8. A UTF-8 character takes at least one
 # byte, so 1,024 characters always hold such a key; PostgreSQL's varchar counts
@@ -113,6 +116,26 @@ class Experiment(SyncedModel):
         blank=True, help_text="Curated purpose, in Markdown. Shown instead of MLflow's."
     )
     notes = models.TextField(blank=True, help_text="Curated notes for the team.")
+    related_links = models.TextField(
+        blank=True,
+        validators=[validate_related_links],
+        help_text=(
+            "Documents about this folder, one per line: a label then its address "
+            "'Deployment checklist https://wiki.example/checklist', or Markdown "
+            "'[Changelog](./changelog.md) - what it records'. Web (http, https) "
+            "or relative addresses only. Listed with the folder and under Related at the top "
+            "of the mapping page."
+        ),
+    )
+    specialized_domain = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text=(
+            "The domain this folder specialises in, e.g. 'Vibration Analysis'. Folders "
+            "with the same domain are listed together under Specialized Domain Models on the "
+            "mapping page; leave blank for a general-purpose folder."
+        ),
+    )
 
     SYNCED_FIELDS = (
         "experiment_id",
@@ -127,7 +150,7 @@ class Experiment(SyncedModel):
         "artifact_count",
         "artifact_bytes",
     )
-    CURATED_FIELDS = ("description", "notes")
+    CURATED_FIELDS = ("description", "notes", "related_links", "specialized_domain")
 
     class Meta:
         ordering = ("experiment_id",)
@@ -301,6 +324,14 @@ class RegisteredModel(SyncedModel):
         help_text="Set to override the category the sync infers.",
     )
     notes = models.TextField(blank=True, help_text="Curated notes for the team.")
+    release_label = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text=(
+            "The release this model ships in, e.g. 'V1.0 Production'. The mapping page's "
+            "Status line counts the models of each release; blank: not released."
+        ),
+    )
 
     SYNCED_FIELDS = (
         "name",
@@ -313,7 +344,7 @@ class RegisteredModel(SyncedModel):
         "latest_version",
         "experiment",
     )
-    CURATED_FIELDS = ("description", "category_override", "notes")
+    CURATED_FIELDS = ("description", "category_override", "notes", "release_label")
 
     class Meta:
         ordering = ("name",)

@@ -4,9 +4,10 @@ Steps: start moto's S3 server (in this process); restore the world into a fresh 
 MLflow store and moto from the cache under ``var/`` (:mod:`demo.world_cache`), or build
 it there (:func:`demo.world.build_world`) and cache it; meanwhile migrate a fresh
 catalogue database and create the ``demo``/``demo`` login; run ``manage.py
-sync_registry --json``; then serve the site with gunicorn until Ctrl-C (SIGINT) or
-SIGTERM. Everything started is stopped on the way out: gunicorn's whole process group,
-then moto. Each step prints one line with its time; its own output only if it fails.
+sync_registry --json`` and fill the curated fields (:mod:`demo.curated`); then serve
+the site with gunicorn until Ctrl-C (SIGINT) or SIGTERM. Everything started is
+stopped on the way out: gunicorn's whole process group, then moto. Each step prints
+one line with its time; its own output only if it fails.
 
 Environment: ``CATALOG_DEMO_PORT`` (default 8000), ``CATALOG_DEMO_DIR`` (default
 ``var/demo``, wiped each start), ``CATALOG_DEMO_CACHE_DIR`` (default
@@ -131,6 +132,27 @@ def sync(*, env: dict[str, str]) -> dict:
         summary = json.loads(synced.stdout)
         step.detail = f"{summary['status']}, {summary['orphans']} orphan objects"
     return summary
+
+
+def curate(*, env: dict[str, str]) -> None:
+    """Fill the curated fields as a team lead would in the admin (``demo.curated``).
+
+    Only for the served demo: ``fixtures/demo_world.json`` is the world as the sync
+    leaves it, which curates nothing.
+    """
+    with _step("curating (related links, domains, releases)") as step:
+        curated = subprocess.run(
+            [sys.executable, "-m", "demo.curated"],
+            env=env,
+            cwd=BASE_DIR,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if curated.returncode != 0:
+            step.fail(curated.stdout + curated.stderr)
+            raise SystemExit(f"demo.curated failed with exit code {curated.returncode}")
+        step.detail = curated.stdout.strip()
 
 
 def _world(*, directory: Path, endpoint_url: str, cache_root: Path | None) -> dict:
@@ -289,6 +311,7 @@ def serve_when_synced(*, port: int, env: dict[str, str]) -> int:
     """
     with process_group(gunicorn_command(port=port), env=env) as server:
         sync(env=env)
+        curate(env=env)
         with _step("starting the web server (gunicorn, 2 workers)") as step:
             if not wait_for_http(f"http://127.0.0.1:{port}/accounts/login/", process=server):
                 step.fail(f"the server did not come up on port {port} (is the port taken?)\n")
@@ -413,7 +436,9 @@ def main(argv: list[str] | None = None) -> int:
                 cache_root=default_cache_root(),
             )
             if options.no_serve:
-                print(json.dumps(sync(env=env), indent=2))
+                summary = sync(env=env)
+                curate(env=env)
+                print(json.dumps(summary, indent=2))
                 return 0
             return serve_when_synced(port=options.port, env=env)
     except Stop as stop:

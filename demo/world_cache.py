@@ -42,7 +42,7 @@ DEMO_PACKAGE = Path(__file__).resolve().parent
 # Bump when the layout of an entry changes.
 CACHE_FORMAT = 1
 # Modules of demo/ that do not shape the world: changing them must not rebuild it.
-NOT_BUILDERS = frozenset({"__init__.py", "serve.py", "fixture.py", "site_setup.py"})
+NOT_BUILDERS = frozenset({"__init__.py", "serve.py", "fixture.py", "site_setup.py", "curated.py"})
 # Libraries whose versions change the world's bytes (pickles, MLmodel files, plots) or
 # the tracking store's schema.
 WORLD_LIBRARIES = (

@@ -199,7 +199,12 @@ def test_curated_fields_survive_a_resync_that_rewrites_each_row(poison_world, sy
     curated = {
         Experiment: (
             {"experiment_id": world.experiment_ids["poisoned"]},
-            {"description": "Exp purpose", "notes": "exp notes"},
+            {
+                "description": "Exp purpose",
+                "notes": "exp notes",
+                "related_links": "Doc https://wiki.example/doc",
+                "specialized_domain": "Vibration Analysis",
+            },
         ),
         Run: (
             {"run_id": world.run_ids["poisoned"]},
@@ -207,7 +212,12 @@ def test_curated_fields_survive_a_resync_that_rewrites_each_row(poison_world, sy
         ),
         RegisteredModel: (
             {"name": LONG_MODEL_NAME},
-            {"description": "Model purpose", "category_override": "forecasting", "notes": "n"},
+            {
+                "description": "Model purpose",
+                "category_override": "forecasting",
+                "notes": "n",
+                "release_label": "V1.0 Production",
+            },
         ),
         LoggedModel: (
             {"model_id": world.logged_model_ids["lm"]},
