@@ -112,7 +112,7 @@ class LeaderboardTable(CatalogTable):
     def render_note(self, record):
         parts = []
         if self.is_below_threshold(record):
-            parts.append(format_html('<span class="muted">below the threshold</span>'))
+            parts.append(format_html('<span class="muted">{}</span>', "below the threshold"))
         shared = shared_with(record)
         if shared:
             names, more = _shown_names(shared)

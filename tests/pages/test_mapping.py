@@ -159,7 +159,7 @@ def test_quality_summary_joins_no_run_on_postgresql(seed_world):
     # plan the leaderboard avoids (selectors._source_run_value_by_pk).
     with CaptureQueriesContext(connection) as queries:
         data = gather_mapping_data()
-    assert len(data.quality_rows) == 6
+    assert len(data.quality.rows) == 6
     (quality,) = [query["sql"] for query in queries if '"metric_value"' in query["sql"]]
     assert 'JOIN "catalog_run"' not in quality
 
