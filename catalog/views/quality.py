@@ -118,8 +118,9 @@ class MetricsView(CsvExportMixin, BoundedTableMixin, TemplateView):
         metric = selectors.forecast_error_metric(keys=selectors.forecasting_metric_keys())
         if metric is None:
             return None, None
+        # Runs by pk for the shown rows, as the main table's page (ADR 0014).
         rows = selectors.leaderboard_rows(
-            metric=metric, categories=selectors.FORECASTING_CATEGORIES, every_row=True
+            metric=metric, categories=selectors.FORECASTING_CATEGORIES
         )
         table = LeaderboardTable(list(rows[:FORECAST_ROWS_SHOWN]), lower_is_better=True)
         table.empty_text = "No forecasting model records this metric."
