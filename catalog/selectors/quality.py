@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from django.db import connection
@@ -386,37 +386,77 @@ def _summary_rows(ranking: QuerySet[ModelVersion], *, limit: int, shared: bool =
     return list(rows.values_list(*fields)[:limit])
 
 
-def _summary_metric() -> str | None:
-    """The seed's summary is by accuracy; without it, by the leaderboard's first metric."""
+def ranked_on_first_found(
+    fetch: Callable[[str], list], *, preferred: str, fallback: Callable[[], str | None]
+) -> tuple[str | None, list]:
+    """``(metric, fetch(metric))`` for ``preferred``, else for the metric ``fallback`` names.
+
+    The usual case (the models record ``preferred``) costs ``fetch``'s query alone; only
+    when it finds nothing are the metric keys read (``fallback``) and, when they name
+    another metric, fetched on it. None when there is no metric to rank on.
+    """
+    rows = fetch(preferred)
+    if rows:
+        return preferred, rows
+    metric = fallback()
+    if metric is None:
+        return None, []
+    return metric, rows if metric == preferred else fetch(metric)
+
+
+def _summary_fallback_metric() -> str | None:
+    """Accuracy when the ranked models record it (none passed), else their first metric."""
     if leaderboard_has_metric(metric="accuracy", categories=RANKED_CATEGORIES):
         return "accuracy"
     keys = leaderboard_metric_keys(categories=RANKED_CATEGORIES)
     return keys[0] if keys else None
 
 
+def _forecast_fallback_metric() -> str | None:
+    metric = forecast_error_metric(keys=forecasting_metric_keys())
+    # Recorded but never a number (NaN is stored as null): nothing to rank on.
+    return None if metric == FORECAST_ERROR_METRICS[0] else metric
+
+
+def forecast_ranking(fetch: Callable[[str], list]) -> tuple[str | None, list]:
+    """The forecasters' error metric and ``fetch(metric)``: their rows ranked on it.
+
+    RMSE when they record it (one query, ``fetch``'s), else ``forecast_error_metric``
+    of their runs' keys. ``fetch`` ranks on the metric it is given, lowest first.
+    """
+    return ranked_on_first_found(
+        fetch, preferred=FORECAST_ERROR_METRICS[0], fallback=_forecast_fallback_metric
+    )
+
+
 def quality_summary(*, threshold: float, limit: int) -> QualitySummary:
-    """The export's quality summary: ``limit`` rows of each list, in four queries.
+    """The export's quality summary: ``limit`` rows of each list, in two queries as a rule.
 
     The models at or better than ``threshold`` on accuracy (else the first metric
     found), of ranked categories only (no preprocessing/utility model); a model whose
     source run is also another ranked model's is named apart rather than listed. Then
-    the forecasters, best first on their error metric (``forecast_error_metric``).
+    the forecasters, best first on their error metric (``forecast_ranking``).
     """
-    metric = _summary_metric()
+
+    def above_threshold(metric: str) -> list:
+        ranking = leaderboard(metric=metric, threshold=threshold, categories=RANKED_CATEGORIES)
+        return _summary_rows(ranking, limit=limit, shared=True)
+
+    def forecasters(metric: str) -> list[QualityRow]:
+        ranking = leaderboard(metric=metric, categories=FORECASTING_CATEGORIES)
+        return [QualityRow(*row) for row in _summary_rows(ranking, limit=limit)]
+
+    metric, ranked = ranked_on_first_found(
+        above_threshold, preferred="accuracy", fallback=_summary_fallback_metric
+    )
     rows: list[QualityRow] = []
     left_out: list[str] = []
-    if metric is not None:
-        ranking = leaderboard(metric=metric, threshold=threshold, categories=RANKED_CATEGORIES)
-        for *row, shared in _summary_rows(ranking, limit=limit, shared=True):
-            if shared:
-                left_out.append(row[0])
-            else:
-                rows.append(QualityRow(*row))
-    forecast_metric = forecast_error_metric(keys=forecasting_metric_keys())
-    forecasts: list[QualityRow] = []
-    if forecast_metric is not None:
-        ranking = leaderboard(metric=forecast_metric, categories=FORECASTING_CATEGORIES)
-        forecasts = [QualityRow(*row) for row in _summary_rows(ranking, limit=limit)]
+    for *row, shared in ranked:
+        if shared:
+            left_out.append(row[0])
+        else:
+            rows.append(QualityRow(*row))
+    forecast_metric, forecasts = forecast_ranking(forecasters)
     return QualitySummary(
         metric=metric,
         threshold=threshold,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+from django.core.paginator import Paginator
 from django.http import QueryDict
 from django.views.generic import TemplateView
 
@@ -56,6 +57,14 @@ def _shown(raw: str) -> str:
     if len(raw) > IGNORED_VALUE_SHOWN_CHARS:
         return raw[: IGNORED_VALUE_SHOWN_CHARS - 1] + "…"
     return raw
+
+
+class CountedPaginator(Paginator):
+    """A paginator told its row count: the view has counted the ranking already."""
+
+    def __init__(self, object_list, per_page, *, count: int, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.__dict__["count"] = count  # ``Paginator.count`` is a cached property
 
 
 class MetricsView(CsvExportMixin, BoundedTableMixin, TemplateView):
@@ -106,7 +115,24 @@ class MetricsView(CsvExportMixin, BoundedTableMixin, TemplateView):
 
     def get_table_pagination(self, table):
         # The CSV export streams every row: no page to count or read.
-        return False if self.wants_export() else super().get_table_pagination(table)
+        if self.wants_export():
+            return False
+        pagination = dict(super().get_table_pagination(table))
+        counts = self.counts()
+        if counts is not None:
+            # The ranking is counted once, with what the page says about it.
+            pagination.update(paginator_class=CountedPaginator, count=counts.ranked)
+        return pagination
+
+    def counts(self) -> selectors.LeaderboardCounts | None:
+        """The page's counts (``selectors.leaderboard_counts``), read once."""
+        if self.metric is None:
+            return None
+        if not hasattr(self, "_counts"):
+            self._counts = selectors.leaderboard_counts(
+                metric=self.metric, threshold=self.threshold, categories=self.categories
+            )
+        return self._counts
 
     def get_table_kwargs(self):
         return {"threshold": self.threshold, "lower_is_better": self.lower_is_better}
@@ -115,14 +141,18 @@ class MetricsView(CsvExportMixin, BoundedTableMixin, TemplateView):
         """The forecasters on their error metric, when the page ranks other models."""
         if self.categories == selectors.FORECASTING_CATEGORIES:
             return None, None
-        metric = selectors.forecast_error_metric(keys=selectors.forecasting_metric_keys())
+
+        def first_rows(metric: str) -> list:
+            # Runs by pk for the shown rows, as the main table's page (ADR 0014).
+            rows = selectors.leaderboard_rows(
+                metric=metric, categories=selectors.FORECASTING_CATEGORIES
+            )
+            return list(rows[:FORECAST_ROWS_SHOWN])
+
+        metric, rows = selectors.forecast_ranking(first_rows)
         if metric is None:
             return None, None
-        # Runs by pk for the shown rows, as the main table's page (ADR 0014).
-        rows = selectors.leaderboard_rows(
-            metric=metric, categories=selectors.FORECASTING_CATEGORIES
-        )
-        table = LeaderboardTable(list(rows[:FORECAST_ROWS_SHOWN]), lower_is_better=True)
+        table = LeaderboardTable(rows, lower_is_better=True)
         table.empty_text = "No forecasting model records this metric."
         return metric, table
 
@@ -130,11 +160,7 @@ class MetricsView(CsvExportMixin, BoundedTableMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         if self.wants_export():
             return context
-        counts = None
-        if self.metric is not None:
-            counts = selectors.leaderboard_counts(
-                metric=self.metric, threshold=self.threshold, categories=self.categories
-            )
+        counts = self.counts()
         # The line above the first row below the threshold says how many there are.
         context["table"].below_count = counts.below if counts else 0
         forecast_metric, forecast_table = self._forecast_ranking()
