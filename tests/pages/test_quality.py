@@ -363,3 +363,28 @@ def test_the_export_ranks_forecasters_on_their_error(seed_world):
 def test_the_export_without_forecasters_has_no_forecasting_line(seed_world):
     # (The models-by-category section has a "### Forecasting Models" list of its own.)
     assert "### Forecasting Models (" not in _export()
+
+
+def test_forecasters_without_rmse_rank_on_their_next_error(seed_world, reader_client):
+    for run_name, mae in [("prophet", 0.7), ("lightgbm_challenger", 0.5)]:
+        Run.objects.filter(pk=seed_world["runs"][run_name].pk).update(metrics={"mae": mae})
+    response = reader_client.get(URL)
+    assert response.context["forecast_metric"] == "mae"
+    assert [
+        row.record.registered_model.name
+        for row in response.context["forecast_table"].paginated_rows
+    ] == ["lightgbm_forecaster_challenger", "prophet_forecaster_enhanced_sensor-001"]
+    assert "### Forecasting Models (mae, lowest first)" in _export()
+
+
+def test_the_export_keeps_accuracy_when_no_model_reaches_the_threshold(seed_world):
+    Run.objects.filter(metrics__accuracy__gte=0.9).update(metrics={"accuracy": 0.5})
+    section = _quality_section(_export())
+    assert "### High-Performing Models (accuracy >= 0.9)\n- (none)" in section
+
+
+def test_the_page_count_is_the_counted_ranking(seed_world, reader_client):
+    response = reader_client.get(URL + "?metric=accuracy&per_page=5&page=99")
+    table = response.context["table"]
+    assert (table.paginator.count, table.paginator.num_pages, table.page.number) == (15, 3, 3)
+    assert len(table.page.object_list) == 5
