@@ -12,7 +12,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
 from catalog.models import Category, Experiment, RegisteredModel, Run
-from catalog.selectors import parse_tag_query
+from catalog.selectors import RANKED_CATEGORIES, in_categories, parse_tag_query
 
 PRESENCE_CHOICES = (("present", "Present"), ("missing", "Gone from MLflow"))
 ARTIFACT_CHOICES = (
@@ -129,3 +129,43 @@ class RunFilterSet(BoundedFilterSet):
     class Meta:
         model = Run
         fields = ("q", "status", "tag")
+
+
+# The leaderboard's category choice beyond the categories themselves: every category,
+# preprocessing/utility models included (without a choice they are left out).
+EVERY_CATEGORY = "all"
+
+
+class LeaderboardFilterSet(BoundedFilterSet):
+    """The ``/metrics/`` leaderboard's category filter (the effective category).
+
+    No value: every category but preprocessing/utility (``selectors.RANKED_CATEGORIES``);
+    ``all``: every category. The view reads the validated value from ``form`` and ranks
+    with it (``categories_for``); the filter set's own queryset is not used.
+    """
+
+    category = django_filters.ChoiceFilter(
+        choices=((EVERY_CATEGORY, "All, with preprocessing/utility"), *Category.choices),
+        empty_label="All but preprocessing/utility",
+        method="filter_category",
+        label="Category",
+    )
+
+    class Meta:
+        model = RegisteredModel
+        fields = ("category",)
+
+    def filter_category(self, queryset, name, value):
+        categories = self.categories_for(value)
+        if categories is None:
+            return queryset
+        return queryset.filter(in_categories(categories, prefix=""))
+
+    @staticmethod
+    def categories_for(value: str) -> tuple[str, ...] | None:
+        """The categories ranked for a valid ``category`` value (None: every category)."""
+        if value == EVERY_CATEGORY:
+            return None
+        if not value:
+            return RANKED_CATEGORIES
+        return (value,)

@@ -120,14 +120,6 @@ OrphanGroup = tuple[str, str, int, int]
 RUN_COLUMNS = ("run_id", "name", "status", "lifecycle_stage", "artifact_count", "artifact_bytes")
 
 
-@dataclass(frozen=True, slots=True)
-class QualityRow:
-    model_name: str
-    version: int
-    metric_value: float | None
-    artifact_location: str | None  # of the source run's experiment; None without a run
-
-
 @dataclass
 class StructureSample:
     """Whole runs' file lists for the artifact structure.
@@ -153,8 +145,7 @@ class MappingData:
     runs_by_experiment: dict[int, list[RunRow]]
     structure: StructureSample
     example: ModelVersion | None
-    quality_metric: str | None
-    quality_rows: list[QualityRow]
+    quality: selectors.QualitySummary
     orphans: dict
     versions_missing_artifacts: int
     orphan_groups: list[OrphanGroup] = field(default_factory=list)
@@ -420,33 +411,7 @@ def gather_mapping_data(*, sync=_UNREAD) -> MappingData:
         .order_by("registered_model__name", "-version")
         .first()
     )
-    # The seed's summary is by accuracy; without it, by the leaderboard's first metric.
-    if selectors.leaderboard_has_metric(metric="accuracy"):
-        metric = "accuracy"
-    else:
-        keys = selectors.leaderboard_metric_keys()
-        metric = keys[0] if keys else None
-    quality_rows = []
-    if metric is not None:
-        # Only the four values the summary prints: whole versions with their runs and
-        # experiments would decode every run's params, tags and metrics for nothing. The
-        # folder is a lookup by the run's pk, not a join: on PostgreSQL the ranking
-        # joins no run (``selectors._source_run_value_by_pk``) and a join here would
-        # bring back the merge join it avoids; PostgreSQL evaluates the lookup after
-        # the sort, for the kept rows only.
-        folder = (
-            Run.objects.filter(pk=OuterRef("run_id"))
-            .order_by()
-            .values("experiment__artifact_location")
-        )
-        quality_rows = [
-            QualityRow(*row)
-            for row in selectors.leaderboard(metric=metric, threshold=QUALITY_THRESHOLD)
-            .annotate(artifact_location=Subquery(folder))
-            .values_list("registered_model__name", "version", "metric_value", "artifact_location")[
-                :QUALITY_ROWS
-            ]
-        ]
+    quality = selectors.quality_summary(threshold=QUALITY_THRESHOLD, limit=QUALITY_ROWS)
     orphan_groups = list(
         selectors.orphan_folders().values_list(
             "bucket", "orphan_folder", "object_count", "total_bytes"
@@ -467,8 +432,7 @@ def gather_mapping_data(*, sync=_UNREAD) -> MappingData:
         runs_by_experiment=runs_by_experiment,
         structure=structure,
         example=example,
-        quality_metric=metric,
-        quality_rows=quality_rows,
+        quality=quality,
         orphans=orphans,
         versions_missing_artifacts=ModelVersion.objects.filter(
             missing_since=None, artifacts_present=False
@@ -972,20 +936,41 @@ def _usage_example(data: MappingData) -> list[str]:
     return code
 
 
+def _quality_line(row: selectors.QualityRow, metric: str) -> str:
+    folder = "?" if row.artifact_location is None else folder_of_location(row.artifact_location)
+    return (
+        f"- {_code(row.model_name)} v{row.version}: "
+        f"{md_text(metric)} = {format_metric(row.metric_value)} (Folder {md_text(folder)})"
+    )
+
+
 def _quality(data: MappingData) -> list[str]:
+    """The seed's "Quality Metrics Summary": models above the threshold, then forecasters.
+
+    Preprocessing/utility models are not ranked (their runs' metrics are the model's they
+    serve); a model sharing its source run with another ranked model is named, not listed.
+    """
     lines = ["## Quality Metrics Summary", ""]
-    metric = data.quality_metric
-    if metric is None:
+    quality = data.quality
+    if quality.metric is None and quality.forecast_metric is None:
         return lines + ["No metrics recorded on registered models' source runs."]
-    lines.append(f"### High-Performing Models ({md_text(metric)} >= {QUALITY_THRESHOLD:g})")
-    for row in data.quality_rows:
-        folder = "?" if row.artifact_location is None else folder_of_location(row.artifact_location)
-        lines.append(
-            f"- {_code(row.model_name)} v{row.version}: "
-            f"{md_text(metric)} = {format_metric(row.metric_value)} (Folder {md_text(folder)})"
-        )
-    if not data.quality_rows:
-        lines.append("- (none)")
+    if quality.metric is not None:
+        metric = quality.metric
+        lines.append(f"### High-Performing Models ({md_text(metric)} >= {quality.threshold:g})")
+        lines += [_quality_line(row, metric) for row in quality.rows] or ["- (none)"]
+        lines.append("")
+        lines.append("Preprocessing/utility models are left out: their metrics are their run's.")
+        if quality.shared_left_out:
+            names = ", ".join(_code(name) for name in quality.shared_left_out)
+            lines.append(
+                f"Also left out, their source run being another ranked model's too: {names}."
+            )
+    if quality.forecast_metric is not None:
+        metric = quality.forecast_metric
+        if quality.metric is not None:
+            lines.append("")
+        lines.append(f"### Forecasting Models ({md_text(metric)}, lowest first)")
+        lines += [_quality_line(row, metric) for row in quality.forecast_rows] or ["- (none)"]
     return lines
 
 

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404
 
 from catalog import charts, selectors
 from catalog.models import Experiment, RegisteredModel, Run
-from catalog.views.quality import parse_threshold
+from catalog.views.quality import leaderboard_filter, parse_threshold
 
 MAX_METRIC_CHARS = 250
 
@@ -108,10 +108,15 @@ def model_versions_chart(request, name: str):
 
 
 def leaderboard_chart(request):
-    """The top of the leaderboard for ``?metric=`` and ``?threshold=``."""
+    """The top of the leaderboard for ``?metric=``, ``?threshold=`` and ``?category=``.
+
+    The same models as the page: preprocessing/utility models only when the category
+    asks for them, and those below the threshold drawn beside those that pass it.
+    """
     metric = _metric(request)
     threshold = parse_threshold(request.GET.get("threshold"))
-    values = selectors.leaderboard_values(metric=metric, threshold=threshold)
+    _, categories = leaderboard_filter(request.GET)
+    values = selectors.leaderboard_values(metric=metric, categories=categories)
     return _bar(
         kind="leaderboard",
         values=values,

@@ -234,7 +234,14 @@ def test_view_query_params_are_derived():
         "sort",
         "metric",
     }
-    assert params(views["metrics"]) == {"page", "per_page", "sort", "metric", "threshold"}
+    assert params(views["metrics"]) == {
+        "page",
+        "per_page",
+        "sort",
+        "metric",
+        "threshold",
+        "category",
+    }
     assert params(views["search"]) == {"q"}
     assert params(views["run_detail"]) == set()
     assert params(views["mapping_export"]) == set()

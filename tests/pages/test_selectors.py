@@ -167,9 +167,12 @@ def test_leaderboard_keeps_only_values_within_the_threshold(db):
     assert ranked() == (3, [("high", 0.95), ("edge", 0.9), ("low", 0.5)])
     assert ranked(threshold=0.9) == (2, [("high", 0.95), ("edge", 0.9)])
     assert ranked(threshold=0.96) == (0, [])
-    assert selectors.leaderboard_values(metric="accuracy", threshold=0.9) == [
+    # The chart draws the threshold as a line over every ranked model, as the page greys
+    # the rows below it instead of hiding them.
+    assert selectors.leaderboard_values(metric="accuracy") == [
         ("high", 0.95),
         ("edge", 0.9),
+        ("low", 0.5),
     ]
 
 
@@ -181,8 +184,9 @@ def test_leaderboard_looks_each_source_run_up_by_pk_on_postgresql(seed_world):
     rows = selectors.leaderboard_rows(metric="accuracy", threshold=0.9)
     with CaptureQueriesContext(connection) as queries:
         assert rows.count() == len(list(rows[:50])) == 6
-    # The count, the page, the page's runs by pk: no join over the ranked versions.
-    assert [query["sql"].count('JOIN "catalog_run"') for query in queries] == [0, 0, 0]
+    # The count, the page, the page's runs by pk, the versions of those runs: no join
+    # over the ranked versions.
+    assert [query["sql"].count('JOIN "catalog_run"') for query in queries] == [0, 0, 0, 0]
     ranking = selectors.leaderboard(metric="accuracy", threshold=0.9)
     assert 'JOIN "catalog_run"' not in str(ranking.query)
     with transaction.atomic():
@@ -197,18 +201,20 @@ def test_leaderboard_rows_read_only_the_shown_columns(seed_world, django_assert_
     rows = selectors.leaderboard_rows(metric="accuracy")
     table = LeaderboardTable(rows)
     table.paginate(per_page=50)  # the count
-    # The page and its runs; no deferred column is read back row by row.
-    with django_assert_num_queries(2):
+    # The page, its runs and the versions of those runs (for "shared with"); no
+    # deferred column is read back row by row.
+    with django_assert_num_queries(3):
         cells = [list(row) for row in table.page.object_list]
-    # Every row, as the CSV export reads them: one query.
-    with django_assert_num_queries(1):
+    # Every row, as the CSV export reads them: one query, and one for the versions of
+    # their runs.
+    with django_assert_num_queries(2):
         values = list(
             LeaderboardTable(
                 selectors.leaderboard_rows(metric="accuracy", every_row=True)
             ).as_values()
         )
     assert len(cells) == len(values) - 1 == 17
-    assert all(len(row) == 6 and "None" not in row for row in cells)
+    assert all(len(row) == 7 and "None" not in row for row in cells)
     assert [row[:3] for row in values[1:]] == [
         [row.record.registered_model.name, row.record.version, row.record.metric_value]
         for row in table.page.object_list
