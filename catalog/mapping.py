@@ -318,11 +318,12 @@ def _structure_sample(
     return sample
 
 
-def _drift_figures() -> tuple[dict, int, dict[int, tuple[int, int, int]]]:
-    """Deleted runs still holding storage, runs without artifacts, logged models by folder.
+def _drift_figures() -> tuple[dict, int, int, dict[int, tuple[int, int, int]]]:
+    """Deleted runs still holding storage, runs without artifacts, versions whose artifacts
+    are missing, logged models by folder.
 
-    One query: three aggregates glued with UNION ALL, each filtered by the condition of
-    a partial index (``RUN_DELETED_WITH_ARTIFACTS``, ``RUN_WITHOUT_ARTIFACTS``) so that
+    One query: four aggregates glued with UNION ALL, the runs' filtered by the condition
+    of a partial index (``RUN_DELETED_WITH_ARTIFACTS``, ``RUN_WITHOUT_ARTIFACTS``) so that
     only the drifted runs are read, never the whole runs table; a logged model row per
     folder. Rows are ``(kind, experiment pk, count, objects, bytes)``.
     """
@@ -342,6 +343,9 @@ def _drift_figures() -> tuple[dict, int, dict[int, tuple[int, int, int]]]:
         Run.objects.filter(RUN_DELETED_WITH_ARTIFACTS), "deleted", size=Sum("artifact_bytes")
     )
     empty = figures(Run.objects.filter(RUN_WITHOUT_ARTIFACTS), "empty")
+    missing = figures(
+        ModelVersion.objects.filter(missing_since=None, artifacts_present=False), "missing"
+    )
     logged = figures(
         LoggedModel.objects.filter(missing_since=None, artifact_count__gt=0),
         "logged",
@@ -349,15 +353,22 @@ def _drift_figures() -> tuple[dict, int, dict[int, tuple[int, int, int]]]:
         objects=Sum("artifact_count"),
         size=Sum("artifact_bytes"),
     )
-    deleted_runs, without_artifacts, logged_models = {"n": 0, "bytes": 0}, 0, {}
-    for kind, folder, count, objects, size in deleted.union(empty, logged, all=True):
+    deleted_runs, without_artifacts, versions_missing, logged_models = (
+        {"n": 0, "bytes": 0},
+        0,
+        0,
+        {},
+    )
+    for kind, folder, count, objects, size in deleted.union(empty, missing, logged, all=True):
         if kind == "deleted":
             deleted_runs = {"n": count, "bytes": int(size or 0)}
         elif kind == "empty":
             without_artifacts = count
+        elif kind == "missing":
+            versions_missing = count
         else:
             logged_models[folder] = (count, int(objects or 0), int(size or 0))
-    return deleted_runs, without_artifacts, logged_models
+    return deleted_runs, without_artifacts, versions_missing, logged_models
 
 
 _UNREAD = object()
@@ -423,7 +434,7 @@ def gather_mapping_data(*, sync=_UNREAD) -> MappingData:
     else:
         orphans = selectors.orphan_totals()
         del orphan_groups[ORPHAN_GROUPS:]
-    deleted_runs, runs_without_artifacts, logged_models = _drift_figures()
+    deleted_runs, runs_without_artifacts, versions_missing, logged_models = _drift_figures()
     return MappingData(
         sync=selectors.last_sync() if sync is _UNREAD else sync,
         totals=totals,
@@ -434,9 +445,7 @@ def gather_mapping_data(*, sync=_UNREAD) -> MappingData:
         example=example,
         quality=quality,
         orphans=orphans,
-        versions_missing_artifacts=ModelVersion.objects.filter(
-            missing_since=None, artifacts_present=False
-        ).count(),
+        versions_missing_artifacts=versions_missing,
         latest_loaders=selectors.latest_version_loaders(limit=USAGE_MODELS),
         orphan_groups=orphan_groups,
         logged_models_by_experiment=logged_models,
