@@ -29,7 +29,7 @@ from catalog.sync.clean_source import CleanMlflowSource
 from catalog.sync.collector import collector_paused
 from catalog.sync.context import SyncContext
 from catalog.sync.records import MlflowSourceLike, S3SourceLike
-from catalog.sync.report import SyncOptions, SyncReport
+from catalog.sync.report import SyncOptions, SyncReport, logged_stage
 from catalog.sync.stages.artifacts import plan_walks, start_listing, sync_artifacts
 from catalog.sync.stages.missing import keep_listing_ranges, mark_missing
 from catalog.sync.stages.mlflow_entities import (
@@ -78,18 +78,25 @@ def reconcile(
         listing = start_listing(ctx, plan)  # closed whatever happens: it stops a thread
         try:
             with connection.execute_wrapper(ctx.count_writes):
-                sync_experiments(ctx, experiments)
+                with logged_stage(report, "experiments"):
+                    sync_experiments(ctx, experiments)
                 listed_ids = [record.experiment_id for record in experiments]
-                sync_runs(ctx, listed_ids)
-                sync_logged_models(ctx, listed_ids)
-                sync_artifacts(ctx, plan, listing)
+                with logged_stage(report, "runs"):
+                    sync_runs(ctx, listed_ids)
+                with logged_stage(report, "logged_models"):
+                    sync_logged_models(ctx, listed_ids)
+                with logged_stage(report, "artifacts"):
+                    sync_artifacts(ctx, plan, listing)
         finally:
             listing.close()
         with connection.execute_wrapper(ctx.count_writes):
-            sync_registry(ctx)
-            keep_listing_ranges(ctx, marked=mark_missing(ctx))
-        recompute_totals(ctx)
-        refresh_statistics(ctx)
+            with logged_stage(report, "registered_models", "model_versions"):
+                sync_registry(ctx)
+            with logged_stage(report, "missing-marking"):
+                keep_listing_ranges(ctx, marked=mark_missing(ctx))
+        with logged_stage(report, "totals"):
+            recompute_totals(ctx)
+            refresh_statistics(ctx)
     if ctx.incomplete and report.status == "ok":
         report.status = "partial"
     return report

@@ -1,17 +1,23 @@
-"""What a sync is asked to do and what it reports: options, counts, the report.
+"""What a sync is asked to do and what it reports: options, counts, the report, and
+the log line of each stage.
 
 No database and no sources here; ``SyncReport.as_dict()`` is the ``--json`` object.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from catalog.sync.artifacts.content import PARSE_PROCESS_MIN_BATCH
 from catalog.sync.artifacts.writer import WRITER_PROCESS_MIN_ROWS
 from catalog.sync.text_limits import storable_text
+
+logger = logging.getLogger("catalog.sync")
 
 ENTITIES = (
     "experiments",
@@ -109,3 +115,19 @@ class SyncReport:
 
 class SyncConfigurationError(Exception):
     """The sync was asked for something impossible (bad root, unknown experiment)."""
+
+
+@contextmanager
+def logged_stage(report: SyncReport, name: str, *entities: str) -> Iterator[None]:
+    """Log a stage's start and its time and counts at INFO (``sync_registry -v 2``)."""
+    started = time.monotonic()
+    logger.info("%s ...", name)
+    yield
+    counts = "; ".join(
+        f"{entity}: {report.counts[entity].as_dict()}"
+        for entity in (entities or (name,))
+        if entity in report.counts
+    )
+    logger.info(
+        "%s done in %.1f s%s", name, time.monotonic() - started, f" ({counts})" if counts else ""
+    )

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterable
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from tests.environment import environment
 from tests.poison.world import (
@@ -128,8 +128,8 @@ def sync_world(db, settings):
         try:
             call_command("sync_registry", "--json", stdout=stdout, stderr=stderr)
             code = 0
-        except SystemExit as exit_:
-            code = exit_.code
+        except CommandError as error:
+            code = error.returncode
         try:
             summary = json.loads(stdout.getvalue())
         except ValueError:

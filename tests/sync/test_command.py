@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db.models import Q
 
 from catalog.models import (
@@ -46,8 +47,9 @@ def run_command(*args) -> tuple[int, str, str]:
     try:
         call_command("sync_registry", *args, stdout=stdout, stderr=stderr)
         code = 0
-    except SystemExit as exit_:
-        code = exit_.code
+    except CommandError as error:
+        code = error.returncode
+        stderr.write(f"CommandError: {error}\n")
     return code, stdout.getvalue(), stderr.getvalue()
 
 
@@ -110,6 +112,39 @@ def test_quiet_prints_nothing_when_ok_and_text_summary_otherwise(seed_world, poi
     assert code == 0
     assert out.startswith("sync ok in ")
     assert "artifacts: no change" in out
+
+
+def test_verbosity_zero_is_quiet_and_two_logs_each_stage(seed_world, point_at, db, caplog):
+    point_at(seed_world)
+    assert run_command("--verbosity", "0") == (0, "", "")
+
+    sync_logger = logging.getLogger("catalog.sync")
+    sync_logger.setLevel(logging.WARNING)  # as the LOGGING setting leaves it
+    caplog.handler.setLevel(logging.DEBUG)
+    try:
+        code, out, _ = run_command("--verbosity", "2")
+    finally:
+        sync_logger.setLevel(logging.NOTSET)
+
+    assert code == 0 and out.startswith("sync ok in ")
+    stages = [r.getMessage() for r in caplog.records if r.name == "catalog.sync"]
+    assert any(line.startswith("runs done in ") and "'unchanged'" in line for line in stages)
+    assert any(line.startswith("artifacts done in ") for line in stages)
+    assert all(r.levelno == logging.INFO for r in caplog.records if r.name == "catalog.sync")
+
+
+def test_a_partial_sync_ends_in_a_command_error_with_exit_code_3(
+    seed_world, point_at, db, settings, tmp_path
+):
+    point_at(seed_world)
+    assert run_command("--quiet")[0] == 0
+    # A tracking store that answers nothing: the fail-safe marks nothing missing.
+    settings.MLFLOW_TRACKING_URI = f"sqlite:///{tmp_path / 'empty.db'}"
+
+    code, _, err = run_command("--quiet")
+
+    assert code == 3
+    assert err.strip().splitlines()[-1].startswith("CommandError: sync partial: ")
 
 
 def test_experiment_flag_limits_the_sync_and_its_missing_marking(seed_world, point_at, db):

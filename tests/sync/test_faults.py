@@ -7,7 +7,7 @@ import socket
 
 import pytest
 from botocore.awsrequest import AWSResponse
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from catalog.models import Artifact, Experiment, ModelVersion, RegisteredModel, Run, SyncRun
 from catalog.s3 import make_s3_client
@@ -117,9 +117,9 @@ def test_mlflow_unreachable_fails_and_leaves_the_catalogue_untouched(
     settings.MLFLOW_TRACKING_URI = f"http://127.0.0.1:{_closed_port()}"
     settings.CATALOG_S3_ENDPOINT_URL = seed_world.endpoint
     stdout, stderr = io.StringIO(), io.StringIO()
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(CommandError, match="sync failed") as exit_info:
         call_command("sync_registry", "--json", stdout=stdout, stderr=stderr)
-    assert exit_info.value.code == 1
+    assert exit_info.value.returncode == 1
     assert _state() == before
     failed = SyncRun.objects.latest("started_at")
     assert failed.status == "failed" and "experiments" in failed.error
@@ -130,9 +130,9 @@ def test_mlflow_unreachable_fails_and_leaves_the_catalogue_untouched(
 
 def test_bad_configuration_fails(settings, db):
     settings.MLFLOW_TRACKING_URI = ""
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(CommandError) as exit_info:
         call_command("sync_registry", "--quiet", stdout=io.StringIO(), stderr=io.StringIO())
-    assert exit_info.value.code == 1
+    assert exit_info.value.returncode == 1
 
 
 class _NoExperiments(MlflowSource):
@@ -171,10 +171,9 @@ def test_a_second_sync_exits_75(seed_world, settings, db):
     settings.MLFLOW_TRACKING_URI = seed_world.tracking_uri
     settings.CATALOG_S3_ENDPOINT_URL = seed_world.endpoint
     stderr = io.StringIO()
-    with sync_lock(), pytest.raises(SystemExit) as exit_info:
+    with sync_lock(), pytest.raises(CommandError, match="another sync is running") as exit_info:
         call_command("sync_registry", stdout=io.StringIO(), stderr=stderr)
-    assert exit_info.value.code == 75
-    lines = stderr.getvalue().strip().splitlines()
-    assert len(lines) == 1 and "another sync is running" in lines[0]
+    assert exit_info.value.returncode == 75
+    assert not stderr.getvalue()
     assert not SyncRun.objects.exists()
     assert not Experiment.objects.exists()

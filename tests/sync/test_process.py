@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -119,6 +120,7 @@ def test_lock_between_processes_dies_with_its_holder(seed_world, scratch_databas
         assert holder.stdout.readline().strip() == "locked"
         second = _manage("sync_registry", "--quiet", env=env)
         assert second.returncode == 75
+        assert second.stderr.startswith("CommandError: another sync is running")
         assert len(second.stderr.strip().splitlines()) == 1
     finally:
         holder.send_signal(signal.SIGKILL)
@@ -126,6 +128,11 @@ def test_lock_between_processes_dies_with_its_holder(seed_world, scratch_databas
     # The lock died with its holder: no stale lock to clean up.
     after = _manage("sync_registry", "--quiet", env=env)
     assert after.returncode == 0, after.stderr
+    # -v 2: a timestamped INFO line per stage on stderr, as cron's mail shows it.
+    verbose = _manage("sync_registry", "-v", "2", env=env)
+    assert verbose.returncode == 0, verbose.stderr
+    stage_line = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO catalog\.sync: runs done in "
+    assert re.search(stage_line, verbose.stderr, re.MULTILINE), verbose.stderr
 
 
 def test_killed_sync_then_rerun_equals_a_clean_sync(

@@ -2,16 +2,23 @@
 
 Thin: parse flags, build the sources from settings, call ``catalog.sync.service.run_sync``,
 print its report, map it to an exit code. Reference: docs/sync.md.
+
+Behaves like Django's own commands: ``--verbosity 0`` prints only errors (``--quiet``
+is the same), 1 the summary, 2 adds the sync's log lines (``catalog.sync`` at INFO,
+with timestamps, on stderr: the ``LOGGING`` setting's console handler), 3 its DEBUG
+lines. A sync that is not ok ends in ``CommandError`` with the exit code cron
+wrappers expect: 3 partial, 1 failed, 75 another sync running.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.sync.lock import SyncLocked, sync_lock
 from catalog.sync.purge import purge_missing
@@ -24,6 +31,8 @@ EXIT_FAILED = 1
 EXIT_PARTIAL = 3
 EXIT_LOCKED = 75  # EX_TEMPFAIL: "try again later", what cron wrappers expect
 EXIT_CODES = {"ok": EXIT_OK, "partial": EXIT_PARTIAL, "failed": EXIT_FAILED}
+# What the sync's logger shows at each --verbosity.
+LOG_LEVELS = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO, 3: logging.DEBUG}
 
 
 def _share(text: str) -> float:
@@ -50,7 +59,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--json", action="store_true", help="Print exactly one JSON object on stdout."
         )
-        parser.add_argument("--quiet", action="store_true", help="Print only errors (for cron).")
+        parser.add_argument(
+            "--quiet", action="store_true", help="Print only errors (for cron): --verbosity 0."
+        )
         parser.add_argument(
             "--experiment",
             action="append",
@@ -74,7 +85,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        quiet, as_json = options["quiet"], options["json"]
+        verbosity = 0 if options["quiet"] else options["verbosity"]
+        quiet, as_json = verbosity == 0, options["json"]
+        logging.getLogger("catalog.sync").setLevel(LOG_LEVELS.get(verbosity, logging.DEBUG))
         sync_options = SyncOptions(
             dry_run=options["dry_run"],
             experiment_ids=tuple(dict.fromkeys(str(e) for e in options["experiment"])),
@@ -93,14 +106,15 @@ class Command(BaseCommand):
                         dry_run=sync_options.dry_run,
                     )
         except SyncLocked as locked:
-            self.stderr.write(f"sync_registry: another sync is running ({locked}); exiting")
-            raise SystemExit(EXIT_LOCKED) from None
+            raise CommandError(
+                f"another sync is running ({locked}); exiting", returncode=EXIT_LOCKED
+            ) from None
         if sync_options.progress is not None:
             sync_options.progress.done()
         self._print(report, as_json=as_json, quiet=quiet, purged=purged)
         code = EXIT_CODES[report.status]
         if code:
-            raise SystemExit(code)
+            raise CommandError(_outcome(report), returncode=code)
 
     def _sync(self, options: SyncOptions) -> SyncReport:
         # Sources are built inside the lock: a bad configuration is a failed sync.
@@ -123,8 +137,6 @@ class Command(BaseCommand):
         summary = report.as_dict()
         if purged is not None:
             summary["purged"] = purged
-        if report.error:
-            self.stderr.write(f"sync_registry: {report.status}: {report.error}")
         if as_json:
             self.stdout.write(json.dumps(summary, sort_keys=False))
             return
@@ -148,6 +160,14 @@ class Command(BaseCommand):
             self.stdout.write(f"  purged: {purged}")
         for warning in summary["warnings"]:
             self.stderr.write(f"warning: {warning}")
+
+
+def _outcome(report: SyncReport) -> str:
+    """The one line a failed or partial sync ends with (after ``CommandError:``)."""
+    if report.error:
+        return f"sync {report.status}: {report.error}"
+    warnings = len(report.as_dict()["warnings"])
+    return f"sync {report.status}: {warnings} warning{'s' if warnings != 1 else ''}"
 
 
 class _Progress:
