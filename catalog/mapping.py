@@ -50,6 +50,7 @@ from django.utils import timezone
 from catalog import selectors
 from catalog.formatting import folder_of, folder_of_location, format_metric, plain_purpose
 from catalog.models import (
+    RUN_DELETED,
     RUN_DELETED_WITH_ARTIFACTS,
     RUN_WITHOUT_ARTIFACTS,
     Artifact,
@@ -319,13 +320,15 @@ def _structure_sample(
 
 
 def _drift_figures() -> tuple[dict, int, int, dict[int, tuple[int, int, int]]]:
-    """Deleted runs still holding storage, runs without artifacts, versions whose artifacts
-    are missing, logged models by folder.
+    """Deleted runs (all of them, and those still holding storage), runs without
+    artifacts, versions whose artifacts are missing, logged models by folder.
 
-    One query: four aggregates glued with UNION ALL, the runs' filtered by the condition
-    of a partial index (``RUN_DELETED_WITH_ARTIFACTS``, ``RUN_WITHOUT_ARTIFACTS``) so that
-    only the drifted runs are read, never the whole runs table; a logged model row per
-    folder. Rows are ``(kind, experiment pk, count, objects, bytes)``.
+    One query: five aggregates glued with UNION ALL, the runs' filtered by the condition
+    of a partial index (``RUN_DELETED``, ``RUN_DELETED_WITH_ARTIFACTS``,
+    ``RUN_WITHOUT_ARTIFACTS``) so that only the drifted runs are read, never the whole
+    runs table; a logged model row per folder. Rows are ``(kind, experiment pk, count,
+    objects, bytes)``. The deleted runs' dict: ``n`` and ``bytes`` of those with
+    storage, ``all`` of every deleted run of a present folder.
     """
     # A typed NULL: PostgreSQL takes two untyped NULLs for text, which no count matches.
     none = Cast(Value(None), BigIntegerField())
@@ -343,6 +346,9 @@ def _drift_figures() -> tuple[dict, int, int, dict[int, tuple[int, int, int]]]:
         Run.objects.filter(RUN_DELETED_WITH_ARTIFACTS), "deleted", size=Sum("artifact_bytes")
     )
     empty = figures(Run.objects.filter(RUN_WITHOUT_ARTIFACTS), "empty")
+    deleted_all = figures(
+        Run.objects.filter(RUN_DELETED, experiment__missing_since=None), "deleted-all"
+    )
     missing = figures(
         ModelVersion.objects.filter(missing_since=None, artifacts_present=False), "missing"
     )
@@ -353,15 +359,14 @@ def _drift_figures() -> tuple[dict, int, int, dict[int, tuple[int, int, int]]]:
         objects=Sum("artifact_count"),
         size=Sum("artifact_bytes"),
     )
-    deleted_runs, without_artifacts, versions_missing, logged_models = (
-        {"n": 0, "bytes": 0},
-        0,
-        0,
-        {},
-    )
-    for kind, folder, count, objects, size in deleted.union(empty, missing, logged, all=True):
+    deleted_runs = {"n": 0, "bytes": 0, "all": 0}
+    without_artifacts, versions_missing, logged_models = 0, 0, {}
+    rows = deleted.union(deleted_all, empty, missing, logged, all=True)
+    for kind, folder, count, objects, size in rows:
         if kind == "deleted":
-            deleted_runs = {"n": count, "bytes": int(size or 0)}
+            deleted_runs.update(n=count, bytes=int(size or 0))
+        elif kind == "deleted-all":
+            deleted_runs["all"] = count
         elif kind == "empty":
             without_artifacts = count
         elif kind == "missing":
@@ -624,11 +629,17 @@ def _overview(data: MappingData) -> list[str]:
         "",
         f"- **S3 Bucket{'s' if len(data.buckets) != 1 else ''}:** {buckets}",
         f"- **Total Experiments:** {totals['active']}{deleted}",
-        f"- **Total Runs:** {totals['runs']}",
+        _total_runs(totals["runs"], data.deleted_runs_with_artifacts.get("all", 0)),
         f"- **Total Registered Models:** {len(data.models)}",
         f"- **Total Artifacts:** {totals['artifacts']} objects, {filesizeformat(totals['bytes'])}",
         "- **Storage Pattern:** `{experiment_id}/{run_id}/artifacts/{artifact_path}`",
     ]
+
+
+def _total_runs(present: int, deleted: int) -> str:
+    """Active runs, the deleted ones apart: the folders' run counts hold both."""
+    extra = f" (plus {deleted} deleted)" if deleted else ""
+    return f"- **Total Runs:** {max(present - deleted, 0)}{extra}"
 
 
 def _purpose_lines(experiment: Experiment) -> list[str]:

@@ -375,6 +375,8 @@ def test_folder_sections_show_deleted_and_empty_runs_orphans_and_logged_models(s
 
     markdown = _export()
 
+    # The folders count 18 runs: the two deleted ones are said apart, as on the home page.
+    assert "- **Total Runs:** 16 (plus 2 deleted)" in markdown
     folder_three = _section(markdown, "### Folder 3/")
     assert (
         f"  - `{deleted.run_id}/` - tuning_63 - **DELETED** in MLflow (status FINISHED); "
