@@ -10,9 +10,11 @@
 # constraints.txt and this script, so an unchanged dependency list is not installed again (after
 # `make test`, `make run` installs nothing) and a changed one is.
 set -eu
-# MLflow writes the virtualenv's pip version into every model's python_env.yaml and
-# conda.yaml, so the demo world's bytes (and fixtures/demo_world.json) depend on it.
+# MLflow writes the virtualenv's pip and setuptools versions into every model's
+# python_env.yaml and conda.yaml, so the demo world's bytes (and fixtures/demo_world.json)
+# depend on them. setuptools: the one Python 3.11's ensurepip seeds a venv with.
 pip_version=26.3
+setuptools_version=65.5.0
 extra=$1
 python=${PYTHON:-python3}
 venv=${VENV:-.venv}
@@ -65,11 +67,12 @@ fi
 # PYTHONDONTWRITEBYTECODE), which costs 5-7 s once, spread over the first processes.
 if [ "$installer" = uv ]; then
   $step "installing the $extra dependencies (uv)" "$venv/bin/uv" pip install \
-    --python "$venv/bin/python" -c constraints.txt "pip==$pip_version" -e ".[$extra]"
+    --python "$venv/bin/python" -c constraints.txt "pip==$pip_version" \
+    "setuptools==$setuptools_version" -e ".[$extra]"
 else
   if [ "$("$@" --version 2>/dev/null | cut -d' ' -f2)" != "$pip_version" ]; then
     $step "installing pip $pip_version" "$@" --disable-pip-version-check install \
-      "pip==$pip_version"
+      "pip==$pip_version" "setuptools==$setuptools_version"
   fi
   $step "installing the $extra dependencies (pip)" "$venv/bin/pip" install \
     --disable-pip-version-check -c constraints.txt -e ".[$extra]"

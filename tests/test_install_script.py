@@ -2,8 +2,8 @@
 
 Installs the ``demo`` extra into a new virtualenv under a temporary directory, through
 the same script, constraints and uv cache as the project's own ``.venv``: the venv is
-made without ensurepip, uv comes from the machine's pip, and uv brings the pinned pip
-(MLflow writes its version into every model's environment files). A second call with
+made without ensurepip, uv comes from the machine's pip, and uv brings the pinned pip and
+setuptools (MLflow writes their versions into every model's environment files). A second call with
 nothing changed installs nothing; a changed dependency list installs again.
 """
 
@@ -22,13 +22,13 @@ BASE_DIR = Path(__file__).resolve().parents[1]
 INSTALL_TIMEOUT_S = 600
 VERSIONS_OF_THE_DEMO_SET = (
     "from importlib.metadata import version\n"
-    "for name in ('django', 'mlflow', 'boto3'): print(name, '=', version(name))"
+    "for name in ('django', 'mlflow', 'boto3', 'setuptools'): print(name, '=', version(name))"
 )
 
 
-def pinned_pip_version() -> str:
+def pinned_version(tool: str) -> str:
     script = (BASE_DIR / "scripts" / "install.sh").read_text()
-    return re.search(r"^pip_version=(\S+)$", script, re.MULTILINE).group(1)
+    return re.search(rf"^{tool}_version=(\S+)$", script, re.MULTILINE).group(1)
 
 
 def run_install(checkout: Path, venv: Path) -> subprocess.CompletedProcess:
@@ -68,14 +68,16 @@ def test_a_fresh_venv_gets_uv_the_pinned_pip_and_the_extra_once(checkout, tmp_pa
     pip = subprocess.run(
         [venv / "bin" / "pip", "--version"], capture_output=True, text=True, check=True
     )
-    assert pip.stdout.split()[1] == pinned_pip_version()
+    assert pip.stdout.split()[1] == pinned_version("pip")
     # Installed, not imported: importing mlflow in a venv without bytecode costs seconds.
     found = subprocess.run(
         [venv / "bin" / "python", "-c", VERSIONS_OF_THE_DEMO_SET],
         capture_output=True,
         text=True,
     )
-    assert found.returncode == 0 and found.stdout.count("=") == 3, found.stderr
+    assert found.returncode == 0 and found.stdout.count("=") == 4, found.stderr
+    # MLflow writes it into every model's environment files: the demo world depends on it.
+    assert f"setuptools = {pinned_version('setuptools')}" in found.stdout
     assert (venv / ".installed-demo").read_text().strip()
 
     again = run_install(checkout, venv)
