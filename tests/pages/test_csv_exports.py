@@ -215,7 +215,7 @@ def _is_number(text: str) -> bool:
 
 
 def assert_plain_export(rows: list[list[str]], *, label: str) -> None:
-    """Every cell is plain text as the brief of the exports wants it (see module doc)."""
+    """Every cell is plain text, as the module docstring says a CSV cell must be."""
     text = "\n".join(",".join(row) for row in rows)
     for row in rows:
         for cell in row:
