@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 INSTALL := PYTHON=$(PYTHON) VENV=$(VENV) sh scripts/install.sh
 STEP := sh scripts/step.sh
 # pytest-xdist workers: one per core, each with its own test database. (pytest 9 drops
-# xdist_group's grouping, so expensive session worlds are shared through files instead:
+# xdist_group's grouping, so expensive test worlds are shared through files instead:
 # see tests/demo/conftest.py.)
 PYTEST_WORKERS ?= auto
 
