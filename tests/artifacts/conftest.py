@@ -8,11 +8,10 @@ import uuid
 
 import pytest
 from matplotlib.figure import Figure
-from moto import mock_aws
 from PIL import Image
 
-from catalog.s3 import get_web_s3_client
 from tests.factories import BUCKET, make_artifact
+from tests.moto_s3 import web_s3_with_bucket
 
 
 @pytest.fixture(autouse=True)
@@ -30,18 +29,7 @@ def private_cache(settings):
 @pytest.fixture
 def s3(settings, monkeypatch):
     """moto's in-process S3 with the artifact bucket; the web client rebuilt around it."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    settings.CATALOG_S3_ENDPOINT_URL = ""
-    get_web_s3_client.cache_clear()
-    with mock_aws():
-        client = get_web_s3_client()
-        client.create_bucket(Bucket=BUCKET)
-        yield client
-    get_web_s3_client.cache_clear()
+    yield from web_s3_with_bucket(settings, monkeypatch, BUCKET)
 
 
 @pytest.fixture

@@ -13,12 +13,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from moto import mock_aws
 
 from catalog import selectors
 from catalog.cleanup import prefix_upper_bound, s3_rm_command
 from catalog.models import Artifact, Experiment
-from catalog.s3 import get_web_s3_client
 from tests.factories import (
     BUCKET,
     NOW,
@@ -30,6 +28,7 @@ from tests.factories import (
     make_run,
     make_sync_run,
 )
+from tests.moto_s3 import web_s3_with_bucket
 
 pytestmark = pytest.mark.django_db
 
@@ -368,18 +367,7 @@ def test_orphan_listings_are_cached_apart(seed_world, reader_client):
 @pytest.fixture
 def s3(settings, monkeypatch):
     """moto's in-process S3 with a bucket of this module's own (one store per process)."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    settings.CATALOG_S3_ENDPOINT_URL = ""
-    get_web_s3_client.cache_clear()
-    with mock_aws():
-        client = get_web_s3_client()
-        client.create_bucket(Bucket="drift-orphans")
-        yield client
-    get_web_s3_client.cache_clear()
+    yield from web_s3_with_bucket(settings, monkeypatch, "drift-orphans")
 
 
 def test_an_orphan_downloads_as_an_attachment(db, reader_client, s3):
