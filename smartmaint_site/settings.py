@@ -190,6 +190,13 @@ CACHES = cache_settings(
 # (its `authorization` setting); without a token the page needs a signed-in user.
 CATALOG_METRICS_TOKEN = os.environ.get("CATALOG_METRICS_TOKEN", "").strip()
 
+# The change timeline (/changes/): the sync purges events older than this many days.
+CATALOG_CHANGES_KEEP_DAYS = int(os.environ.get("CATALOG_CHANGES_KEEP_DAYS", 365))
+# Webhooks: each POST waits at most this long; a failed one is retried after later
+# syncs, with backoff, up to this many attempts.
+CATALOG_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("CATALOG_WEBHOOK_TIMEOUT_SECONDS", 5))
+CATALOG_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("CATALOG_WEBHOOK_MAX_ATTEMPTS", 5))
+
 # --- Security -------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"

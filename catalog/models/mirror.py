@@ -1,4 +1,4 @@
-"""The catalogue's tables.
+"""The mirrored tables: what the sync copies from MLflow and S3, and its own records.
 
 Two kinds of field live side by side on the mirrored models:
 
