@@ -24,7 +24,7 @@ from catalog.sync.records import S3Root
 
 ARTIFACTS_SEGMENT = "/artifacts/"
 # S3's limits: a bucket name of at most 63 characters, a key of at most 1,024 bytes of
-# UTF-8. The catalogue's columns are sized for them (catalog/models.py).
+# UTF-8. The catalogue's columns are sized for them (catalog/models/mirror.py).
 S3_BUCKET_MAX_CHARS = 63
 S3_KEY_MAX_BYTES = 1024
 

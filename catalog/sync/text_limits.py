@@ -34,7 +34,7 @@ DIGEST_CHARS = 16
 _CUT_TAIL_CHARS = len(CUT_MARK) + DIGEST_CHARS
 _CUT_TAIL_BYTES = len(CUT_MARK.encode()) + DIGEST_CHARS
 
-# Limits of the catalogue's columns (catalog/models.py), in characters unless said.
+# Limits of the catalogue's columns (catalog/models/mirror.py), in characters unless said.
 MLFLOW_ID_MAX_CHARS = 64  # experiment, run and logged model ids: varchar(64)
 SHORT_MAX_CHARS = 32  # status, lifecycle stage, stage: varchar(32)
 METRIC_KEY_MAX_CHARS = 250  # MetricPoint.key: varchar(250), MLflow's own limit
