@@ -7,7 +7,7 @@ pulls them: memory holds no list of the world (but for a run id -> index map).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from benchmarks.world import World
 from catalog.sync.records import (
@@ -81,11 +81,16 @@ class MemoryMlflowSource:
             tags={"mlflow.user": f"engineer{index % 9}", "stage": "dev"},
         )
 
-    def metric_history(self, *, run_id: str, key: str) -> list[MetricRecord]:
+    def metric_histories(
+        self, *, run_ids: Sequence[str], key: str
+    ) -> dict[str, list[MetricRecord]]:
+        """One metric's history of many runs in one call, as MLflow's bulk read."""
         self.metric_history_calls += 1
         if self._run_index is None:
             self._run_index = {self.world.run_id(i): i for i in range(self.world.size.runs)}
-        index = self._run_index[run_id]
+        return {run_id: self._history(self._run_index[run_id], key=key) for run_id in run_ids}
+
+    def _history(self, index: int, *, key: str) -> list[MetricRecord]:
         start = self.world.run_start_ms(index)
         final = self.world.run_metrics(index, changed=self._changed(index))[key]
         return [
@@ -94,13 +99,6 @@ class MemoryMlflowSource:
             )
             for step in range(HISTORY_STEPS)
         ]
-
-    def metric_histories(self, *, run_ids: list[str], key: str) -> dict[str, list[MetricRecord]]:
-        """The bulk form (as MLflow's get-history-bulk): one call for many runs."""
-        calls = self.metric_history_calls
-        histories = {run_id: self.metric_history(run_id=run_id, key=key) for run_id in run_ids}
-        self.metric_history_calls = calls + 1
-        return histories
 
     def iter_logged_models(self, *, experiment_ids: Iterable[str]) -> Iterator[LoggedModelRecord]:
         world = self.world

@@ -8,7 +8,7 @@ tests; a record is rebuilt only when something in it had to change.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from operator import attrgetter
 from typing import Any
@@ -213,7 +213,7 @@ class CleanMlflowSource:
     """An MLflow source whose every record is fitted for storage (``clean_record``).
 
     Wraps any object with ``MlflowSource``'s methods. Ids and metric keys it changed are
-    remembered (few: MLflow's own validation keeps them clean) so ``metric_history``
+    remembered (few: MLflow's own validation keeps them clean) so ``metric_histories``
     asks the source by the values the source knows. A registered model or version whose
     fitted natural key repeats one already yielded is left out with a warning: two rows
     cannot share a natural key.
@@ -254,14 +254,29 @@ class CleanMlflowSource:
                 fitted = replace(fitted, metrics=metrics)
             yield fitted
 
-    def metric_history(self, *, run_id: str, key: str) -> list[MetricRecord]:
-        points = self.source.metric_history(
-            run_id=self._run_ids.get(run_id, run_id),
-            key=self._metric_keys.get((run_id, key), key),
-        )
-        # Each key was fitted, and warned of, with the run's latest metrics.
-        fitted = _fit_metric_keys(points, item=str, warn=_ignore)
-        return list(points) if fitted is None else list(fitted)
+    def metric_histories(
+        self, *, run_ids: Sequence[str], key: str
+    ) -> dict[str, list[MetricRecord]]:
+        """The source's histories, asked by the ids and keys it knows, under fitted ones.
+
+        Runs whose key was fitted from different originals are asked apart, one call per
+        original key. Only runs asked for are returned; each point's key is fitted.
+        """
+        asked: dict[str, dict[str, str]] = {}  # source's key -> {source's run id: fitted id}
+        for run_id in run_ids:
+            source_key = self._metric_keys.get((run_id, key), key)
+            asked.setdefault(source_key, {})[self._run_ids.get(run_id, run_id)] = run_id
+        histories: dict[str, list[MetricRecord]] = {}
+        for source_key, runs in asked.items():
+            read = self.source.metric_histories(run_ids=list(runs), key=source_key)
+            for source_id, run_id in runs.items():
+                points = read.get(source_id)
+                if points is None:
+                    continue  # the stage reports a run left out
+                # Each key was fitted, and warned of, with the run's latest metrics.
+                fitted = _fit_metric_keys(points, item=str, warn=_ignore)
+                histories[run_id] = list(points) if fitted is None else list(fitted)
+        return histories
 
     def iter_logged_models(self, *, experiment_ids: list[str]) -> Iterator[LoggedModelRecord]:
         warn = self.warn

@@ -7,7 +7,7 @@ No database here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from catalog.sync.records import (
@@ -42,8 +42,8 @@ class MlflowSource:
     """Reads one tracking server (or tracking database) for the sync.
 
     ``tracking_uri`` is ``MLFLOW_TRACKING_URI``; ``registry_uri`` defaults to it.
-    ``metric_history_calls`` counts ``get_metric_history`` calls, so a no-change sync can
-    prove it fetched none.
+    ``metric_history_calls`` counts metric-history requests (bulk or one run's), so a
+    no-change sync can prove it fetched none.
     """
 
     def __init__(self, *, tracking_uri: str, registry_uri: str | None = None) -> None:
@@ -61,11 +61,7 @@ class MlflowSource:
         except Exception as error:  # noqa: BLE001 - any failure to build the client
             raise MlflowSourceError(f"cannot open MLflow at {tracking_uri}: {error}") from error
         self.metric_history_calls = 0
-        # The last <= 100 runs iter_runs yielded, and the histories read for them in bulk
-        # (metric key -> run id -> points): see metric_history.
-        self._window: list[str] = []
-        self._window_ids: frozenset[str] = frozenset()
-        self._window_histories: dict[str, dict[str, list[MetricRecord]]] = {}
+        # Set once a tracking server answers that it has no bulk history endpoint.
         self._bulk_unsupported = False
 
     # --- experiments and runs ----------------------------------------------------------
@@ -107,100 +103,53 @@ class MlflowSource:
                     page_token=token,
                 )
 
-            window: list[RunRecord] = []
             for run in self._pages(page, what=f"runs of experiments {batch[0]}..{batch[-1]}"):
-                window.append(_run_record(run))
-                if len(window) >= HISTORY_RUNS_PER_CALL:
-                    yield from self._yield_window(window)
-                    window = []
-            yield from self._yield_window(window)
+                yield _run_record(run)
 
-    def _yield_window(self, records: list[RunRecord]) -> Iterator[RunRecord]:
-        self._window = [record.run_id for record in records]
-        self._window_ids = frozenset(self._window)
-        self._window_histories = {}
-        yield from records
+    # --- metric histories --------------------------------------------------------------
 
-    def metric_history(self, *, run_id: str, key: str) -> list[MetricRecord]:
-        """Every logged point of one metric of one run.
+    def metric_histories(
+        self, *, run_ids: Sequence[str], key: str
+    ) -> dict[str, list[MetricRecord]]:
+        """Every logged point of metric ``key`` of each run, by run id.
 
-        For a run among the last 100 that ``iter_runs`` yielded, the first request for a
-        key reads that key's history of all those runs in one bulk call (MLflow's
-        get-history-bulk on a tracking server, the store's bulk query on a tracking
-        database) and later requests are served from it: a first sync makes one call
-        per key and 100 runs instead of one per run and key, and a no-change sync,
-        which asks for nothing, still makes none.
+        Up to 100 runs are read in one bulk call (``read_bulk_history``); where the
+        store has none, or a call came back at its point cap, each run is read with
+        the client's public ``get_metric_history``. A first sync thus makes one call
+        per key and 100 changed runs instead of one per run and key.
         """
-        if run_id in self._window_ids and not self._bulk_unsupported:
-            histories = self._window_histories.get(key)
-            if histories is None:
-                histories = self._read_window_histories(key=key)
-            if histories is not None and run_id in histories:
-                return histories.pop(run_id)
-        return self._single_history(run_id=run_id, key=key)
+        wanted = list(dict.fromkeys(run_ids))
+        histories: dict[str, list[MetricRecord]] = {}
+        for start in range(0, len(wanted), HISTORY_RUNS_PER_CALL):
+            chunk = wanted[start : start + HISTORY_RUNS_PER_CALL]
+            read = None if self._bulk_unsupported else self._bulk_histories(chunk, key=key)
+            if read is None:
+                read = {run_id: self._single_history(run_id=run_id, key=key) for run_id in chunk}
+            histories.update(read)
+        return histories
 
-    def _read_window_histories(self, *, key: str) -> dict[str, list[MetricRecord]] | None:
+    def _bulk_histories(
+        self, run_ids: list[str], *, key: str
+    ) -> dict[str, list[MetricRecord]] | None:
+        """One bulk call's histories, or None when they must be read run by run."""
         try:
-            rows = self._bulk_history(run_ids=self._window, key=key)
+            rows = read_bulk_history(self.client, run_ids=run_ids, key=key)
         except Exception as error:  # noqa: BLE001 - wrap every client/transport error
             raise MlflowSourceError(
-                f"metric history of {key} for {len(self._window)} runs: {_short(error)}"
+                f"metric history of {key} for {len(run_ids)} runs: {_short(error)}"
             ) from error
         if rows is None:
             self._bulk_unsupported = True
             return None
         self.metric_history_calls += 1
-        histories: dict[str, list[MetricRecord]] = {}
         # A result at the cap may have been cut: those runs are read one by one.
-        if len(rows) < HISTORY_POINTS_PER_CALL:
-            histories = {run_id: [] for run_id in self._window}
-            for run_id, point in rows:
-                if run_id in histories:
-                    histories[run_id].append(point)
-        self._window_histories[key] = histories
+        if len(rows) >= HISTORY_POINTS_PER_CALL:
+            return None
+        histories: dict[str, list[MetricRecord]] = {run_id: [] for run_id in run_ids}
+        for run_id, point in rows:
+            if run_id in histories:  # a run not asked for is not trusted to be whole
+                histories[run_id].append(point)
         return histories
-
-    def _bulk_history(self, *, run_ids: list[str], key: str) -> list | None:
-        """[(run id, point)] of one bulk call, or None when the store has no bulk call."""
-        store = getattr(getattr(self.client, "_tracking_client", None), "store", None)
-        get_host_creds = getattr(store, "get_host_creds", None)
-        if callable(get_host_creds):
-            from mlflow.utils.rest_utils import http_request
-
-            params = [("run_id", run_id) for run_id in run_ids]
-            params += [("metric_key", key), ("max_results", str(HISTORY_POINTS_PER_CALL))]
-            response = http_request(
-                get_host_creds(), HISTORY_BULK_ENDPOINT, "GET", params=params,
-                raise_on_status=False,
-            )  # fmt: skip
-            if response.status_code == 404:  # a server without the endpoint
-                return None
-            response.raise_for_status()
-            return [
-                (
-                    m["run_id"],
-                    MetricRecord(
-                        key=m["key"],
-                        value=m.get("value"),
-                        step=int(m.get("step") or 0),
-                        timestamp=int(m.get("timestamp") or 0),
-                    ),
-                )
-                for m in response.json().get("metrics", [])
-            ]
-        bulk = getattr(store, "get_metric_history_bulk", None)
-        if callable(bulk):
-            points = bulk(run_ids=run_ids, metric_key=key, max_results=HISTORY_POINTS_PER_CALL)
-            return [
-                (
-                    m.run_id,
-                    MetricRecord(
-                        key=m.key, value=m.value, step=m.step or 0, timestamp=m.timestamp or 0
-                    ),
-                )
-                for m in points
-            ]
-        return None
 
     def _single_history(self, *, run_id: str, key: str) -> list[MetricRecord]:
         self.metric_history_calls += 1
@@ -303,6 +252,57 @@ class MlflowSource:
             if token in seen_tokens:  # a server that loops would never end the sync
                 raise MlflowSourceError(f"reading {what}: page token repeated")
             seen_tokens.add(token)
+
+
+def read_bulk_history(client: Any, *, run_ids: list[str], key: str) -> list | None:
+    """[(run id, point)] of metric ``key`` of up to 100 runs in one call; None when the
+    store offers no bulk read.
+
+    MLflow's client has no public bulk history: its UI reads one from a tracking
+    server's ``get-history-bulk`` endpoint, and a tracking database's store has
+    ``get_metric_history_bulk``. Both are reached through the client's store, a private
+    attribute, and only here; the public ``get-history-bulk-interval`` endpoint is no
+    substitute, as it samples long histories and drops negative steps. A caller that gets
+    None reads each run with ``MlflowClient.get_metric_history``.
+    """
+    store = getattr(getattr(client, "_tracking_client", None), "store", None)
+    get_host_creds = getattr(store, "get_host_creds", None)
+    if callable(get_host_creds):
+        from mlflow.utils.rest_utils import http_request
+
+        params = [("run_id", run_id) for run_id in run_ids]
+        params += [("metric_key", key), ("max_results", str(HISTORY_POINTS_PER_CALL))]
+        response = http_request(
+            get_host_creds(), HISTORY_BULK_ENDPOINT, "GET", params=params, raise_on_status=False
+        )
+        if response.status_code == 404:  # a server without the endpoint
+            return None
+        response.raise_for_status()
+        return [
+            (
+                m["run_id"],
+                MetricRecord(
+                    key=m["key"],
+                    value=m.get("value"),
+                    step=int(m.get("step") or 0),
+                    timestamp=int(m.get("timestamp") or 0),
+                ),
+            )
+            for m in response.json().get("metrics", [])
+        ]
+    bulk = getattr(store, "get_metric_history_bulk", None)
+    if callable(bulk):
+        points = bulk(run_ids=run_ids, metric_key=key, max_results=HISTORY_POINTS_PER_CALL)
+        return [
+            (
+                m.run_id,
+                MetricRecord(
+                    key=m.key, value=m.value, step=m.step or 0, timestamp=m.timestamp or 0
+                ),
+            )
+            for m in points
+        ]
+    return None
 
 
 def _run_record(run: Any) -> RunRecord:

@@ -11,7 +11,7 @@ Mappings (tags, params ...) are plain dicts; records are never hashed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple, Protocol
@@ -149,11 +149,15 @@ class MlflowSourceLike(Protocol):
         """Every run of those experiments, with its latest metric values."""
         ...
 
-    def metric_history(self, *, run_id: str, key: str) -> list[MetricRecord]:
-        """Every logged point of one metric of one run.
+    def metric_histories(
+        self, *, run_ids: Sequence[str], key: str
+    ) -> dict[str, list[MetricRecord]]:
+        """Every logged point of one metric, for each of ``run_ids``.
 
-        Cheap (one bulk read per key) for the runs of the last window ``iter_runs``
-        yielded; any other run costs a request of its own.
+        The result has an entry for every run asked for (an empty list for a run that
+        never logged ``key``). The sync asks once per key for the changed runs of a
+        batch, so a source that can read many runs at once (MLflow's bulk history)
+        makes one request where one per run would be many.
         """
         ...
 

@@ -3,7 +3,8 @@
 Render methods read only what the selectors fetched (annotations, ``select_related``,
 prefetches): none of them queries. Everything from MLflow goes through ``format_html``
 or the template engine, so it is escaped. ``value_*`` methods give the plain values the
-CSV export writes.
+CSV export writes; a cell several tables draw alike is a column class of ``columns.py``,
+which brings its HTML and its plain value together.
 """
 
 from catalog.tables.audit import (

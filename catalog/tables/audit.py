@@ -5,17 +5,14 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import django_tables2 as tables
-from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html
 
 from catalog.cleanup import CleanupCommand, s3_rm_command
 from catalog.models import Artifact
 from catalog.selectors import BUCKET_TOP_GROUP, run_cleanup
-from catalog.tables.base import (
-    CatalogTable,
-    IsoDateTimeColumn,
-)
+from catalog.tables.base import CatalogTable, IsoDateTimeColumn
+from catalog.tables.columns import BytesColumn
 from catalog.tables.runs import AuditRunTable
 from catalog.templatetags.catalog_tags import breakable
 
@@ -73,7 +70,7 @@ class OrphanFolderTable(CatalogTable):
     entry = tables.Column(verbose_name="Folder", order_by=("entry",))
     bucket = tables.Column(verbose_name="Bucket")
     object_count = tables.Column(verbose_name="Objects")
-    total_bytes = tables.Column(verbose_name="Bytes")
+    total_bytes = BytesColumn(verbose_name="Bytes")
     cleanup = tables.Column(
         verbose_name="Cleanup (aws CLI)",
         accessor="bucket",
@@ -103,12 +100,6 @@ class OrphanFolderTable(CatalogTable):
         return format_html('<a href="{}">{}</a>', orphan_row_url(record), value)
 
     def value_object_count(self, value):
-        return value
-
-    def render_total_bytes(self, value):
-        return filesizeformat(value)
-
-    def value_total_bytes(self, value):
         return value
 
     def render_cleanup(self, record):
@@ -146,7 +137,7 @@ class OrphanObjectTable(CatalogTable):
     """The objects of one orphan folder (``selectors.orphan_group_objects``)."""
 
     key = tables.Column(verbose_name="Key")
-    size = tables.Column(verbose_name="Size")
+    size = BytesColumn(verbose_name="Size")
     last_modified = IsoDateTimeColumn(verbose_name="Last modified", format="Y-m-d H:i")
     download = tables.Column(
         verbose_name="Download",
@@ -179,12 +170,6 @@ class OrphanObjectTable(CatalogTable):
 
     def value_key(self, record):
         return record.s3_uri
-
-    def render_size(self, value):
-        return filesizeformat(value)
-
-    def value_size(self, value):
-        return value
 
     def render_download(self, record):
         return format_html(

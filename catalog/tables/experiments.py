@@ -6,7 +6,6 @@ from urllib.parse import quote
 
 import django_tables2 as tables
 from django.db.models import QuerySet, prefetch_related_objects
-from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -22,10 +21,8 @@ from catalog.selectors import (
     key_model_names,
     present_models_prefetch,
 )
-from catalog.tables.base import (
-    CatalogTable,
-    badge,
-)
+from catalog.tables.base import CatalogTable, badge
+from catalog.tables.columns import BytesColumn
 
 
 class QuickReferenceTable(CatalogTable):
@@ -112,7 +109,7 @@ class ExperimentTable(QuickReferenceTable):
     run_count = tables.Column(verbose_name="Runs", accessor="active_run_count")
     deleted_run_count = tables.Column(verbose_name="Deleted runs", visible=False)
     artifact_count = tables.Column(verbose_name="Artifacts")
-    artifact_bytes = tables.Column(verbose_name="Bytes")
+    artifact_bytes = BytesColumn(verbose_name="Bytes")
 
     class Meta(QuickReferenceTable.Meta):
         empty_text = "No experiments found."
@@ -152,10 +149,4 @@ class ExperimentTable(QuickReferenceTable):
         return value
 
     def value_run_count(self, value):
-        return value
-
-    def render_artifact_bytes(self, value):
-        return filesizeformat(value)
-
-    def value_artifact_bytes(self, value):
         return value

@@ -10,9 +10,8 @@ from catalog.formatting import (
 )
 from catalog.models import ModelVersion
 from catalog.selectors import shared_with
-from catalog.tables.base import (
-    CatalogTable,
-)
+from catalog.tables.base import CatalogTable
+from catalog.tables.columns import CategoryColumn, VersionColumn
 
 # Other models named in a "shared with" note before "and N more".
 SHARED_NAMES_SHOWN = 3
@@ -36,12 +35,15 @@ class LeaderboardTable(CatalogTable):
         linkify=lambda record: record.registered_model.get_absolute_url(),
         orderable=False,
     )
-    version = tables.Column(
+    version = VersionColumn(
         verbose_name="Version", linkify=lambda record: record.get_absolute_url(), orderable=False
     )
     metric_value = tables.Column(verbose_name="Value", orderable=False)
-    category = tables.Column(
-        verbose_name="Category", accessor="registered_model__category", orderable=False
+    category = CategoryColumn(
+        verbose_name="Category",
+        accessor="registered_model__category",
+        model="registered_model",
+        orderable=False,
     )
     experiment = tables.Column(
         verbose_name="Experiment",
@@ -91,23 +93,11 @@ class LeaderboardTable(CatalogTable):
             row.record.below_threshold = self.is_below_threshold(row.record)
         return rows
 
-    def render_version(self, value):
-        return f"v{value}"
-
-    def value_version(self, value):
-        return value
-
     def render_metric_value(self, value):
         return format_metric(value)
 
     def value_metric_value(self, value):
         return value
-
-    def render_category(self, record):
-        return record.registered_model.get_effective_category_display()
-
-    def value_category(self, record):
-        return record.registered_model.effective_category
 
     def render_note(self, record):
         parts = []

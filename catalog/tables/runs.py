@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import django_tables2 as tables
-from django.template.defaultfilters import filesizeformat
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
-from catalog.formatting import (
-    format_duration,
-    key_metrics,
-)
+from catalog.formatting import format_duration
 from catalog.models import Run
-from catalog.tables.base import (
-    CatalogTable,
-    IsoDateTimeColumn,
-    badge,
-    pairs_text,
-)
+from catalog.tables.base import CatalogTable, IsoDateTimeColumn
+from catalog.tables.columns import BytesColumn, MetricsColumn, MissingSinceColumn, StatusColumn
 
 
 class RunTable(CatalogTable):
@@ -25,9 +17,9 @@ class RunTable(CatalogTable):
 
     run_id = tables.Column(verbose_name="Run ID", linkify=True)
     name = tables.Column(verbose_name="Name")
-    status = tables.Column(verbose_name="Status")
+    status = StatusColumn(verbose_name="Status", lifecycle=True)
     lifecycle_stage = tables.Column(verbose_name="Lifecycle", visible=False)
-    missing_since = tables.Column(verbose_name="In MLflow", visible=False, empty_values=())
+    missing_since = MissingSinceColumn(verbose_name="In MLflow", visible=False)
     start_time = IsoDateTimeColumn(verbose_name="Start", format="Y-m-d H:i")
     duration = tables.Column(
         verbose_name="Duration",
@@ -40,9 +32,9 @@ class RunTable(CatalogTable):
     duration_s = tables.Column(
         verbose_name="Duration (s)", accessor="pk", visible=False, empty_values=()
     )
-    metrics = tables.Column(verbose_name="Key metrics", orderable=False, empty_values=())
+    metrics = MetricsColumn(verbose_name="Key metrics")
     artifact_count = tables.Column(verbose_name="Artifacts")
-    artifact_bytes = tables.Column(verbose_name="Bytes")
+    artifact_bytes = BytesColumn(verbose_name="Bytes")
 
     class Meta(CatalogTable.Meta):
         model = Run
@@ -68,40 +60,11 @@ class RunTable(CatalogTable):
     def value_run_id(self, value):
         return value
 
-    def render_status(self, record):
-        badges = [badge(record.status or "unknown", (record.status or "unknown").lower())]
-        if record.lifecycle_stage != "active":
-            badges.append(badge(record.lifecycle_stage, "deleted"))
-        if record.missing_since:
-            badges.append(badge("gone", "missing"))
-        # Joining SafeStrings with a plain str would drop their safety and escape them.
-        return format_html_join(" ", "{}", ((b,) for b in badges))
-
-    def value_status(self, record):
-        return record.status
-
-    def value_missing_since(self, value):
-        return value.isoformat() if value else "present"
-
     def render_duration(self, record):
         return format_duration(record.duration)
 
     def value_duration_s(self, record):
         return record.duration.total_seconds() if record.duration else ""
-
-    def render_metrics(self, record):
-        return format_html_join(
-            " ", '<span class="metric">{} <b>{}</b></span>', key_metrics(record.metrics)
-        )
-
-    def value_metrics(self, record):
-        return pairs_text(record.metrics)
-
-    def render_artifact_bytes(self, value):
-        return filesizeformat(value)
-
-    def value_artifact_bytes(self, value):
-        return value
 
 
 class AuditRunTable(RunTable):

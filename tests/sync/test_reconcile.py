@@ -21,6 +21,7 @@ class MemoryMlflow:
         self.runs = runs
         self.fail_runs_after = fail_runs_after
         self.metric_history_calls = 0
+        self.history_asked: list[list[str]] = []  # the runs of each call, one list a call
 
     def iter_experiments(self):
         yield ExperimentRecord(experiment_id="1", name="e", artifact_location="s3://b/1")
@@ -36,8 +37,12 @@ class MemoryMlflow:
                 metrics=(MetricRecord(key="m", value=1.0, step=1, timestamp=5),),
             )
 
-    def metric_history(self, *, run_id, key):
+    def metric_histories(self, *, run_ids, key):
         self.metric_history_calls += 1
+        self.history_asked.append(sorted(run_ids))
+        return {run_id: self.history(run_id=run_id, key=key) for run_id in run_ids}
+
+    def history(self, *, run_id, key):
         return [MetricRecord(key=key, value=1.0, step=1, timestamp=5)]
 
     def iter_logged_models(self, *, experiment_ids):
@@ -95,10 +100,98 @@ def test_the_missing_share_threshold(kept, status, marked):
 def test_history_is_read_once_per_change():
     mlflow = MemoryMlflow(3)
     sync(mlflow, MemoryS3(3))
-    assert mlflow.metric_history_calls == 3
+    # One call for the one key, asking for the three new runs at once.
+    assert mlflow.history_asked == [["run0000", "run0001", "run0002"]]
+    assert mlflow.metric_history_calls == 1
+    assert MetricPoint.objects.count() == 3
     again = MemoryMlflow(3)
     sync(again, MemoryS3(3))
     assert again.metric_history_calls == 0
+
+
+class TwoKeyMlflow(MemoryMlflow):
+    """Runs with metrics "a" and "b"; a call that asks for run ``poisoned`` fails."""
+
+    def __init__(self, runs: int, *, poisoned: str | None = None, **kwargs) -> None:
+        super().__init__(runs, **kwargs)
+        self.poisoned = poisoned
+
+    def iter_runs(self, *, experiment_ids):
+        for record in super().iter_runs(experiment_ids=experiment_ids):
+            yield RunRecord(
+                run_id=record.run_id,
+                experiment_id=record.experiment_id,
+                artifact_uri=record.artifact_uri,
+                metrics=(
+                    MetricRecord(key="b", value=2.0, step=1, timestamp=5),
+                    MetricRecord(key="a", value=1.0, step=1, timestamp=5),
+                ),
+            )
+
+    def metric_histories(self, *, run_ids, key):
+        if self.poisoned in run_ids:
+            self.history_asked.append(sorted(run_ids))
+            raise MlflowSourceError(f"metric history of {key}: HTTP 500")
+        return super().metric_histories(run_ids=run_ids, key=key)
+
+    def history(self, *, run_id, key):
+        return [
+            MetricRecord(key=key, value=0.5, step=0, timestamp=4),
+            MetricRecord(key=key, value=1.0, step=1, timestamp=5),
+        ]
+
+
+def stored_points(run_id: str) -> list[tuple]:
+    rows = MetricPoint.objects.filter(run__run_id=run_id).order_by("pk")
+    return list(rows.values_list("key", "step", "timestamp", "value"))
+
+
+@pytest.mark.django_db
+def test_histories_are_asked_per_key_for_up_to_100_changed_runs_at_once():
+    mlflow = TwoKeyMlflow(250)
+    assert sync(mlflow, MemoryS3(250)).status == "ok"
+    # Batches of 100, 100 and 50 changed runs; each key asked once per batch.
+    assert [len(run_ids) for run_ids in mlflow.history_asked] == [100, 100, 100, 100, 50, 50]
+    assert mlflow.metric_history_calls == 6
+    # Each run's points in the order of its metrics, as one run's reads would give them.
+    expected = [("b", 0, 4, 0.5), ("b", 1, 5, 1.0), ("a", 0, 4, 0.5), ("a", 1, 5, 1.0)]
+    assert stored_points("run0000") == stored_points("run0249") == expected
+    assert MetricPoint.objects.count() == 250 * 4
+
+
+@pytest.mark.django_db
+def test_a_run_the_source_cannot_read_costs_only_its_own_history():
+    mlflow = TwoKeyMlflow(5, poisoned="run0002")
+    report = sync(mlflow, MemoryS3(5))
+    assert report.status == "ok"
+    assert [w for w in report.all_warnings() if "metric history" in w] == [
+        "run run0002: metric history not read: metric history of b: HTTP 500"
+    ]
+    # The batch's call failed, then each run was asked alone; "a" was not asked of the
+    # run whose "b" failed.
+    assert mlflow.history_asked[0] == [f"run000{i}" for i in range(5)]
+    assert ["run0002"] in mlflow.history_asked
+    assert mlflow.history_asked[-1] == ["run0000", "run0001", "run0003", "run0004"]
+    assert stored_points("run0002") == []
+    assert len(stored_points("run0004")) == 4
+    assert Run.objects.get(run_id="run0002").metrics_signature == ""
+
+    # The next sync asks again for that run only, and stores its points.
+    again = TwoKeyMlflow(5)
+    assert sync(again, MemoryS3(5)).status == "ok"
+    assert again.history_asked == [["run0002"], ["run0002"]]
+    assert len(stored_points("run0002")) == 4
+    assert Run.objects.get(run_id="run0002").metrics_signature != ""
+
+
+@pytest.mark.django_db
+def test_a_listing_that_breaks_off_keeps_the_histories_of_the_runs_before_it():
+    mlflow = TwoKeyMlflow(10, fail_runs_after=4)
+    report = sync(mlflow, MemoryS3(10))
+    assert report.status == "partial"
+    assert mlflow.history_asked == [[f"run000{i}" for i in range(4)]] * 2
+    assert sorted(Run.objects.values_list("run_id", flat=True)) == [f"run000{i}" for i in range(4)]
+    assert MetricPoint.objects.count() == 4 * 4
 
 
 @pytest.mark.django_db
@@ -125,8 +218,8 @@ class InfiniteHistoryMlflow(MemoryMlflow):
                 )
             yield record
 
-    def metric_history(self, *, run_id, key):
-        points = super().metric_history(run_id=run_id, key=key)
+    def history(self, *, run_id, key):
+        points = super().history(run_id=run_id, key=key)
         if run_id == "run0000":
             points += [
                 MetricRecord(key=key, value=float("-inf"), step=2, timestamp=6),

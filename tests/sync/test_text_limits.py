@@ -281,11 +281,11 @@ class HostileMlflow:
             metrics=(MetricRecord(key=self.METRIC_KEY, value=1.0, step=1, timestamp=5),),
         )
 
-    def metric_history(self, *, run_id, key):
+    def metric_histories(self, *, run_ids, key):
         # Asked by the values MLflow knows, not the fitted ones.
-        self.history_asked.append((run_id, key))
-        assert (run_id, key) == (self.RUN_ID, self.METRIC_KEY)
-        return [MetricRecord(key=key, value=1.0, step=1, timestamp=5)]
+        self.history_asked.extend((run_id, key) for run_id in run_ids)
+        assert (list(run_ids), key) == ([self.RUN_ID], self.METRIC_KEY)
+        return {self.RUN_ID: [MetricRecord(key=key, value=1.0, step=1, timestamp=5)]}
 
     def iter_logged_models(self, *, experiment_ids):
         return iter(())

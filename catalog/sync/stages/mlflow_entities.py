@@ -1,8 +1,8 @@
 """Stage 1: experiments, runs and logged models from MLflow into their rows.
 
 Each entity is compared by fingerprint against its stored rows (``KeyedTable``) and
-written in batches; a run whose metrics changed has its metric history replaced in
-the same transaction as its row.
+written in batches; a run whose metrics changed has its metric history (read a batch
+of runs at a time: ``run_histories.py``) replaced in the same transaction as its row.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from catalog.sync.records import (
     SourceError,
 )
 from catalog.sync.report import SyncConfigurationError
-from catalog.sync.upsert import fingerprint, finite, from_millis, non_finite_warning
+from catalog.sync.stages.run_histories import runs_with_histories
+from catalog.sync.upsert import finite, from_millis, non_finite_warning
 
 METRIC_POINT_COLUMNS = ("run_id", "key", "step", "timestamp", "value")
 
@@ -99,19 +100,23 @@ def sync_runs(ctx: SyncContext, experiment_ids: list[str]) -> None:
     # metrics signature, so a killed sync never leaves a signature without its points.
     table.on_flush = write_histories
     ctx.progress("listing runs")
+
+    def is_changed(run_id: str, signature: str) -> bool:
+        old = existing.get(run_id)
+        return old is None or old[3] != signature
+
     try:
-        for record in ctx.mlflow.iter_runs(experiment_ids=experiment_ids):
+        listed = runs_with_histories(
+            ctx,
+            ctx.mlflow.iter_runs(experiment_ids=experiment_ids),
+            known_experiments=ctx.experiment_pks,
+            is_changed=is_changed,
+        )
+        for record, signature, history in listed:
             experiment_pk = ctx.experiment_pks.get(record.experiment_id)
             if experiment_pk is None:
                 ctx.report.warn(f"run {record.run_id}: unknown experiment")
                 continue
-            signature = _metrics_signature(record.metrics)
-            old = existing.get(record.run_id)
-            history: list[MetricRecord] | None = None
-            if old is None or old[3] != signature:
-                history = _fetch_history(ctx, record)
-                if history is None:
-                    signature = ""  # refetch next time
             values = _run_values(record, experiment_pk=experiment_pk, signature=signature)
             if history is not None:
                 histories[record.run_id] = history
@@ -162,28 +167,11 @@ def existing_rows(rows, *, natural_key: str) -> dict:
     }
 
 
-def _fetch_history(ctx: SyncContext, record: RunRecord) -> list[MetricRecord] | None:
-    points: list[MetricRecord] = []
-    try:
-        for metric in record.metrics:
-            points.extend(ctx.mlflow.metric_history(run_id=record.run_id, key=metric.key))
-    except SourceError as error:
-        ctx.report.warn(f"run {record.run_id}: metric history not read: {error}")
-        return None
-    return points
-
-
 def _warn_non_finite(ctx: SyncContext, item: str, *metric_lists: Iterable[MetricRecord]) -> None:
     pairs = ((metric.key, metric.value) for metrics in metric_lists for metric in metrics)
     warning = non_finite_warning(item=item, values=pairs)
     if warning:
         ctx.report.warn(warning)
-
-
-def _metrics_signature(metrics: tuple[MetricRecord, ...]) -> str:
-    if not metrics:
-        return ""
-    return fingerprint([[m.key, finite(m.value), m.step, m.timestamp] for m in metrics])
 
 
 def _experiment_values(record: ExperimentRecord) -> dict[str, Any]:
