@@ -60,6 +60,11 @@ class FeedTokenAdmin(admin.ModelAdmin):
 class WebhookForm(forms.ModelForm):
     """A webhook's settings; the URL may not point at the catalogue or its machine."""
 
+    url = forms.URLField(
+        max_length=Webhook._meta.get_field("url").max_length,
+        assume_scheme="https",
+        help_text=Webhook._meta.get_field("url").help_text,
+    )
     kinds = forms.MultipleChoiceField(
         choices=ChangeEvent.Kind.choices,
         widget=forms.CheckboxSelectMultiple,

@@ -201,5 +201,5 @@ def feed_account(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "catalog/feed_account.html",
-        {"token": token, "feed_url": feed_url, "filter": filters, "query": query},
+        {"token": token, "feed_url": feed_url, "filter": filters, "filter_values": query},
     )
