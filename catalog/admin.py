@@ -3,6 +3,7 @@
 Mirrored rows come only from the sync, so the admin offers no "add" for them and shows
 their synced fields read-only. Deleting is left to ``sync_registry
 --purge-missing-older-than``: a row deleted by hand would come straight back.
+Feed tokens, webhooks and webhook deliveries have their admin in ``catalog.admin_changes``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.html import format_html
 
+# Feed tokens, webhooks and their deliveries: registered there.
+import catalog.admin_changes  # noqa: F401
 from catalog.models import (
     Artifact,
     Experiment,

@@ -28,6 +28,8 @@ ARTIFACT_CHOICES = (
 # No honest name, id or tag filter is longer; NUL cannot be compared with a PostgreSQL
 # text column (psycopg refuses the query: a 500).
 MAX_FILTER_CHARS = 200
+# The largest id a bigint primary key holds.
+MAX_ROW_ID = 2**63 - 1
 
 
 class BoundedFilterSet(django_filters.FilterSet):
@@ -190,7 +192,15 @@ class ChangeEventFilterSet(BoundedFilterSet):
         field_name="experiment__experiment_id", label="Experiment ID"
     )
     model = django_filters.CharFilter(field_name="registered_model__name", label="Model name")
-    sync = django_filters.NumberFilter(field_name="sync_run_id", min_value=1, label="Sync")
+    # Bounded: a number beyond the id column's range is refused, not sent to the database
+    # (SQLite raises OverflowError on it: a 500); whole numbers only.
+    sync = django_filters.NumberFilter(
+        field_name="sync_run_id",
+        min_value=1,
+        max_value=MAX_ROW_ID,
+        decimal_places=0,
+        label="Sync",
+    )
     since = django_filters.DateFilter(method="filter_since", label="From (date)")
     until = django_filters.DateFilter(method="filter_until", label="To (date)")
 

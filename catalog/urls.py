@@ -10,7 +10,8 @@ HTML pages and the mapping export go through ``cached_page`` (``catalog.pagecach
 served again while the data version is unchanged. Not ``/healthz`` (it reports the live
 database), not the monitoring metrics (read live), not the charts (cached by their
 numbers; they answer conditional GETs by the digest of their bytes, see
-``catalog.conditional``) nor CSV exports (streamed, skipped by the page cache itself).
+``catalog.conditional``) nor CSV exports (streamed, skipped by the page cache itself),
+nor the change feeds and the reader's feed page (each holds a reader's own key).
 """
 
 from django.urls import path
@@ -22,6 +23,7 @@ from catalog.views import (
     charts,
     experiments,
     exports,
+    feeds,
     health,
     home,
     models,
@@ -96,5 +98,7 @@ urlpatterns = [
         conditional_by_content(charts.leaderboard_chart),
         name="chart_leaderboard",
     ),
+    path("changes/feed/<str:key>/", feeds.change_feed, name="change_feed"),
+    path("account/feed/", feeds.feed_account, name="feed_account"),
     *artifact_urlpatterns,
 ]

@@ -196,6 +196,10 @@ CATALOG_CHANGES_KEEP_DAYS = int(os.environ.get("CATALOG_CHANGES_KEEP_DAYS", 365)
 # syncs, with backoff, up to this many attempts.
 CATALOG_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("CATALOG_WEBHOOK_TIMEOUT_SECONDS", 5))
 CATALOG_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("CATALOG_WEBHOOK_MAX_ATTEMPTS", 5))
+# The catalogue's address as its readers reach it (https://catalog.example.com): the
+# sync runs without a request, so webhook bodies build their links from it. Unset, they
+# carry site paths only, and their Slack text no links.
+CATALOG_SITE_URL = os.environ.get("CATALOG_SITE_URL", "").strip().rstrip("/")
 
 # --- Security -------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

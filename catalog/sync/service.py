@@ -27,6 +27,7 @@ from catalog.sync.reconcile import reconcile
 from catalog.sync.records import MlflowSourceLike, S3SourceLike, SourceError
 from catalog.sync.report import SyncConfigurationError, SyncOptions, SyncReport
 from catalog.sync.text_limits import storable_text
+from catalog.webhooks import deliver_after_sync
 
 __all__ = ["SyncLocked", "SyncOptions", "SyncReport", "run_sync"]
 
@@ -85,6 +86,10 @@ def run_sync(
             report.warn(f"sync {pk} was aborted: {ABANDONED_ERROR}")
         if sync_run is not None:
             _record(sync_run, report)
+            try:  # a receiver down, slow or broken never changes the sync's outcome
+                deliver_after_sync(sync_run)
+            except Exception:
+                logger.exception("webhook deliveries after sync %s failed", sync_run.pk)
         return report
 
 

@@ -60,6 +60,7 @@ PAGES = [
         "&group=2/3b5c2e391f1efc50dd365df1c3fdea08/",
     ),
     ("search", "/search/?q=svc"),
+    ("feed-account", "/account/feed/?kind=alias_moved"),
     ("admin-change", "/admin/catalog/registeredmodel/4/change/"),
 ]
 MAIN_PAGES = {"home", "experiment", "run", "model", "metrics", "audit", "models"}
