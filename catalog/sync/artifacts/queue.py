@@ -26,6 +26,7 @@ from catalog.sync.artifacts.rows import ArtifactInsertRow, ListedArtifact, artif
 from catalog.sync.artifacts.stored import GONE, PK, StoredRow
 from catalog.sync.artifacts.writer import ArtifactWriter, ArtifactWrites
 from catalog.sync.bulk import db_datetime, json_text
+from catalog.sync.changes.artifacts import ArtifactTally
 from catalog.sync.report import SyncReport
 from catalog.sync.text_limits import fit_json_text
 
@@ -48,7 +49,8 @@ class ArtifactQueue:
     what waits to the parser and writes the batch before it; ``write_waiting()`` writes
     the last one (call it before anything reads the rows, and at the end of the
     bucket). ``statements`` counts the batches that wrote rows: the writer process's
-    statements pass no execute wrapper of the sync's.
+    statements pass no execute wrapper of the sync's. ``tally``, when given, is told
+    of every queued object, for the sync's change events.
     """
 
     def __init__(
@@ -60,8 +62,10 @@ class ArtifactQueue:
         report: SyncReport,
         now: datetime,
         batch_size: int,
+        tally: ArtifactTally | None = None,
     ) -> None:
         self.bucket = bucket
+        self.tally = tally
         self.reader = reader
         self.writer = writer
         self.report = report
@@ -134,6 +138,12 @@ class ArtifactQueue:
                 self.counts.restored += 1
             else:
                 self.counts.updated += 1
+        if self.tally is not None:
+            self.tally.note(
+                bucket=self.bucket, key=key, run_pk=listed.run_pk, model_pk=listed.model_pk,
+                group=listed.group, size=record.size,
+                was="new" if old is None else "gone" if old[GONE] else "present",
+            )  # fmt: skip
         if len(self._creates) + len(self._updates) + len(self._meta_pending) >= self.batch_size:
             self.flush()
 
@@ -141,6 +151,9 @@ class ArtifactQueue:
         """Hand the queued objects' files to the parser; write the batch before them."""
         if not (self._creates or self._updates or self._meta_pending):
             return
+        if self.tally is not None:
+            # Before this batch's rows are written: were their orphan folders new?
+            self.tally.settle_orphans(bucket=self.bucket)
         content_updates: list[Artifact] = []
         if self._meta_pending:
             pending = self._meta_pending

@@ -107,6 +107,8 @@ def sync_artifacts(
                 report=ctx.report,
                 now=ctx.now,
                 batch_size=options.batch_size,
+                # A first sync records one summary event, no artifact changes.
+                tally=None if ctx.changes.initial_import else ctx.artifact_changes,
             )
             bucket_walk = BucketWalk(
                 bucket=bucket, owners=owners.get(bucket, {}), queue=queue, report=ctx.report
