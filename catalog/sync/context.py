@@ -68,6 +68,7 @@ class SyncContext:
     # The artifact stage's missing candidates and the present rows it compared.
     artifact_missing: list[int] = field(default_factory=list)
     artifact_present_before: int = 0
+    artifact_bytes_created: int = 0
     # The walks' listing ranges for the next sync, and the walks whose stored ones go.
     walk_ranges: list[WalkRanges] = field(default_factory=list)
     ranges_dropped: list[tuple[str, str]] = field(default_factory=list)

@@ -29,9 +29,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Sum
 
-from catalog.models import Artifact
 from catalog.sync.changes.artifacts import write_artifact_events
 from catalog.sync.changes.catalogue import purge_old_events, record_initial_import
 from catalog.sync.clean_source import CleanMlflowSource
@@ -124,9 +122,9 @@ def _record_sync_changes(ctx: SyncContext) -> None:
     """The events written once every row is: the first sync's one summary, or the
     artifact changes summed per owner (gone ones are known after the missing-marking)."""
     if ctx.changes.initial_import:
-        present = Artifact.objects.filter(missing_since__isnull=True)
-        size = present.aggregate(size=Sum("size"))["size"] or 0
-        record_initial_import(log=ctx.changes, report=ctx.report, artifact_bytes=size)
+        record_initial_import(
+            log=ctx.changes, report=ctx.report, artifact_bytes=ctx.artifact_bytes_created
+        )
         return
     write_artifact_events(
         log=ctx.changes,

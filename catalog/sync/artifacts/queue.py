@@ -75,6 +75,8 @@ class ArtifactQueue:
         self.empty_meta_db = json_text({})
         self.batch_size = batch_size
         self.statements = 0
+        # Bytes of the new rows: the first sync's summary event says how much it imported.
+        self.created_bytes = 0
         self._creates: list[ArtifactInsertRow] = []
         self._content_slots: list[int] = []  # creates whose files were requested, in order
         self._updates: list[Artifact] = []
@@ -114,6 +116,7 @@ class ArtifactQueue:
                 )
             )
             self.counts.created += 1
+            self.created_bytes += record.size
         else:
             row = Artifact(
                 pk=old[PK],

@@ -124,6 +124,7 @@ def sync_artifacts(
             queue.write_waiting()
             # Counted here: the writer process's statements pass no wrapper of ours.
             ctx.write_statements += queue.statements
+            ctx.artifact_bytes_created += queue.created_bytes
         writer.finish()
     ctx.report.rows_written_by_writer_process = writer.rows_written_in_process
 
