@@ -72,14 +72,14 @@ def test_the_first_sync_records_one_initial_import(world, sync_world):
     (event,) = ChangeEvent.objects.all()
     assert event.kind == "initial_import" and event.entity_type == "catalogue"
     assert event.sync_run_id == report.sync_run_id == SyncRun.objects.get().pk
-    assert event.changes["experiments"] == 7
+    assert event.changes["experiments"] == 8  # the seed's 7 and MLflow's "Default"
     assert event.changes["runs"] == 15
     assert event.changes["registered_models"] == 17
     assert event.changes["model_versions"] == 18
     assert event.changes["artifacts"] == world.object_count
     assert event.changes["artifact_bytes"] == sum(Artifact.objects.values_list("size", flat=True))
     assert event.summary.startswith(
-        "initial import: 7 experiments, 15 runs, 17 registered models, 18 model versions"
+        "initial import: 8 experiments, 15 runs, 17 registered models, 18 model versions"
     )
     assert report.change_events == 1
 

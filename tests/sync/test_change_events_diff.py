@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from catalog.models import ChangeEvent
 from catalog.sync.changes.artifacts import OwnerTally
 from catalog.sync.changes.diff import (
+    KEY_MAX_CHARS,
     MAX_ENTRIES,
     MORE_KEY,
     VALUE_MAX_CHARS,
@@ -61,6 +62,9 @@ def test_long_values_and_many_keys_are_bounded():
     changes, _ = diff_values(RUNS, {"name": "short"}, {"name": long})
     stored = changes["name"][1]
     assert len(stored) == VALUE_MAX_CHARS and stored.startswith("xxx")
+    changes, _ = diff_values(RUNS, {"tags": {}}, {"tags": {"k" * 1000: "v"}})
+    (key,) = changes
+    assert len(key) == KEY_MAX_CHARS and key.startswith("tags.kkk")
     many = {f"k{i:03d}": i for i in range(MAX_ENTRIES + 20)}
     changes, _ = diff_values(RUNS, {"tags": {}}, {"tags": many})
     assert len(changes) == MAX_ENTRIES + 1 and changes[MORE_KEY] == 20

@@ -65,7 +65,10 @@ def _keyed_diff(prefix: str, before: Any, after: Any) -> Iterable[tuple[str, lis
     for key in sorted(before.keys() | after.keys(), key=str):
         old, new = before.get(key), after.get(key)
         if old != new:
-            yield cut(f"{prefix}{key}", _KEY_LIMIT), [bounded(old), bounded(new)]
+            name = f"{prefix}{key}"
+            if len(name) > KEY_MAX_CHARS:
+                name = cut(name, _KEY_LIMIT)
+            yield name, [bounded(old), bounded(new)]
 
 
 def _capped(changes: dict[str, list]) -> dict[str, list]:
