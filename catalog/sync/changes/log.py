@@ -12,7 +12,7 @@ rows never reaches it, so a sync that changes nothing reads and writes nothing m
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -51,7 +51,6 @@ class ChangeLog:
     sync_run_id: int | None = None
     initial_import: bool = False
     written: int = 0
-    by_kind: dict[str, int] = field(default_factory=dict)
 
     def write(self, events: Sequence[Event]) -> None:
         """Insert ``events`` (call it inside the transaction of the rows they describe)."""
@@ -76,8 +75,6 @@ class ChangeLog:
         ]
         insert_rows(model=ChangeEvent, columns=EVENT_COLUMNS, rows=rows)
         self.written += len(rows)
-        for event in events:
-            self.by_kind[event.kind] = self.by_kind.get(event.kind, 0) + 1
 
 
 def entity_events(
