@@ -2,7 +2,9 @@
 
 Three phases on one fresh database, each in its own process so its peak RSS is its own:
 a first sync, a no-change re-sync (must write nothing), and a re-sync where 1% of the
-runs changed (new metrics, new content for all their files). A fifth process
+runs changed (new metrics, new content for all their files). Each phase reports the
+rows it wrote per table, the change events among them (``change_events_written``: the
+first sync's one initial import, none for a no-change re-sync). A fifth process
 inserts the first sync's artifact rows again, bare, into a copy of the table
 (``benchmarks.insert_floor``): the database's own share of a first pass. A fourth
 process times the bare record streams alone, the part of each figure that is the generator, not the
@@ -23,6 +25,7 @@ from benchmarks.djangoenv import fresh_database_url, setup_django
 from benchmarks.world import World
 
 PHASES = ("first", "nochange", "changed")
+CHANGE_EVENT_TABLE = "catalog_changeevent"
 
 
 def child_main(phase: str, *, plan_name: str, database_url: str, name: str) -> dict:
@@ -80,6 +83,7 @@ def child_main(phase: str, *, plan_name: str, database_url: str, name: str) -> d
         else None,
         "rows_written": writes.catalogue_rows(),
         "rows_written_by_table": dict(writes.rows),
+        "change_events_written": writes.rows.get(CHANGE_EVENT_TABLE, 0),
         "queries": writes.queries,
         "get_object_calls": s3_source.get_object_calls,
         "metric_history_calls": mlflow_source.metric_history_calls,
@@ -199,6 +203,9 @@ def main() -> None:
         ),
         "changed_artifacts_per_s": phases["changed"]["artifacts_per_s"],
         "resync_rows_written": phases["nochange"]["rows_written"],
+        "change_events_written": {
+            phase: phases[phase]["change_events_written"] for phase in PHASES
+        },
         "peak_rss_mb": max(phases[p]["peak_rss_mb"] for p in PHASES),
         "streams_s": phases["streams"]["seconds"],
     }

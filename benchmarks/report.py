@@ -73,6 +73,12 @@ FIGURES = (
     ("reconcile", "1% changed re-sync (s)", "phases.changed.seconds", "{:.2f}"),
     ("reconcile", "1% changed re-sync: artifacts/s", "changed_artifacts_per_s", "{:,}"),
     ("reconcile", "1% changed re-sync: rows written", "phases.changed.rows_written", "{:,}"),
+    (
+        "reconcile",
+        "change events written (first, no-change, 1% changed)",
+        "change_events_written",
+        "{}",
+    ),
     ("reconcile", "peak RSS of any phase (MB)", "peak_rss_mb", "{:.0f}"),
     ("pages", "pages measured", "pages_measured", "{}"),
     ("pages", "worst p95 of any page (ms)", "worst_p95_ms", "{:.1f}"),

@@ -44,8 +44,11 @@ def main(argv: list[str] | None = None) -> int:
             database_url=database_url,
         )
         env = site_env(directory=directory, s3_env=s3.env(), database_url=database_url)
+        # The sync's own record, and the change event it wrote (which points at it), are
+        # not part of the world.
+        excluded = ["--exclude", "catalog.SyncRun", "--exclude", "catalog.ChangeEvent"]
         dumped = subprocess.run(
-            [sys.executable, "manage.py", "dumpdata", "catalog", "--exclude", "catalog.SyncRun"],
+            [sys.executable, "manage.py", "dumpdata", "catalog", *excluded],
             env=env,
             cwd=BASE_DIR,
             capture_output=True,

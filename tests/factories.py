@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from catalog.models import (
     Artifact,
+    ChangeEvent,
     Experiment,
     LoggedModel,
     ModelVersion,
@@ -154,6 +155,21 @@ def make_sync_run(**overrides) -> SyncRun:
     }
     values.update(overrides)
     return SyncRun.objects.create(**values)
+
+
+def make_change_event(**overrides) -> ChangeEvent:
+    """A run's ``updated`` event, as a sync at ``NOW`` would write it."""
+    values = {
+        "occurred_at": NOW,
+        "entity_type": ChangeEvent.Entity.RUN,
+        "kind": ChangeEvent.Kind.UPDATED,
+        "entity_key": uuid.uuid4().hex,
+        "entity_name": "a run",
+        "changes": {"status": ["RUNNING", "FINISHED"]},
+        "summary": "status RUNNING -> FINISHED",
+    }
+    values.update(overrides)
+    return ChangeEvent.objects.create(**values)
 
 
 def make_artifacts_bulk(

@@ -16,6 +16,9 @@ from django.utils import timezone
 from catalog.models import Run
 from catalog.sync.artifacts.ranges import WalkRanges
 from catalog.sync.bulk import IS_MISSING, iter_raw_rows
+from catalog.sync.changes.artifacts import ArtifactTally
+from catalog.sync.changes.entities import SPECS
+from catalog.sync.changes.log import ChangeLog, TableRecorder
 from catalog.sync.records import MlflowSourceLike, S3SourceLike
 from catalog.sync.report import SyncOptions, SyncReport
 from catalog.sync.upsert import KeyedTable
@@ -43,6 +46,7 @@ class SyncContext:
     finished), so a sync that writes nothing may skip recomputing them.
     ``ranges_current``: the stored listing ranges match the stored rows (the previous
     sync ended ok), so a walk's unchanged ranges need read no row (ADR 0015).
+    ``sync_run_id``: the ``SyncRun`` its change events belong to (none in a dry run).
     """
 
     mlflow: MlflowSourceLike
@@ -52,6 +56,10 @@ class SyncContext:
     totals_current: bool = False
     ranges_current: bool = False
     now: datetime = field(default_factory=timezone.now)
+    sync_run_id: int | None = None
+    # Where the stages' change events go, and the artifact stage's per-owner tally.
+    changes: ChangeLog = field(init=False)
+    artifact_changes: ArtifactTally = field(default_factory=ArtifactTally)
     # MLflow entities whose listing failed part-way: nothing is marked missing then.
     incomplete: set[str] = field(default_factory=set)
     # entity -> its table of natural key -> row, filled by the stage that syncs it.
@@ -60,12 +68,16 @@ class SyncContext:
     # The artifact stage's missing candidates and the present rows it compared.
     artifact_missing: list[int] = field(default_factory=list)
     artifact_present_before: int = 0
+    artifact_bytes_created: int = 0
     # The walks' listing ranges for the next sync, and the walks whose stored ones go.
     walk_ranges: list[WalkRanges] = field(default_factory=list)
     ranges_dropped: list[tuple[str, str]] = field(default_factory=list)
     # Statements that changed rows (this process's, and the writer process's).
     write_statements: int = 0
     _run_index: dict[str, RunIndexEntry] | None = None
+
+    def __post_init__(self) -> None:
+        self.changes = ChangeLog(now=self.now, sync_run_id=self.sync_run_id)
 
     @property
     def scope(self) -> set[str]:
@@ -87,7 +99,8 @@ class SyncContext:
         return not (set(MLFLOW_ENTITIES) & self.incomplete)
 
     def new_table(self, model: type, entity: str, existing: dict) -> KeyedTable:
-        """A ``KeyedTable`` for ``entity``, kept in ``tables`` for the missing-marking."""
+        """A ``KeyedTable`` for ``entity``, kept in ``tables`` for the missing-marking;
+        it records its changes unless this is the catalogue's first sync."""
         table = KeyedTable(
             model=model,
             counts=self.report.counts[entity],
@@ -95,6 +108,9 @@ class SyncContext:
             batch_size=self.options.batch_size,
             existing=existing,
         )
+        spec = SPECS.get(entity)
+        if spec is not None and not self.changes.initial_import:
+            table.recorder = TableRecorder(spec=spec, log=self.changes)
         self.tables[entity] = table
         return table
 

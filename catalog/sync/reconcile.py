@@ -13,8 +13,12 @@ The stages (``catalog.sync.stages``), in order:
 2. the S3 walks: artifacts and the content of their small files. The listing starts
    before stage 1, so S3 and MLflow are waited on at once;
 3. the registry (after the walk: a version's flavors come from its artifact rows);
-4. missing-marking, all or nothing, and the listing ranges for the next sync;
-5. totals and planner statistics.
+4. missing-marking, all or nothing, and the listing ranges for the next sync; then
+   the artifact changes' events (per owner) or, on the first sync, its one summary;
+5. totals and planner statistics; the purge of change events past their keep.
+
+Each stage records the changes it writes as ``ChangeEvent`` rows in the transaction
+of those rows (``catalog.sync.changes``; docs/sync.md, "Change events").
 
 ``last_seen`` is written with the row: a row that did not change keeps its old
 ``last_seen``, since a no-change sync writes nothing. A row with ``missing_since``
@@ -23,8 +27,11 @@ null was present at the last complete sync.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import connection
 
+from catalog.sync.changes.artifacts import write_artifact_events
+from catalog.sync.changes.catalogue import purge_old_events, record_initial_import
 from catalog.sync.clean_source import CleanMlflowSource
 from catalog.sync.collector import collector_paused
 from catalog.sync.context import SyncContext
@@ -47,6 +54,7 @@ def reconcile(
     mlflow_source: MlflowSourceLike,
     s3_source: S3SourceLike,
     options: SyncOptions,
+    sync_run_id: int | None = None,
     totals_current: bool = False,
     ranges_current: bool = False,
 ) -> SyncReport:
@@ -56,6 +64,7 @@ def reconcile(
     finished): a sync that then writes no row leaves them as they are.
     ``ranges_current`` says the stored listing ranges match the stored rows (the
     previous sync ended ok): a walk's unchanged ranges then read no row (ADR 0015).
+    ``sync_run_id``: the ``SyncRun`` the change events belong to (none in a dry run).
 
     Raises ``SourceError`` if MLflow can't list experiments (nothing has been written
     then) and ``SyncConfigurationError`` for a bad option; every later source failure
@@ -68,6 +77,7 @@ def reconcile(
         s3=s3_source,
         options=options,
         report=report,
+        sync_run_id=sync_run_id,
         totals_current=totals_current,
         ranges_current=ranges_current,
     )
@@ -94,9 +104,30 @@ def reconcile(
                 sync_registry(ctx)
             with logged_stage(report, "missing-marking"):
                 keep_listing_ranges(ctx, marked=mark_missing(ctx))
+            with logged_stage(report, "change events"):
+                _record_sync_changes(ctx)
         with logged_stage(report, "totals"):
             recompute_totals(ctx)
             refresh_statistics(ctx)
+        if not options.dry_run:
+            with logged_stage(report, "change events purge"):
+                purge_old_events(now=ctx.now, keep_days=settings.CATALOG_CHANGES_KEEP_DAYS)
     if ctx.incomplete and report.status == "ok":
         report.status = "partial"
+    report.change_events = ctx.changes.written
     return report
+
+
+def _record_sync_changes(ctx: SyncContext) -> None:
+    """The events written once every row is: the first sync's one summary, or the
+    artifact changes summed per owner (gone ones are known after the missing-marking)."""
+    if ctx.changes.initial_import:
+        record_initial_import(
+            log=ctx.changes, report=ctx.report, artifact_bytes=ctx.artifact_bytes_created
+        )
+        return
+    write_artifact_events(
+        log=ctx.changes,
+        tally=ctx.artifact_changes,
+        artifacts_destination=ctx.options.artifacts_destination,
+    )

@@ -88,6 +88,8 @@ class SyncReport:
     # Artifact rows the writer process wrote (catalog.sync.artifacts.writer): statements there
     # pass none of this process's execute wrappers, so a write counter adds these.
     rows_written_by_writer_process: int = 0
+    # Change events this sync wrote (rolled back with everything else in a dry run).
+    change_events: int = 0
 
     def warn(self, message: str) -> None:
         if len(self.warnings) < MAX_WARNINGS:
@@ -108,6 +110,7 @@ class SyncReport:
             "dry_run": self.dry_run,
             "counts": {name: self.counts[name].as_dict() for name in ENTITIES},
             "orphans": self.orphans,
+            "change_events": self.change_events,
             "warnings": self.all_warnings(),
             "duration_s": round(self.duration_s, 3),
         }

@@ -76,6 +76,7 @@ def run_sync(
             mlflow_source=mlflow_source,
             s3_source=s3_source,
             options=options,
+            sync_run=sync_run,
             totals_current=previous_status in (SyncRun.Status.OK, SyncRun.Status.PARTIAL),
             # A partial sync may have written rows its listing ranges do not describe
             # (ADR 0015).
@@ -132,6 +133,7 @@ def _reconcile_safely(
     mlflow_source: MlflowSourceLike,
     s3_source: S3SourceLike,
     options: SyncOptions,
+    sync_run: SyncRun | None,
     totals_current: bool,
     ranges_current: bool,
 ) -> SyncReport:
@@ -144,6 +146,7 @@ def _reconcile_safely(
                         mlflow_source=mlflow_source,
                         s3_source=s3_source,
                         options=options,
+                        sync_run_id=None,
                         totals_current=totals_current,
                         ranges_current=ranges_current,
                     )
@@ -155,6 +158,8 @@ def _reconcile_safely(
                 mlflow_source=mlflow_source,
                 s3_source=s3_source,
                 options=options,
+                # The change events it writes belong to this run.
+                sync_run_id=sync_run.pk if sync_run is not None else None,
                 totals_current=totals_current,
                 ranges_current=ranges_current,
             )

@@ -14,7 +14,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import transaction
 
@@ -54,11 +54,27 @@ def non_finite_warning(*, item: str, values: Iterable[tuple[str, float | None]])
     return f"{item}: metric {named} holds NaN or infinite values, stored as empty"
 
 
+class ChangeRecorder(Protocol):
+    """What a ``KeyedTable`` tells about the rows it writes (``catalog.sync.changes``)."""
+
+    def read_old(self, pks: list[int]) -> dict[int, dict[str, Any]]: ...
+
+    def record(
+        self,
+        *,
+        created: list[tuple[Any, Any]],
+        changed: list[tuple[Any, Any, str]],
+        old: dict[int, dict[str, Any]],
+    ) -> None: ...
+
+
 class KeyedTable:
     """Upserts one mirrored model by natural key, comparing fingerprints first.
 
     ``existing`` maps the natural key to (pk, fingerprint, missing, extra) for the rows
-    in scope; what is left unseen at the end is the missing candidates.
+    in scope; what is left unseen at the end is the missing candidates. With a
+    ``recorder``, each flush that writes rows also reads the changed rows' old values
+    (before it overwrites them) and has their events written in its transaction.
     """
 
     def __init__(
@@ -80,6 +96,9 @@ class KeyedTable:
         self._create: list[tuple[Any, Any]] = []
         self._update: dict[tuple[str, ...], list[Any]] = defaultdict(list)
         self.on_flush: Callable[[], None] | None = None
+        self.recorder: ChangeRecorder | None = None
+        # The batch's changed rows by natural key, kept only for the recorder.
+        self._changed: list[tuple[Any, Any, str]] = []
 
     def upsert(self, key: Any, values: dict[str, Any]) -> str:
         """Queue a write if needed; returns "created", "updated", "restored" or "unchanged"."""
@@ -108,6 +127,8 @@ class KeyedTable:
             else:
                 self.counts.updated += 1
                 outcome = "updated"
+            if self.recorder is not None:
+                self._changed.append((key, row, outcome))
         if self.pending() >= self.batch_size:
             self.flush()
         return outcome
@@ -118,7 +139,9 @@ class KeyedTable:
     def flush(self) -> None:
         if not self.pending():
             return
+        recorder = self.recorder
         with transaction.atomic():
+            old = recorder.read_old([row.pk for _, row, _ in self._changed]) if recorder else {}
             if self._create:
                 rows = [row for _, row in self._create]
                 insert_instances(model=self.model, instances=rows, batch_size=self.batch_size)
@@ -128,8 +151,11 @@ class KeyedTable:
                 update_instances(model=self.model, instances=rows, fields=fields)
             if self.on_flush is not None:
                 self.on_flush()
+            if recorder is not None:
+                recorder.record(created=self._create, changed=self._changed, old=old)
         self._create.clear()
         self._update.clear()
+        self._changed.clear()
 
     def missing_candidates(self) -> list[int]:
         return [row[0] for key, row in self.existing.items() if key not in self.seen and not row[2]]

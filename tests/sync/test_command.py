@@ -58,7 +58,15 @@ def test_json_output_parses_and_matches_the_database(seed_world, point_at, db):
     code, out, _ = run_command("--json")
     assert code == 0
     summary = json.loads(out)
-    assert set(summary) == {"status", "dry_run", "counts", "orphans", "warnings", "duration_s"}
+    assert set(summary) == {
+        "status",
+        "dry_run",
+        "counts",
+        "orphans",
+        "change_events",
+        "warnings",
+        "duration_s",
+    }
     assert summary["status"] == "ok" and summary["dry_run"] is False
     assert set(summary["counts"]) == set(MODELS)
     for entity, model in MODELS.items():

@@ -26,6 +26,7 @@ from catalog.sync.artifacts.rows import ArtifactInsertRow, ListedArtifact, artif
 from catalog.sync.artifacts.stored import GONE, PK, StoredRow
 from catalog.sync.artifacts.writer import ArtifactWriter, ArtifactWrites
 from catalog.sync.bulk import db_datetime, json_text
+from catalog.sync.changes.artifacts import ArtifactTally
 from catalog.sync.report import SyncReport
 from catalog.sync.text_limits import fit_json_text
 
@@ -48,7 +49,8 @@ class ArtifactQueue:
     what waits to the parser and writes the batch before it; ``write_waiting()`` writes
     the last one (call it before anything reads the rows, and at the end of the
     bucket). ``statements`` counts the batches that wrote rows: the writer process's
-    statements pass no execute wrapper of the sync's.
+    statements pass no execute wrapper of the sync's. ``tally``, when given, is told
+    of every queued object, for the sync's change events.
     """
 
     def __init__(
@@ -60,8 +62,10 @@ class ArtifactQueue:
         report: SyncReport,
         now: datetime,
         batch_size: int,
+        tally: ArtifactTally | None = None,
     ) -> None:
         self.bucket = bucket
+        self.tally = tally
         self.reader = reader
         self.writer = writer
         self.report = report
@@ -71,6 +75,8 @@ class ArtifactQueue:
         self.empty_meta_db = json_text({})
         self.batch_size = batch_size
         self.statements = 0
+        # Bytes of the new rows: the first sync's summary event says how much it imported.
+        self.created_bytes = 0
         self._creates: list[ArtifactInsertRow] = []
         self._content_slots: list[int] = []  # creates whose files were requested, in order
         self._updates: list[Artifact] = []
@@ -110,6 +116,7 @@ class ArtifactQueue:
                 )
             )
             self.counts.created += 1
+            self.created_bytes += record.size
         else:
             row = Artifact(
                 pk=old[PK],
@@ -134,6 +141,12 @@ class ArtifactQueue:
                 self.counts.restored += 1
             else:
                 self.counts.updated += 1
+        if self.tally is not None:
+            self.tally.note(
+                bucket=self.bucket, key=key, run_pk=listed.run_pk, model_pk=listed.model_pk,
+                group=listed.group, size=record.size,
+                was="new" if old is None else "gone" if old[GONE] else "present",
+            )  # fmt: skip
         if len(self._creates) + len(self._updates) + len(self._meta_pending) >= self.batch_size:
             self.flush()
 
@@ -141,6 +154,9 @@ class ArtifactQueue:
         """Hand the queued objects' files to the parser; write the batch before them."""
         if not (self._creates or self._updates or self._meta_pending):
             return
+        if self.tally is not None:
+            # Before this batch's rows are written: were their orphan folders new?
+            self.tally.settle_orphans(bucket=self.bucket)
         content_updates: list[Artifact] = []
         if self._meta_pending:
             pending = self._meta_pending

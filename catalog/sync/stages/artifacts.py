@@ -107,6 +107,8 @@ def sync_artifacts(
                 report=ctx.report,
                 now=ctx.now,
                 batch_size=options.batch_size,
+                # A first sync records one summary event, no artifact changes.
+                tally=None if ctx.changes.initial_import else ctx.artifact_changes,
             )
             bucket_walk = BucketWalk(
                 bucket=bucket, owners=owners.get(bucket, {}), queue=queue, report=ctx.report
@@ -122,6 +124,7 @@ def sync_artifacts(
             queue.write_waiting()
             # Counted here: the writer process's statements pass no wrapper of ours.
             ctx.write_statements += queue.statements
+            ctx.artifact_bytes_created += queue.created_bytes
         writer.finish()
     ctx.report.rows_written_by_writer_process = writer.rows_written_in_process
 

@@ -7,8 +7,13 @@ over the whole sync (Read the Docs keeps ``delete_versions_from_db`` apart likew
 
 from __future__ import annotations
 
+from django.db import transaction
+
 from catalog.models import Artifact, Experiment, LoggedModel, ModelVersion, RegisteredModel, Run
 from catalog.sync.artifacts.ranges import save_ranges
+from catalog.sync.changes.artifacts import gone_by_owner
+from catalog.sync.changes.entities import SPECS
+from catalog.sync.changes.log import missing_event
 from catalog.sync.context import SyncContext
 
 MARK_BATCH = 500
@@ -53,11 +58,35 @@ def mark_missing(ctx: SyncContext) -> bool:
         return False
     for entity, (model, pks, _) in candidates.items():
         for start in range(0, len(pks), MARK_BATCH):
-            model.objects.filter(
-                pk__in=pks[start : start + MARK_BATCH], missing_since__isnull=True
-            ).update(missing_since=ctx.now)
+            _mark_batch(ctx, entity, model, pks[start : start + MARK_BATCH])
         ctx.report.counts[entity].missing = len(pks)
     return True
+
+
+def _mark_batch(ctx: SyncContext, entity: str, model: type, pks: list[int]) -> None:
+    """Mark one batch missing, with its change events in the same transaction: one
+    event per MLflow row, the artifacts summed per owner for the sync's summary."""
+    with transaction.atomic():
+        rows = model.objects.filter(pk__in=pks, missing_since__isnull=True)
+        spec = SPECS.get(entity)
+        if spec is not None:
+            fields = rows.values("pk", *spec.key_fields, *spec.context_fields)
+            ctx.changes.write(
+                [
+                    missing_event(
+                        spec,
+                        pk=row["pk"],
+                        identity=spec.identify(row["pk"], spec.natural_key(row), row),
+                    )
+                    for row in fields
+                ]
+            )
+        elif model is Artifact:
+            for run_pk, model_pk, objects, size in gone_by_owner(pks):
+                ctx.artifact_changes.gone(
+                    run_pk=run_pk, model_pk=model_pk, objects=objects, size=size
+                )
+        rows.update(missing_since=ctx.now)
 
 
 def keep_listing_ranges(ctx: SyncContext, *, marked: bool) -> None:

@@ -51,9 +51,12 @@ def sync_experiments(ctx: SyncContext, records: list[ExperimentRecord]) -> None:
     rows = Experiment.objects.all()
     if ctx.scope:
         rows = rows.filter(experiment_id__in=ctx.scope)
-    table = ctx.new_table(
-        Experiment, "experiments", existing_rows(rows, natural_key="experiment_id")
+    existing = existing_rows(rows, natural_key="experiment_id")
+    # The catalogue's first sync records one summary event (catalog.sync.changes).
+    ctx.changes.initial_import = (
+        not Experiment.objects.exists() if ctx.scope and not existing else not existing
     )
+    table = ctx.new_table(Experiment, "experiments", existing)
     for record in records:
         table.upsert(record.experiment_id, _experiment_values(record))
     table.flush()

@@ -24,6 +24,7 @@ from catalog.models import (
     Run,
 )
 from catalog.sync.bulk import update_rows
+from catalog.sync.changes.catalogue import version_presence_events
 from catalog.sync.context import SyncContext
 
 LOOKUP_BATCH = 500
@@ -54,7 +55,10 @@ def recompute_totals(ctx: SyncContext) -> None:
     changed_versions = [
         (fresh, pk) for pk, flag, fresh in _versions_presence(present) if fresh != flag
     ]
-    update_rows(model=ModelVersion, columns=("artifacts_present",), rows=changed_versions)
+    with transaction.atomic():
+        # A version whose artifacts vanished (or came back) is an event of its own.
+        ctx.changes.write(version_presence_events(changed_versions))
+        update_rows(model=ModelVersion, columns=("artifacts_present",), rows=changed_versions)
 
 
 def refresh_statistics(ctx: SyncContext) -> None:
