@@ -47,7 +47,12 @@ class ChangeEvent(models.Model):
         INITIAL_IMPORT = "initial_import", "Initial import"
 
     sync_run = models.ForeignKey(
-        SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
+        SyncRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="changes",
+        db_index=False,  # change_by_sync leads with it
     )
     occurred_at = models.DateTimeField(help_text="When the sync that saw it started.")
     entity_type = models.CharField(max_length=32, choices=Entity.choices)
