@@ -6,6 +6,12 @@ from django.core.cache import caches
 from django.core.signals import setting_changed
 
 from catalog.pagecache import CACHE_ALIAS
+from tests.timeline import (  # noqa: F401 - hooks: each test's time, per worker
+    pytest_addoption,
+    pytest_runtest_makereport,
+    pytest_runtest_protocol,
+    pytest_terminal_summary,
+)
 
 
 def _clear_page_cache(**kwargs):
