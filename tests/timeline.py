@@ -5,9 +5,11 @@ were kept busy: a run whose workers idle while one finishes a long test is slow 
 another reason than a run of many slow tests. Each worker (or a run without xdist)
 appends one JSON line per test to ``timeline-<worker>.jsonl`` in the run's base temp
 dir: its node id, when its set-up started and its teardown ended (seconds since the
-epoch), and the seconds of each phase. ``python -m tests.timeline [RUN_DIR]`` sums
-them per worker: busy seconds, the idle tail after each worker's last test, and the
-slowest tests with what they cost.
+epoch), the seconds of each phase, and the CPU seconds it cost (the worker's, and its
+subprocesses' that ended meanwhile). On a machine shared with other work, wall times
+stretch with the load and CPU seconds much less: compare runs by CPU.
+``python -m tests.timeline [RUN_DIR]`` sums them per worker: busy and CPU seconds, the
+idle tail after each worker's last test, and the slowest tests with what they cost.
 
 With ``--timeline`` the same summary is printed at the end of the run.
 """
@@ -48,7 +50,7 @@ def _worker_id(config) -> str:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    started = time.time()
+    started, cpu_before = time.time(), _cpu_seconds()
     phases: dict[str, float] = {}
     item._timeline_phases = phases
     yield
@@ -56,11 +58,18 @@ def pytest_runtest_protocol(item, nextitem):
         "test": item.nodeid,
         "start": started,
         "end": time.time(),
+        "cpu": round(_cpu_seconds() - cpu_before, 3),
         **{phase: round(seconds, 3) for phase, seconds in phases.items()},
     }
     path = run_directory(item.config) / f"{FILE_PREFIX}{_worker_id(item.config)}.jsonl"
     with open(path, "a") as handle:
         handle.write(json.dumps(line) + "\n")
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its children that have been waited for."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -91,20 +100,22 @@ def summary(run_dir: Path, *, slowest: int = 25) -> str:
     first = min(t["start"] for t in tests)
     last = max(t["end"] for t in tests)
     out = [f"\ntimeline of {len(tests)} tests: first start to last end {last - first:.0f} s"]
-    total = 0.0
+    total = total_cpu = 0.0
     for worker, records in sorted(workers.items()):
         busy = sum(r["end"] - r["start"] for r in records)
-        total += busy
+        cpu = sum(r.get("cpu", 0) for r in records)
+        total, total_cpu = total + busy, total_cpu + cpu
         finished = max(r["end"] for r in records)
         out.append(
-            f"  {worker}: {len(records)} tests, busy {busy:.0f} s, "
+            f"  {worker}: {len(records)} tests, busy {busy:.0f} s, CPU {cpu:.0f} s, "
             f"idle tail {last - finished:.0f} s"
         )
-    out.append(f"  sum of test seconds {total:.0f} s")
-    out.append(f"slowest {slowest} (setup / call / teardown, s):")
+    out.append(f"  sum of test seconds {total:.0f} s, of their CPU seconds {total_cpu:.0f} s")
+    out.append(f"slowest {slowest} (wall, CPU, setup / call / teardown, s):")
     for record in sorted(tests, key=lambda t: t["start"] - t["end"])[:slowest]:
         out.append(
-            f"  {record['end'] - record['start']:6.1f}  {record.get('setup', 0):5.1f} "
+            f"  {record['end'] - record['start']:6.1f} {record.get('cpu', 0):5.1f}  "
+            f"{record.get('setup', 0):5.1f} "
             f"{record.get('call', 0):5.1f} {record.get('teardown', 0):5.1f}  "
             f"{record['worker']} @{record['start'] - first:4.0f}s  {record['test']}"
         )
