@@ -13,3 +13,8 @@ os.environ.setdefault("DJANGO_SECURE", "0")
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 
 from smartmaint_site.settings import *  # noqa: E402, F403
+
+# The default hasher (PBKDF2, a million rounds) costs ~0.4 s of CPU per password: every
+# test that makes a user or logs in through the form would pay it. The tests check who
+# may log in, not how hard a stolen hash is to crack; the real settings keep PBKDF2.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -6,6 +6,13 @@ from django.core.cache import caches
 from django.core.signals import setting_changed
 
 from catalog.pagecache import CACHE_ALIAS
+from tests.scheduling import pytest_collection_modifyitems  # noqa: F401 - longest first
+from tests.timeline import (  # noqa: F401 - hooks: each test's time, per worker
+    pytest_addoption,
+    pytest_runtest_makereport,
+    pytest_runtest_protocol,
+    pytest_terminal_summary,
+)
 
 
 def _clear_page_cache(**kwargs):

@@ -184,3 +184,13 @@ def test_the_environment_turns_on_the_shared_cache_and_single_sign_on():
         "True",
         "smartmaint_site.remote_user.ProxyRemoteUserBackend",
     ]
+
+
+def test_only_the_test_settings_use_a_fast_password_hasher():
+    import smartmaint_site.settings as site_settings
+
+    # The site keeps Django's default (PBKDF2); the suite's MD5 is for its speed only.
+    assert "PASSWORD_HASHERS" not in vars(site_settings)
+    from django.conf import settings
+
+    assert settings.PASSWORD_HASHERS == ["django.contrib.auth.hashers.MD5PasswordHasher"]

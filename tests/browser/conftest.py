@@ -3,6 +3,7 @@ holding the demo world (fixtures/demo_world.json) and moto's S3 with real plot b
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import uuid
@@ -54,6 +55,7 @@ def browser():
         browser.close()
 
 
+@functools.cache  # the same bytes for every test: drawn once per worker
 def _plot_bytes(path: str) -> bytes:
     figure = Figure(figsize=(4, 3))
     axes = figure.add_subplot()

@@ -14,6 +14,7 @@ import os
 import pytest
 
 from tests.browser.conftest import PLOT_RUN_ID
+from tests.browser.layout_checks import settle
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
@@ -38,14 +39,14 @@ def test_home_table_and_drill_down_to_a_plot(logged_in_page):
     assert page.locator("h1").inner_text().startswith("Classification Gauntlet (AI4I)")
     run_rows = page.locator("section:has(h2:text-is('Runs')) table.table tbody tr")
     assert run_rows.count() == 6
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert _image_loaded(page, "img.chart-img")
 
     # -> the RandomForest baseline run: params, metrics, history charts, plot gallery.
     page.locator(f"a[href='/runs/{PLOT_RUN_ID}/']").first.click()
     page.wait_for_url(f"**/runs/{PLOT_RUN_ID}/")
     assert "RandomForest baseline" in page.locator("h1").inner_text()
-    page.wait_for_load_state("networkidle")
+    settle(page)
     gallery = page.locator(".artifact-gallery img")
     assert gallery.count() >= 2
     gallery.first.scroll_into_view_if_needed()
@@ -57,7 +58,7 @@ def test_home_table_and_drill_down_to_a_plot(logged_in_page):
     # -> a plot's file page with its preview.
     page.locator(".artifact-gallery a").first.click()
     page.wait_for_url(f"**/runs/{PLOT_RUN_ID}/artifacts/plots/**")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert _image_loaded(page, ".artifact-preview img")
 
 
@@ -127,7 +128,7 @@ def test_metrics_and_audit_pages(logged_in_page):
     page.fill("input[name=threshold]", "90%")
     page.click(".filter-form button[type=submit]")
     page.wait_for_url("**threshold=90**")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert _image_loaded(page, "img.chart-img")
     assert page.locator("table.table tbody tr").count() >= 6
     page.goto("/audit/")
@@ -151,5 +152,5 @@ def test_no_console_errors_or_csp_violations(logged_in_page):
         "/search/?q=svc",
     ):
         page.goto(url)
-        page.wait_for_load_state("networkidle")
+        settle(page)
     assert errors == []

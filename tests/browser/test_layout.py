@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from tests.browser.conftest import CSV_PATH, CSV_RUN_ID, JSON_PATH, PASSWORD, PLOT_RUN_ID
-from tests.browser.layout_checks import HEADER_ROWS, LAYOUT_PROBLEMS
+from tests.browser.layout_checks import HEADER_ROWS, LAYOUT_PROBLEMS, settle
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
@@ -105,7 +105,7 @@ def test_every_page_holds_its_layout(staff_page):
     for name, url in PAGES:
         response = page.goto(url)
         assert response.status == 200, f"{url}: {response.status}"
-        page.wait_for_load_state("networkidle")
+        settle(page)
         problems += [f"{name} ({url}): {problem}" for problem in page.evaluate(LAYOUT_PROBLEMS)]
         if write_shots and name in MAIN_PAGES:
             _write_screenshot(page, name=name, width=width)

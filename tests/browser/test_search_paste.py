@@ -59,7 +59,7 @@ def test_a_uri_naming_nothing_says_so_and_examples_are_links(logged_in_page):
 
 
 def test_search_pages_hold_their_layout(logged_in_page):
-    from tests.browser.layout_checks import LAYOUT_PROBLEMS
+    from tests.browser.layout_checks import LAYOUT_PROBLEMS, settle
 
     page = logged_in_page
     unknown = f"s3://{BUCKET}/4/{'0123456789abcdef' * 2}/artifacts/model/"
@@ -68,6 +68,6 @@ def test_search_pages_hold_their_layout(logged_in_page):
         page.set_viewport_size({"width": width, "height": 900})
         for url in ("/search/", "/search/?q=" + quote(unknown, safe=""), "/search/?q=forest"):
             assert page.goto(url).status == 200
-            page.wait_for_load_state("networkidle")
+            settle(page)
             problems += [f"{url} at {width}: {p}" for p in page.evaluate(LAYOUT_PROBLEMS)]
     assert problems == [], "\n".join(problems)
