@@ -23,6 +23,10 @@ from catalog.tables.base import (
     presence_badge,
     presence_text,
 )
+from catalog.tables.changes import (
+    ChangeEventTable,
+    change_event_csv_rows,
+)
 from catalog.tables.experiments import (
     ExperimentTable,
     QuickReferenceTable,
@@ -46,6 +50,7 @@ __all__ = [
     "AuditRunTable",
     "AuditVersionTable",
     "CatalogTable",
+    "ChangeEventTable",
     "CategoryModelTable",
     "DeletedRunTable",
     "ExperimentTable",
@@ -59,6 +64,7 @@ __all__ = [
     "RunModelVersionTable",
     "RunTable",
     "badge",
+    "change_event_csv_rows",
     "pairs_text",
     "cleanup_html",
     "orphan_listing_url",
