@@ -130,10 +130,11 @@ class SyncGroup:
 
 
 def sync_groups(
-    events: list[ChangeEvent], *, queryset: QuerySet[ChangeEvent], first_on_page: bool
+    events: list[ChangeEvent], *, queryset: QuerySet[ChangeEvent], newest_page: bool
 ) -> list[SyncGroup]:
     """``events`` (newest first) grouped by consecutive sync, with each sync's heading row
-    and its matching event count: two queries whatever the page size."""
+    and its matching event count: two queries whatever the page size, three on a page
+    after the newest (whether the first group began on the newer page)."""
     groups: list[SyncGroup] = []
     for event in events:
         if not groups or groups[-1].events[-1].sync_run_id != event.sync_run_id:
@@ -146,12 +147,14 @@ def sync_groups(
     counts, capped = capped_counts_by(
         queryset.filter(sync_run_id__in=sync_ids), column="sync_run_id"
     )
-    for index, group in enumerate(groups):
+    for group in groups:
         sync_id = group.events[0].sync_run_id
         group.sync = syncs.get(sync_id)
         if sync_id is not None:
             group.count = CappedCount(counts.get(sync_id, 0), capped=capped)
-        group.continued = index == 0 and not first_on_page
+    if not newest_page:
+        newer = queryset.filter(pk__gt=events[0].pk).order_by("pk").values_list("sync_run_id")
+        groups[0].continued = newer[:1].first() == (groups[0].events[0].sync_run_id,)
     return groups
 
 

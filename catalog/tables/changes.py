@@ -92,9 +92,10 @@ class ChangeEventTable(CatalogTable):
     def render_kind(self, record):
         kind = record.kind
         return format_html(
-            '<span class="badge badge-{} kind-{}">{}</span>',
+            '<span class="badge badge-{} kind-{}" data-event="{}">{}</span>',
             KIND_BADGES.get(kind, "unknown"),
             kind,
+            record.pk,
             record.get_kind_display(),
         )
 

@@ -41,13 +41,26 @@ def shown_value(raw: str) -> str:
     return raw
 
 
+# What each filter expects, for the note on a value it cannot take. (Django's own
+# messages may repeat the whole value; the note repeats it once, cut.)
+FILTER_EXPECTS = {
+    "entity": "an entity type of the list",
+    "kind": "a kind of change of the list",
+    "sync": "a sync's number",
+    "version": "a version number",
+    "since": "a date (YYYY-MM-DD) or an ISO 8601 date and time",
+    "until": "a date (YYYY-MM-DD)",
+}
+
+
 def ignored_filters(filterset: ChangeEventFilterSet) -> list[str]:
     """A note per filter value the page ignores, in the form's order."""
     notes = []
-    for name, errors in filterset.errors.items():
+    for name in filterset.errors:
         label = filterset.filters[name].label or name
         value = shown_value(filterset.data.get(name, ""))
-        notes.append(f"{label} “{value}” ignored: {' '.join(errors)}")
+        expects = FILTER_EXPECTS.get(name, "a valid value")
+        notes.append(f"{label} “{value}” ignored: expected {expects}.")
     cleaned = filterset.form.cleaned_data if filterset.is_bound else {}
     if cleaned.get("version") is not None and not cleaned.get("model"):
         notes.append("Version ignored: a version number needs its model's name.")
@@ -87,8 +100,9 @@ class ChangeTimelineView(CsvExportMixin, TemplateView):
         page = selectors.timeline_page(
             events, before=self.before, after=self.after, per_page=self.per_page
         )
-        first_on_page = page.newer_than is None
-        groups = selectors.sync_groups(page.events, queryset=events, first_on_page=first_on_page)
+        groups = selectors.sync_groups(
+            page.events, queryset=events, newest_page=page.newer_than is None
+        )
         urls = selectors.entity_urls(page.events)
         for group in groups:
             group.table = ChangeEventTable(
@@ -102,6 +116,7 @@ class ChangeTimelineView(CsvExportMixin, TemplateView):
             groups=groups,
             page=page,
             at_newest=page.newer_than is None,
+            paged_from="older" if self.before else "newer" if self.after else None,
             total=selectors.capped_count(events),
             per_page=self.per_page,
             feed_url=self.get_feed_url(),
