@@ -97,7 +97,7 @@ def timeline_page(
 
 def capped_count(queryset: QuerySet, *, cap: int = CAPPED_COUNT) -> CappedCount:
     """How many rows ``queryset`` has, reading at most ``cap + 1`` of them."""
-    found = queryset.order_by()[: cap + 1].count()
+    found = queryset.order_by().values("pk")[: cap + 1].count()
     return CappedCount(min(found, cap), capped=found > cap)
 
 
@@ -153,8 +153,11 @@ def sync_groups(
         if sync_id is not None:
             group.count = CappedCount(counts.get(sync_id, 0), capped=capped)
     if not newest_page:
-        newer = queryset.filter(pk__gt=events[0].pk).order_by("pk").values_list("sync_run_id")
-        groups[0].continued = newer[:1].first() == (groups[0].events[0].sync_run_id,)
+        newer = queryset.filter(pk__gt=events[0].pk).order_by("pk")
+        newer_sync = newer.values_list("sync_run_id", flat=True).first()
+        groups[0].continued = (
+            newer_sync is not None and newer_sync == groups[0].events[0].sync_run_id
+        )
     return groups
 
 
@@ -244,9 +247,9 @@ def record_home_visit(*, user, now: datetime) -> SinceVisit:
     visit" is since the previous one ended. One read, and a write at most every
     ``VISIT_WRITE_INTERVAL`` within a visit.
     """
-    visit = ReaderVisit.objects.filter(user=user).first()
-    if visit is None:
-        ReaderVisit.objects.create(user=user, last_visit_at=now)
+    # get_or_create: two first requests at once must not both insert the reader's row.
+    visit, created = ReaderVisit.objects.get_or_create(user=user, defaults={"last_visit_at": now})
+    if created:
         return SinceVisit(since=now - FIRST_VISIT_WINDOW, from_last_visit=False)
     if now - visit.last_visit_at > VISIT_GAP:
         visit.previous_visit_at = visit.last_visit_at

@@ -63,7 +63,7 @@ def ignored_filters(filterset: ChangeEventFilterSet) -> list[str]:
         notes.append(f"{label} “{value}” ignored: expected {expects}.")
     cleaned = filterset.form.cleaned_data if filterset.is_bound else {}
     if cleaned.get("version") is not None and not cleaned.get("model"):
-        notes.append("Version ignored: a version number needs its model's name.")
+        notes.append("Version ignored: a version number needs the model name too.")
     return notes
 
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from catalog.model_urls import model_url, model_version_url
@@ -148,7 +149,7 @@ def test_timeline_is_linked_from_the_navigation_and_needs_a_login(change_world, 
     assert 'aria-current="page">Changes</a>' in _html(client.get(url))
 
 
-def test_events_are_grouped_by_sync_newest_first(change_world, reader_client, staff_client):
+def test_events_are_grouped_by_sync_newest_first(change_world, reader_client, staff_user):
     html = _timeline(reader_client)
     first, second, third = change_world["syncs"]
     headings = re.findall(r'<h2 class="sync-heading">Sync (\d+): ([\d-]+ [\d:]+) UTC', html)
@@ -164,7 +165,9 @@ def test_events_are_grouped_by_sync_newest_first(change_world, reader_client, st
     assert "badge-ok" in html and "OK" in html
     # The admin record is for staff (readers could not open it); the page cache keys both.
     assert f"/admin/catalog/syncrun/{third.pk}/change/" not in html
-    staff_html = _timeline(staff_client)
+    staff = Client()
+    staff.force_login(staff_user)
+    staff_html = _timeline(staff)
     assert f'href="/admin/catalog/syncrun/{third.pk}/change/"' in staff_html
     assert f'href="?sync={third.pk}"' in html
 
@@ -252,7 +255,7 @@ def test_sync_run_and_logged_model_filters(change_world, reader_client):
         ("?sync=-4", "Sync “-4” ignored"),
         ("?sync=99999999999999999999999", "ignored"),
         ("?version=x&model=" + MODEL, "Version “x” ignored"),
-        ("?version=2", "Version ignored: a version number needs its model's name."),
+        ("?version=2", "Version ignored: a version number needs the model name too."),
     ],
 )
 def test_invalid_filter_values_are_named_and_ignored(change_world, reader_client, query, named):

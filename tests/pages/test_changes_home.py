@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import ChangeEvent, ReaderVisit
-from catalog.selectors import VISIT_GAP
+from catalog.selectors.changes import VISIT_GAP
 from tests.factories import make_change_event, make_sync_run
 
 Kind = ChangeEvent.Kind
