@@ -247,9 +247,13 @@ def record_home_visit(*, user, now: datetime) -> SinceVisit:
     visit" is since the previous one ended. One read, and a write at most every
     ``VISIT_WRITE_INTERVAL`` within a visit.
     """
-    # get_or_create: two first requests at once must not both insert the reader's row.
-    visit, created = ReaderVisit.objects.get_or_create(user=user, defaults={"last_visit_at": now})
-    if created:
+    visit = ReaderVisit.objects.filter(user=user).first()
+    if visit is None:
+        # Two first requests at once must not both insert the row: the second insert is
+        # skipped (ON CONFLICT DO NOTHING, no savepoint round trips).
+        ReaderVisit.objects.bulk_create(
+            [ReaderVisit(user=user, last_visit_at=now)], ignore_conflicts=True
+        )
         return SinceVisit(since=now - FIRST_VISIT_WINDOW, from_last_visit=False)
     if now - visit.last_visit_at > VISIT_GAP:
         visit.previous_visit_at = visit.last_visit_at

@@ -239,6 +239,9 @@ def test_the_cached_body_holds_no_user_content(seed_world, alice):
     assert len(bodies) == 1
     body = bodies[0].decode()
     assert pagecache.HOLE_MARKER in body
+    # The home page's "changed since your last visit" is a hole of its own.
+    assert pagecache.hole_marker("changes_since_visit") in body
+    assert "changes-since" not in body
     assert "alice" not in body
     assert "csrfmiddlewaretoken" not in body
     assert "Synced " not in body
