@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import F, IntegerField, QuerySet, TextField, Value
-from django.db.models.functions import Cast
+from django.db.models import F, QuerySet
 
 from catalog.model_urls import model_url, model_version_url
 from catalog.models import (
@@ -187,32 +186,22 @@ def entity_urls(events: list[ChangeEvent]) -> dict[tuple[str, int], str]:
     """The page of each event's entity whose row still exists, by (entity type, pk).
 
     Built from the row as it is now (a renamed model links to its new name); an entity
-    whose row is gone has no entry. One query (a UNION of one select per entity type).
+    whose row is gone has no entry. One query per entity type on the page.
     """
     wanted: dict[str, set[int]] = {}
     for event in events:
         if event.object_pk is not None and event.entity_type in _ENTITY_ROWS:
             wanted.setdefault(event.entity_type, set()).add(event.object_pk)
-    selects = []
+    urls = {}
+    # One query per entity type on the page (at most five): a UNION of them would match
+    # columns by position, which Django does not keep for annotations across models.
     for entity_type, pks in sorted(wanted.items()):
         model, key_column, version_column = _ENTITY_ROWS[entity_type]
-        selects.append(
-            model.objects.filter(pk__in=pks)
-            .order_by()
-            .values_list(
-                Value(entity_type, output_field=TextField()),
-                "pk",
-                Cast(key_column, output_field=TextField()),
-                version_column or Value(None, output_field=IntegerField()),
-            )
-        )
-    if not selects:
-        return {}
-    rows = selects[0].union(*selects[1:], all=True) if len(selects) > 1 else selects[0]
-    return {
-        (entity_type, pk): _entity_url(entity_type, key, version)
-        for entity_type, pk, key, version in rows
-    }
+        columns = ("pk", key_column, version_column) if version_column else ("pk", key_column)
+        for row in model.objects.filter(pk__in=pks).order_by().values_list(*columns):
+            version = row[2] if version_column else None
+            urls[(entity_type, row[0])] = _entity_url(entity_type, row[1], version)
+    return urls
 
 
 def entity_history(*, entity_type: str, obj, limit: int = HISTORY_EVENTS) -> list[ChangeEvent]:
