@@ -196,33 +196,52 @@ def change_history(s3_world):
     model = RegisteredModel.objects.get(name=HISTORY_MODEL)
     runs = list(Run.objects.filter(experiment=model.experiment).order_by("run_id")[:3])
     syncs = [make_sync_run(started_at=NOW - timedelta(days=3 - day)) for day in range(3)]
-    for index, (old, new) in enumerate([(None, 1), (1, 2), (2, 3), (3, 2)]):
-        make_change_event(
-            entity=model,
-            sync_run=syncs[min(index, 2)],
-            kind=Kind.ALIAS_MOVED,
-            changes={"@production": [old, new]},
-            summary=f"@production moved from v{old} to v{new}" if old else "@production set",
+    # (sync, event): written sync by sync, as the sync writes them (ids grow with syncs).
+    planned = [
+        (
+            min(index, 2),
+            {
+                "entity": model,
+                "kind": Kind.ALIAS_MOVED,
+                "changes": {"@production": [old, new]},
+                "summary": f"@production moved from v{old} to v{new}" if old else "@production set",
+            },
         )
-    make_change_event(
-        entity=runs[0],
-        sync_run=syncs[1],
-        changes={"metrics.accuracy": [0.9712345, 0.981], "status": ["RUNNING", "FINISHED"]},
-    )
-    make_change_event(
-        entity=runs[1],
-        sync_run=syncs[2],
-        kind=Kind.ARTIFACTS,
-        changes={"added": 3, "changed": 1, "gone": 0, "bytes_added": 48213},
-        summary="3 files added, 1 changed (47.1 KB)",
-    )
-    make_change_event(entity=runs[2], sync_run=syncs[2], kind=Kind.MISSING)
-    make_change_event(
-        sync_run=syncs[2],
-        kind=Kind.ORPHANS,
-        entity_type=ChangeEvent.Entity.ORPHAN_FOLDER,
-        entity_key="s3://yan-smart-maintenance-artifacts/2/3b5c2e391f1efc50dd365df1c3fdea08/",
-        entity_name="2/3b5c2e391f1efc50dd365df1c3fdea08/",
-        changes={"objects": 4, "bytes": 81920},
-    )
+        for index, (old, new) in enumerate([(None, 1), (1, 2), (2, 3), (3, 2)])
+    ]
+    planned += [
+        (
+            1,
+            {
+                "entity": runs[0],
+                "changes": {
+                    "metrics.accuracy": [0.9712345, 0.981],
+                    "status": ["RUNNING", "FINISHED"],
+                },
+            },
+        ),
+        (
+            2,
+            {
+                "entity": runs[1],
+                "kind": Kind.ARTIFACTS,
+                "changes": {"added": 3, "changed": 1, "gone": 0, "bytes_added": 48213},
+                "summary": "3 files added, 1 changed (47.1 KB)",
+            },
+        ),
+        (2, {"entity": runs[2], "kind": Kind.MISSING}),
+        (
+            2,
+            {
+                "kind": Kind.ORPHANS,
+                "entity_type": ChangeEvent.Entity.ORPHAN_FOLDER,
+                "entity_key": "s3://yan-smart-maintenance-artifacts/"
+                "2/3b5c2e391f1efc50dd365df1c3fdea08/",
+                "entity_name": "2/3b5c2e391f1efc50dd365df1c3fdea08/",
+                "changes": {"objects": 4, "bytes": 81920},
+            },
+        ),
+    ]
+    for sync_index, fields in sorted(planned, key=lambda item: item[0]):
+        make_change_event(sync_run=syncs[sync_index], **fields)
     return model
