@@ -37,6 +37,7 @@ def world_fingerprint(size: WorldSize) -> str:
     """Changes when the world or the schema changes, so a cached database is rebuilt."""
     digest = hashlib.sha256(json.dumps(size.as_dict(), sort_keys=True).encode())
     digest.update((Path(__file__).parent / "fill.py").read_bytes())
+    digest.update((Path(__file__).parent / "fill_changes.py").read_bytes())
     digest.update((Path(__file__).parent / "world.py").read_bytes())
     for path in sorted(MIGRATIONS_DIR.glob("*.py")):
         digest.update(path.read_bytes())
@@ -116,6 +117,28 @@ def page_requests(world: World) -> list[tuple[str, str, tuple, str]]:
         ("file page (MLmodel)", "run_artifact", (big.run_id, "model/MLmodel"), ""),
         ("file page (model.pkl)", "run_artifact", (big.run_id, "model/model.pkl"), ""),
         ("logged model artifacts", "logged_model_artifacts", (logged_model,), ""),
+        *change_requests(world),
+    ]
+
+
+def change_requests(world: World) -> list[tuple[str, str, tuple, str]]:
+    """The change timeline over ``size.change_events`` events (benchmarks/fill_changes.py).
+
+    Model 0 has the long alias history; the history panels are on the detail pages above
+    (model 0's page reads its alias moves). The deep page is the tenth of the events
+    nearest the oldest, reached by its key.
+    """
+    events = world.size.change_events
+    if not events:
+        return []
+    return [
+        ("changes", "changes", (), ""),
+        ("changes, kind=alias_moved", "changes", (), "?kind=alias_moved"),
+        ("changes, by model (long alias history)", "changes", (), f"?model={world.model_name(0)}"),
+        ("changes, by experiment", "changes", (), f"?experiment={world.experiment_id(0)}"),
+        ("changes, kind=missing, 500 per page", "changes", (), "?kind=missing&per_page=500"),
+        ("changes, deep page", "changes", (), f"?before={events // 10}"),
+        ("changes, since a date", "changes", (), "?since=2026-11-01&entity=run"),
     ]
 
 

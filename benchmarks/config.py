@@ -25,6 +25,8 @@ class WorldSize:
     logged_models: int = 0
     metric_history_runs: int = 0
     metric_history_steps: int = 20
+    # Change events over the world (benchmarks/fill_changes.py), for the timeline pages.
+    change_events: int = 0
 
     @property
     def artifacts(self) -> int:
@@ -72,6 +74,7 @@ FULL = Plan(
         registered_models=2_000,
         logged_models=1_000,
         metric_history_runs=1_000,
+        change_events=1_000_000,
     ),
     page_repeats=30,
     leaderboard_models=500,
@@ -94,6 +97,7 @@ QUICK = Plan(
         registered_models=50,
         logged_models=20,
         metric_history_runs=20,
+        change_events=20_000,
     ),
     page_repeats=5,
     leaderboard_models=50,

@@ -11,6 +11,7 @@ import posixpath
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 
+from benchmarks.fill_changes import change_event_rows, extra_sync_rows
 from benchmarks.world import (
     BIG_FOLDER,
     LOGGED_MODEL_PATHS,
@@ -93,6 +94,7 @@ class CatalogueFiller:
     def fill(self) -> dict[str, int]:
         from catalog.models import (
             Artifact,
+            ChangeEvent,
             Experiment,
             LoggedModel,
             MetricPoint,
@@ -112,6 +114,11 @@ class CatalogueFiller:
         counts["model_versions"] = bulk_insert(ModelVersion, self._version_rows())
         counts["metric_points"] = bulk_insert(MetricPoint, self._metric_point_rows())
         counts["sync_runs"] = bulk_insert(SyncRun, self._sync_run_rows())
+        if self.size.change_events:
+            counts["sync_runs"] += bulk_insert(SyncRun, extra_sync_rows(now=NOW))
+            counts["change_events"] = bulk_insert(
+                ChangeEvent, change_event_rows(self.world, now=NOW)
+            )
         self._finish()
         return counts
 

@@ -1,14 +1,16 @@
-"""Where a change event points: the page of the entity it is about.
+"""Where a change event leads: its entity's page, built from the event alone.
 
-An event keeps its entity's natural key as it was when the sync wrote it
-(``ChangeEvent.entity_key``), so the link is built from that key alone: it still
-resolves after the entity's row is gone (the page then says the item is missing) and
-needs no query. Keys come from MLflow and S3 and may hold anything: a key no route
-accepts gives no link rather than an error.
+An event names its entity by natural key (``ChangeEvent.entity_key``): a run id, an
+experiment id, a model name, ``"<model name>/v<n>"`` for a version, a logged model's
+``m-...`` id, ``s3://bucket/folder/`` for an orphan folder. The key is text the sync
+copied from MLflow and S3: it is only ever placed into a URL through ``reverse`` or the
+model URL builders (percent-encoded), never trusted as a path. The catalogue summary
+(``initial_import``) has no page.
 """
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from django.urls import NoReverseMatch, reverse
@@ -18,55 +20,54 @@ from catalog.models import ChangeEvent
 from catalog.selectors import BUCKET_TOP_GROUP
 
 Entity = ChangeEvent.Entity
+_VERSION_KEY = re.compile(r"^(?P<name>.+)/v(?P<version>\d{1,9})$", re.DOTALL)
+_S3_PREFIX = "s3://"
 
-# A version's key is "<model name>/v<number>"; the name itself may hold "/".
-VERSION_SEPARATOR = "/v"
-S3_SCHEME = "s3://"
 
-_ROUTES = {
-    Entity.RUN: ("catalog:run_detail", "run_id"),
-    Entity.EXPERIMENT: ("catalog:experiment_detail", "experiment_id"),
-    Entity.LOGGED_MODEL: ("catalog:logged_model_detail", "model_id"),
-}
+def version_of_key(key: str) -> tuple[str, int] | None:
+    """``("name", 3)`` from a version's key ``"name/v3"`` (names may hold "/"), else None."""
+    match = _VERSION_KEY.match(key or "")
+    if match is None:
+        return None
+    return match["name"], int(match["version"])
+
+
+def orphan_folder_of_key(key: str) -> tuple[str, str] | None:
+    """``(bucket, group)`` of an orphan folder's key ``s3://bucket/group/``, else None.
+
+    The group is the folder as the sync groups orphans (``Artifact.orphan_folder``).
+    """
+    if not (key or "").startswith(_S3_PREFIX):
+        return None
+    bucket, _, group = key[len(_S3_PREFIX) :].partition("/")
+    if not bucket:
+        return None
+    return bucket, group or BUCKET_TOP_GROUP
 
 
 def event_url(event: ChangeEvent) -> str | None:
-    """The site path of the page ``event`` is about, or None (the catalogue as a whole).
-
-    Run, experiment and logged model pages by their MLflow id; registered models and
-    versions through ``catalog.model_urls`` (names may hold "/"); a new orphan folder
-    (key ``s3://bucket/folder/``) opens its listing on the audit page.
-    """
-    entity, key = event.entity_type, event.entity_key or ""
-    if entity in _ROUTES:
-        route, argument = _ROUTES[entity]
-        try:
-            return reverse(route, kwargs={argument: key})
-        except NoReverseMatch:  # an id no route accepts ("/" in it, or empty)
-            return None
+    """The page of ``event``'s entity, or None (the catalogue, an unreadable key)."""
+    key = event.entity_key or ""
+    entity = event.entity_type
+    try:
+        if entity == Entity.RUN:
+            return reverse("catalog:run_detail", args=[key]) if key else None
+        if entity == Entity.EXPERIMENT:
+            return reverse("catalog:experiment_detail", args=[key]) if key else None
+        if entity == Entity.LOGGED_MODEL:
+            return reverse("catalog:logged_model_detail", args=[key]) if key else None
+    except NoReverseMatch:  # a key no route takes ("a/b" for a run id)
+        return None
     if entity == Entity.REGISTERED_MODEL:
         return model_url(key) if key else None
     if entity == Entity.MODEL_VERSION:
-        return _version_url(key)
+        parsed = version_of_key(key)
+        return model_version_url(*parsed) if parsed else None
     if entity == Entity.ORPHAN_FOLDER:
-        return _orphan_folder_url(key)
+        folder = orphan_folder_of_key(key)
+        if folder is None or folder[1] == BUCKET_TOP_GROUP:
+            # The bucket's top is no folder: its stray keys are listed on the audit page.
+            return reverse("catalog:audit") + "?section=orphans" if folder else None
+        query = urlencode({"bucket": folder[0], "group": folder[1]})
+        return f"{reverse('catalog:orphan_objects')}?{query}"
     return None
-
-
-def _version_url(key: str) -> str | None:
-    name, separator, number = key.rpartition(VERSION_SEPARATOR)
-    if not (name and separator and number.isdigit()):
-        return None
-    return model_version_url(name, int(number))
-
-
-def _orphan_folder_url(key: str) -> str | None:
-    if not key.startswith(S3_SCHEME):
-        return None
-    bucket, _, group = key[len(S3_SCHEME) :].partition("/")
-    if not bucket:
-        return None
-    # Stray keys at a bucket's top are listed key by key, on the audit page.
-    if not group or group == BUCKET_TOP_GROUP:
-        return reverse("catalog:audit") + "?section=orphans"
-    return reverse("catalog:orphan_objects") + "?" + urlencode({"bucket": bucket, "group": group})

@@ -9,12 +9,22 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 import django_filters
-from django.db.models import Q, TextField
+from django import forms
+from django.db.models import Q, Subquery, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 
-from catalog.models import Category, ChangeEvent, Experiment, RegisteredModel, Run
+from catalog.models import (
+    Category,
+    ChangeEvent,
+    Experiment,
+    LoggedModel,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+)
 from catalog.selectors import RANKED_CATEGORIES, in_categories, parse_tag_query
 
 PRESENCE_CHOICES = (("present", "Present"), ("missing", "Gone from MLflow"))
@@ -176,22 +186,60 @@ class LeaderboardFilterSet(BoundedFilterSet):
         return (value,)
 
 
+class DateOrDateTimeField(forms.Field):
+    """A date (``2026-11-01``) or an ISO 8601 date and time (``2026-11-01T09:30:00Z``).
+
+    A date and time without an offset is taken in the site's time zone.
+    """
+
+    default_error_messages = {"invalid": "Enter a date (YYYY-MM-DD) or an ISO 8601 date and time."}
+
+    def to_python(self, value):
+        text = (value or "").strip()
+        if not text:
+            return None
+        try:
+            moment = parse_datetime(text) if "T" in text or " " in text else None
+            day = None if moment else parse_date(text)
+        except ValueError:
+            moment = day = None
+        if moment is not None:
+            return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+        if day is not None:
+            return day
+        raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+
+
+class DateOrDateTimeFilter(django_filters.Filter):
+    field_class = DateOrDateTimeField
+
+
 class ChangeEventFilterSet(BoundedFilterSet):
     """The ``/changes/`` timeline's filters; its feeds and CSV take the same parameters.
 
     ``experiment`` is an MLflow experiment id, ``model`` a registered model's exact name,
-    ``sync`` a sync's number; ``since`` / ``until`` are dates (``until`` inclusive).
+    ``sync`` a sync's number; ``since`` is a date or an ISO date and time (the home page
+    links "since your last visit" with the moment), ``until`` a date (inclusive).
+    ``run``, ``logged_model`` (MLflow ids) and ``version`` (a number, with ``model``)
+    narrow to one entity's own events, as its page's history panel links them.
     Invalid values leave the form invalid: the view names them and ignores them.
+
+    Entities are named by natural key but filtered by row: each name is looked up in a
+    scalar subquery, so the events are read through the index that starts with that row
+    (newest first), never through a join that could walk every event.
     """
 
     entity = django_filters.ChoiceFilter(
         field_name="entity_type", choices=ChangeEvent.Entity.choices, label="Entity"
     )
     kind = django_filters.ChoiceFilter(choices=ChangeEvent.Kind.choices, label="Kind")
-    experiment = django_filters.CharFilter(
-        field_name="experiment__experiment_id", label="Experiment ID"
+    experiment = django_filters.CharFilter(method="filter_experiment", label="Experiment ID")
+    model = django_filters.CharFilter(method="filter_model", label="Model name")
+    version = django_filters.NumberFilter(
+        method="filter_version", min_value=1, max_value=2**31 - 1, label="Version"
     )
-    model = django_filters.CharFilter(field_name="registered_model__name", label="Model name")
+    run = django_filters.CharFilter(method="filter_run", label="Run ID")
+    logged_model = django_filters.CharFilter(method="filter_logged_model", label="Logged model")
     # Bounded: a number beyond the id column's range is refused, not sent to the database
     # (SQLite raises OverflowError on it: a 500); whole numbers only.
     sync = django_filters.NumberFilter(
@@ -201,17 +249,76 @@ class ChangeEventFilterSet(BoundedFilterSet):
         decimal_places=0,
         label="Sync",
     )
-    since = django_filters.DateFilter(method="filter_since", label="From (date)")
+    since = DateOrDateTimeFilter(method="filter_since", label="From")
     until = django_filters.DateFilter(method="filter_until", label="To (date)")
+
+    def valid_values(self) -> dict[str, str]:
+        """The filters the request set to valid values, as the request spelled them.
+
+        Refused values (an unknown kind, a date that is no date) are left out, as the
+        filter set leaves them out of its query: links built from these (the feed,
+        the reader's feed page) filter exactly as the page did.
+        """
+        if not self.is_bound:
+            return {}
+        self.form.is_valid()
+        values = {}
+        for name in self.base_filters:
+            raw = self.data.get(name)
+            if raw in (None, "") or name in self.form.errors:
+                continue
+            values[name] = raw
+        return values
 
     class Meta:
         model = ChangeEvent
-        fields = ("entity", "kind", "experiment", "model", "sync", "since", "until")
+        fields = (
+            "entity",
+            "kind",
+            "experiment",
+            "model",
+            "version",
+            "run",
+            "logged_model",
+            "sync",
+            "since",
+            "until",
+        )
+
+    def filter_experiment(self, queryset, name, value):
+        rows = Experiment.objects.filter(experiment_id=value).values("pk")[:1]
+        return queryset.filter(experiment_id=Subquery(rows))
+
+    def filter_model(self, queryset, name, value):
+        rows = RegisteredModel.objects.filter(name=value).values("pk")[:1]
+        return queryset.filter(registered_model_id=Subquery(rows))
+
+    def filter_version(self, queryset, name, value):
+        # A version number means nothing without its model: ignored without one.
+        model = self.form.cleaned_data.get("model")
+        if not model:
+            return queryset
+        rows = ModelVersion.objects.filter(registered_model__name=model, version=int(value))
+        return queryset.filter(
+            entity_type=ChangeEvent.Entity.MODEL_VERSION,
+            object_pk=Subquery(rows.values("pk")[:1]),
+        )
+
+    def filter_run(self, queryset, name, value):
+        rows = Run.objects.filter(run_id=value).values("pk")[:1]
+        return queryset.filter(entity_type=ChangeEvent.Entity.RUN, object_pk=Subquery(rows))
+
+    def filter_logged_model(self, queryset, name, value):
+        rows = LoggedModel.objects.filter(model_id=value).values("pk")[:1]
+        return queryset.filter(
+            entity_type=ChangeEvent.Entity.LOGGED_MODEL, object_pk=Subquery(rows)
+        )
 
     # A range on the column itself (midnight in the site's time zone), not ``__date``,
     # which wraps the column in a conversion no index serves.
     def filter_since(self, queryset, name, value):
-        return queryset.filter(occurred_at__gte=start_of_day(value))
+        start = value if isinstance(value, datetime) else start_of_day(value)
+        return queryset.filter(occurred_at__gte=start)
 
     def filter_until(self, queryset, name, value):
         return queryset.filter(occurred_at__lt=start_of_day(value + timedelta(days=1)))

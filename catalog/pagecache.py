@@ -23,7 +23,9 @@ served again until the data changes. ``cached_page`` wraps a view (``catalog/url
   form with its CSRF token, "synced N min ago"). The body is stored with the marker; on
   every answer, hit or miss, that part is rendered for this request and spliced in. A
   hit never runs the view: it costs the session and user reads and the version query,
-  which the header's "synced" line shares.
+  which the header's "synced" line shares. A page body may hold named holes too
+  (``{% page_cache_hole "changes_since_visit" %}``, the home page's "what changed since
+  your last visit"): each name in ``HOLES`` is one template, rendered per request alike.
 
 The bodies live in the ``pages`` cache alias: a per-process ``BytesBoundedLocMemCache``
 (``catalog.bounded_cache``) that keeps at most ``CATALOG_PAGE_CACHE_MAX_BYTES`` and drops
@@ -53,6 +55,12 @@ EXPORT_PARAM = "_export"
 # first marker is replaced.
 HOLE_MARKER = "<!--catalog:page-cache-hole-->"
 HOLE_TEMPLATE = "catalog/partials/user_header.html"
+# Every hole a page may hold, by name ("" is the header's): each is rendered for the
+# request alone, with the request context only (never a view's context).
+HOLES = {
+    "": HOLE_TEMPLATE,
+    "changes_since_visit": "catalog/partials/changes_since_visit.html",
+}
 STATUS_HEADER = "X-Page-Cache"
 _RENDERING_FOR_CACHE = "_catalog_page_cache_hole"
 # What a function view reads when it declares nothing (the artifact folder's ``page``).
@@ -121,9 +129,14 @@ def is_rendering_for_cache(request: HttpRequest | None) -> bool:
     return bool(request is not None and getattr(request, _RENDERING_FOR_CACHE, False))
 
 
-def render_hole(request: HttpRequest) -> str:
-    """The per-user part of the header, rendered for ``request`` alone."""
-    return render_to_string(HOLE_TEMPLATE, request=request)
+def hole_marker(name: str = "") -> str:
+    """What a page rendered for the cache holds in place of the hole ``name``."""
+    return HOLE_MARKER if not name else f"<!--catalog:page-cache-hole:{name}-->"
+
+
+def render_hole(request: HttpRequest, name: str = "") -> str:
+    """The per-user part ``name`` (the header's by default), rendered for ``request`` alone."""
+    return render_to_string(HOLES[name], request=request)
 
 
 def _wants_cache(request: HttpRequest) -> bool:
@@ -146,10 +159,11 @@ def _may_store(response: HttpResponse) -> bool:
 
 
 def _spliced(body: bytes, request: HttpRequest, *, charset: str) -> bytes:
-    marker = HOLE_MARKER.encode(charset)
-    if marker not in body:
-        return body
-    return body.replace(marker, render_hole(request).encode(charset), 1)
+    for name in HOLES:
+        marker = hole_marker(name).encode(charset)
+        if marker in body:
+            body = body.replace(marker, render_hole(request, name).encode(charset), 1)
+    return body
 
 
 def cached_page(view):

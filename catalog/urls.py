@@ -20,6 +20,7 @@ from catalog.conditional import conditional_by_content
 from catalog.pagecache import cached_page
 from catalog.views import (
     audit,
+    changes,
     charts,
     experiments,
     exports,
@@ -76,6 +77,7 @@ urlpatterns = [
         audit.orphan_download,
         name="orphan_download",
     ),
+    path("changes/", cached_page(changes.ChangeTimelineView.as_view()), name="changes"),
     path("search/", cached_page(search_views.SearchView.as_view()), name="search"),
     path("export/mapping.md", cached_page(exports.mapping_markdown), name="mapping_export"),
     path(

@@ -157,21 +157,6 @@ def make_sync_run(**overrides) -> SyncRun:
     return SyncRun.objects.create(**values)
 
 
-def make_change_event(**overrides) -> ChangeEvent:
-    """A run's ``updated`` event, as a sync at ``NOW`` would write it."""
-    values = {
-        "occurred_at": NOW,
-        "entity_type": ChangeEvent.Entity.RUN,
-        "kind": ChangeEvent.Kind.UPDATED,
-        "entity_key": uuid.uuid4().hex,
-        "entity_name": "a run",
-        "changes": {"status": ["RUNNING", "FINISHED"]},
-        "summary": "status RUNNING -> FINISHED",
-    }
-    values.update(overrides)
-    return ChangeEvent.objects.create(**values)
-
-
 def make_artifacts_bulk(
     *,
     paths: list[str],
@@ -209,3 +194,85 @@ def make_artifacts_bulk(
     ]
     Artifact.objects.bulk_create(rows, batch_size=batch_size)
     return len(rows)
+
+
+def _event_subject(entity) -> dict:
+    """The ChangeEvent fields that name ``entity``, as the sync fills them."""
+    Entity = ChangeEvent.Entity
+    if isinstance(entity, Experiment):
+        return {
+            "entity_type": Entity.EXPERIMENT,
+            "entity_key": entity.experiment_id,
+            "entity_name": entity.name,
+            "experiment": entity,
+        }
+    if isinstance(entity, Run):
+        return {
+            "entity_type": Entity.RUN,
+            "entity_key": entity.run_id,
+            "entity_name": entity.name,
+            "experiment": entity.experiment,
+        }
+    if isinstance(entity, RegisteredModel):
+        return {
+            "entity_type": Entity.REGISTERED_MODEL,
+            "entity_key": entity.name,
+            "entity_name": entity.name,
+            "registered_model": entity,
+            "experiment": entity.experiment,
+        }
+    if isinstance(entity, ModelVersion):
+        name = entity.registered_model.name
+        return {
+            "entity_type": Entity.MODEL_VERSION,
+            "entity_key": f"{name}/v{entity.version}",
+            "entity_name": f"{name} v{entity.version}",
+            "registered_model": entity.registered_model,
+            "experiment": entity.run.experiment if entity.run_id else None,
+        }
+    if isinstance(entity, LoggedModel):
+        return {
+            "entity_type": Entity.LOGGED_MODEL,
+            "entity_key": entity.model_id,
+            "entity_name": entity.name,
+            "experiment": entity.experiment,
+        }
+    raise TypeError(f"no change events for {type(entity).__name__}")
+
+
+def make_change_event(
+    *,
+    entity=None,
+    kind: str = ChangeEvent.Kind.UPDATED,
+    sync_run: SyncRun | None = None,
+    **overrides,
+) -> ChangeEvent:
+    """A change event as the sync writes it (see ``ChangeEvent``'s docstring).
+
+    ``entity`` is the row it is about (experiment, run, registered model, model version
+    or logged model): its type, pk, natural key (``"name/v3"`` for a version), name,
+    experiment and registered model are filled from it. Without one, pass
+    ``entity_type`` and ``entity_key`` (an orphan folder ``s3://bucket/folder/``, the
+    catalogue). ``occurred_at`` is the sync's start. ``changes`` maps a field to
+    ``[old, new]``: ``{"metrics.rmse": [0.41, 0.38]}``, ``{"@production": [3, 4]}``.
+    With neither, a run's status update.
+    """
+    values = {
+        "sync_run": sync_run,
+        "occurred_at": sync_run.started_at if sync_run is not None else NOW,
+        "kind": kind,
+        "changes": {},
+        "summary": "",
+    }
+    if entity is not None:
+        values.update(_event_subject(entity), object_pk=entity.pk)
+    elif "entity_type" not in overrides:
+        values.update(
+            entity_type=ChangeEvent.Entity.RUN,
+            entity_key=uuid.uuid4().hex,
+            entity_name="a run",
+            changes={"status": ["RUNNING", "FINISHED"]},
+            summary="status RUNNING -> FINISHED",
+        )
+    values.update(overrides)
+    return ChangeEvent.objects.create(**values)

@@ -37,6 +37,24 @@ from catalog.selectors.categories import (
     category_groups,
     category_model_rows,
 )
+from catalog.selectors.changes import (
+    CAPPED_COUNT,
+    HISTORY_EVENTS,
+    CappedCount,
+    KindCount,
+    SinceVisit,
+    SyncGroup,
+    TimelinePage,
+    capped_count,
+    capped_counts_by,
+    changes_by_kind,
+    entity_history,
+    entity_urls,
+    record_home_visit,
+    sync_groups,
+    timeline_events,
+    timeline_page,
+)
 from catalog.selectors.common import (
     CHART_MAX_BARS,
     EXPERIMENT_HEAVY_FIELDS,
@@ -158,6 +176,22 @@ from catalog.selectors.snippets import (
 )
 
 __all__ = [
+    "CAPPED_COUNT",
+    "HISTORY_EVENTS",
+    "CappedCount",
+    "KindCount",
+    "SinceVisit",
+    "SyncGroup",
+    "TimelinePage",
+    "capped_count",
+    "capped_counts_by",
+    "changes_by_kind",
+    "entity_history",
+    "entity_urls",
+    "record_home_visit",
+    "sync_groups",
+    "timeline_events",
+    "timeline_page",
     "ALIAS_SNIPPETS",
     "AuditSummary",
     "BUCKET_TOP_GROUP",

@@ -24,6 +24,10 @@ from catalog.tables.base import (
     presence_badge,
     presence_text,
 )
+from catalog.tables.changes import (
+    ChangeEventTable,
+    change_event_csv_rows,
+)
 from catalog.tables.experiments import (
     ExperimentTable,
     QuickReferenceTable,
@@ -47,6 +51,7 @@ __all__ = [
     "AuditRunTable",
     "AuditVersionTable",
     "CatalogTable",
+    "ChangeEventTable",
     "CategoryModelTable",
     "DeletedRunTable",
     "ExperimentTable",
@@ -60,6 +65,7 @@ __all__ = [
     "RunModelVersionTable",
     "RunTable",
     "badge",
+    "change_event_csv_rows",
     "pairs_text",
     "cleanup_html",
     "orphan_listing_url",

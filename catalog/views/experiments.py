@@ -8,7 +8,7 @@ from django_filters.views import FilterView
 from catalog import selectors
 from catalog.descriptions import descriptions_of
 from catalog.filters import ExperimentFilterSet, RunFilterSet
-from catalog.models import Experiment
+from catalog.models import ChangeEvent, Experiment
 from catalog.tables import (
     ExperimentTable,
     RegisteredModelTable,
@@ -16,6 +16,7 @@ from catalog.tables import (
     orphan_row_name,
     orphan_row_url,
 )
+from catalog.views.changes import history_panel
 from catalog.views.exports import CsvExportMixin
 from catalog.views.paging import BoundedTableMixin
 
@@ -108,5 +109,6 @@ class ExperimentDetailView(CsvExportMixin, BoundedTableMixin, FilterView):
             chart_metric=selectors.pick_metric(
                 requested=self.request.GET.get("metric"), available=metric_keys
             ),
+            **history_panel(entity_type=ChangeEvent.Entity.EXPERIMENT, obj=experiment),
         )
         return context

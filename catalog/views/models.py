@@ -9,8 +9,9 @@ from django_filters.views import FilterView
 from catalog import selectors
 from catalog.descriptions import descriptions_of
 from catalog.filters import RegisteredModelFilterSet
-from catalog.models import Category
+from catalog.models import Category, ChangeEvent
 from catalog.tables import CategoryModelTable, ModelVersionTable, RegisteredModelTable
+from catalog.views.changes import history_panel
 from catalog.views.exports import CsvExportMixin
 from catalog.views.paging import BoundedTableMixin
 
@@ -80,6 +81,7 @@ class ModelDetailView(CsvExportMixin, BoundedTableMixin, TemplateView):
             chart_metric=selectors.pick_metric(
                 requested=self.request.GET.get("metric"), available=metric_keys
             ),
+            **history_panel(entity_type=ChangeEvent.Entity.REGISTERED_MODEL, obj=registered_model),
         )
         return context
 
@@ -146,6 +148,7 @@ class ModelVersionDetailView(TemplateView):
                 version=version, registered_model=version.registered_model
             ),
             more_aliases=max(len(version.aliases or []) - selectors.ALIAS_SNIPPETS, 0),
+            **history_panel(entity_type=ChangeEvent.Entity.MODEL_VERSION, obj=version),
         )
         return context
 

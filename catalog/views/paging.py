@@ -18,6 +18,8 @@ PAGE_PARAM = "page"
 PER_PAGE_PARAM = "per_page"
 SORT_PARAM = "sort"
 TABLE_QUERY_PARAMS = (PAGE_PARAM, PER_PAGE_PARAM, SORT_PARAM)
+# Keyset paging (the change timeline): ``?before=<id>`` and ``?after=<id>``.
+CURSOR_PARAMS = ("before", "after")
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 500
 # Longer digit strings are not page numbers (and int() refuses over 4,300 digits).
@@ -57,6 +59,12 @@ def page_number(raw: str | None) -> int:
     return number if number is not None and number >= 1 else 1
 
 
+def cursor_value(raw: str | None) -> int | None:
+    """A keyset cursor from ``?before=`` / ``?after=``: a row id from 1, else None."""
+    number = parse_int(raw)
+    return number if number is not None and number >= 1 else None
+
+
 def sort_keys(values: list[str]) -> list[str]:
     """``?sort=`` values that could name a column (the table drops unknown names)."""
     kept = [value for value in values if value and len(value) <= MAX_SORT_CHARS]
@@ -78,6 +86,9 @@ def normalised_query_value(name: str, values: list[str]) -> list[str]:
         return [] if number is None or number <= 1 else [str(number)]
     if name == SORT_PARAM:
         return sort_keys(values)
+    if name in CURSOR_PARAMS:
+        number = cursor_value(values[-1] if values else None)
+        return [] if number is None else [str(number)]
     return values
 
 

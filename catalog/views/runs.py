@@ -7,7 +7,9 @@ from django.views.generic import TemplateView
 
 from catalog import selectors
 from catalog.descriptions import descriptions_of
+from catalog.models import ChangeEvent
 from catalog.tables import RunModelVersionTable
+from catalog.views.changes import history_panel
 
 
 class RunDetailView(TemplateView):
@@ -30,6 +32,7 @@ class RunDetailView(TemplateView):
             logged_models=list(selectors.run_logged_models(run=run)[:100]),
             snippets=selectors.run_snippets(run=run, versions=versions),
             history_keys=selectors.run_history_keys(run=run)[: selectors.CHART_MAX_BARS],
+            **history_panel(entity_type=ChangeEvent.Entity.RUN, obj=run),
         )
         return context
 
@@ -55,5 +58,6 @@ class LoggedModelDetailView(TemplateView):
             experiment=logged_model.experiment,
             versions_table=RunModelVersionTable(versions, orderable=False) if versions else None,
             snippets=selectors.logged_model_snippets(logged_model=logged_model),
+            **history_panel(entity_type=ChangeEvent.Entity.LOGGED_MODEL, obj=logged_model),
         )
         return context

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from catalog.change_links import event_url
 from catalog.models import ChangeEvent, SyncRun
@@ -116,10 +116,7 @@ def _slack_url(url: str) -> str:
 
 
 def _sync_timeline_path(sync_id: int) -> str:
-    try:
-        return reverse("catalog:changes") + f"?sync={sync_id}"
-    except NoReverseMatch:  # a site without the timeline page: the sync's admin record
-        return reverse("admin:catalog_syncrun_change", args=[sync_id])
+    return reverse("catalog:changes") + f"?sync={sync_id}"
 
 
 def _cut(value: Any, limit: int) -> str:

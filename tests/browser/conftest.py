@@ -178,3 +178,72 @@ def logged_in_page(browser, live_server, s3_world):
     page.wait_for_url(f"{live_server.url}/")
     yield page
     context.close()
+
+
+# The model whose alias history the browser tests and screenshots show.
+HISTORY_MODEL = "ai4i_classifier_lightgbm_engineered"
+
+
+@pytest.fixture
+def change_history(s3_world):
+    """Three syncs of change events over the demo world, as the sync records them: the
+    history model's @production alias moving v1 -> v2 -> v3 (and back), a metric, an
+    artifacts summary, a run gone from MLflow, a new orphan folder."""
+    from datetime import timedelta
+
+    from catalog.models import ChangeEvent, RegisteredModel, Run
+    from tests.factories import NOW, make_change_event, make_sync_run
+
+    Kind = ChangeEvent.Kind
+    model = RegisteredModel.objects.get(name=HISTORY_MODEL)
+    runs = list(Run.objects.filter(experiment=model.experiment).order_by("run_id")[:3])
+    syncs = [make_sync_run(started_at=NOW - timedelta(days=3 - day)) for day in range(3)]
+    # (sync, event): written sync by sync, as the sync writes them (ids grow with syncs).
+    planned = [
+        (
+            min(index, 2),
+            {
+                "entity": model,
+                "kind": Kind.ALIAS_MOVED,
+                "changes": {"@production": [old, new]},
+                "summary": f"@production moved from v{old} to v{new}" if old else "@production set",
+            },
+        )
+        for index, (old, new) in enumerate([(None, 1), (1, 2), (2, 3), (3, 2)])
+    ]
+    planned += [
+        (
+            1,
+            {
+                "entity": runs[0],
+                "changes": {
+                    "metrics.accuracy": [0.9712345, 0.981],
+                    "status": ["RUNNING", "FINISHED"],
+                },
+            },
+        ),
+        (
+            2,
+            {
+                "entity": runs[1],
+                "kind": Kind.ARTIFACTS,
+                "changes": {"added": 3, "changed": 1, "gone": 0, "bytes_added": 48213},
+                "summary": "3 files added, 1 changed (47.1 KB)",
+            },
+        ),
+        (2, {"entity": runs[2], "kind": Kind.MISSING}),
+        (
+            2,
+            {
+                "kind": Kind.ORPHANS,
+                "entity_type": ChangeEvent.Entity.ORPHAN_FOLDER,
+                "entity_key": "s3://yan-smart-maintenance-artifacts/"
+                "2/3b5c2e391f1efc50dd365df1c3fdea08/",
+                "entity_name": "2/3b5c2e391f1efc50dd365df1c3fdea08/",
+                "changes": {"objects": 4, "bytes": 81920},
+            },
+        ),
+    ]
+    for sync_index, fields in sorted(planned, key=lambda item: item[0]):
+        make_change_event(sync_run=syncs[sync_index], **fields)
+    return model

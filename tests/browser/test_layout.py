@@ -16,7 +16,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.browser.conftest import CSV_PATH, CSV_RUN_ID, JSON_PATH, PASSWORD, PLOT_RUN_ID
+from tests.browser.conftest import (
+    CSV_PATH,
+    CSV_RUN_ID,
+    HISTORY_MODEL,
+    JSON_PATH,
+    PASSWORD,
+    PLOT_RUN_ID,
+)
 from tests.browser.layout_checks import HEADER_ROWS, LAYOUT_PROBLEMS, settle
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -25,7 +32,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PHONE, LAPTOP, WIDE = 390, 1280, 1920
 SHOT_NAMES = {PHONE: "phone", LAPTOP: "desktop"}
-MODEL = "ai4i_classifier_lightgbm_engineered"
+MODEL = HISTORY_MODEL
 PLOT_RUN = f"/runs/{PLOT_RUN_ID}"
 CSV_RUN = f"/runs/{CSV_RUN_ID}"
 
@@ -61,13 +68,27 @@ PAGES = [
     ),
     ("search", "/search/?q=svc"),
     ("feed-account", "/account/feed/?kind=alias_moved"),
+    ("changes", "/changes/"),
+    ("changes-filtered", f"/changes/?kind=alias_moved&model={MODEL}"),
+    # The model page scrolled to its history panel (the alias moves).
+    ("model-history", f"/models/{MODEL}/#history-heading"),
     ("admin-change", "/admin/catalog/registeredmodel/4/change/"),
 ]
-MAIN_PAGES = {"home", "experiment", "run", "model", "metrics", "audit", "models"}
+MAIN_PAGES = {
+    "home",
+    "experiment",
+    "run",
+    "model",
+    "metrics",
+    "audit",
+    "models",
+    "changes",
+    "model-history",
+}
 
 
 @pytest.fixture
-def staff_page(browser, live_server, s3_world, request):
+def staff_page(browser, live_server, s3_world, change_history, request):
     """A logged-in administrator's page (admin pages are measured too) at the asked width."""
     from django.contrib.auth import get_user_model
 

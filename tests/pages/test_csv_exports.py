@@ -25,6 +25,7 @@ from catalog.models import Run
 from catalog.views.exports import csv_safe
 from tests.factories import (
     NOW,
+    make_change_event,
     make_experiment,
     make_model_version,
     make_registered_model,
@@ -53,6 +54,7 @@ CRAWLED_PAGES = {
     "category_list",
     "metrics",
     "audit",
+    "changes",
 }
 # Query parameters a crawled link may carry (others are sorts and pages of the same table).
 CRAWLED_PARAMS = {"section"}
@@ -110,6 +112,14 @@ def export_world(seed_world):
         name=FORMULA_MODEL, experiment=folder, category="classification", latest_version=1
     )
     make_model_version(registered_model=formula_model, run=formula_run, version=1)
+    # The timeline's export: a hostile name, a formula-like summary, a precise metric.
+    make_change_event(
+        entity=hostile_run,
+        sync_run=seed_world["sync"],
+        summary=FORMULA_RUN,
+        changes={"metrics.accuracy": [0.5, PRECISE]},
+    )
+    make_change_event(entity=hostile_model, kind="alias_moved", changes={HOSTILE_ALIAS: [None, 1]})
     return {
         **seed_world,
         "hostile_run": hostile_run,
@@ -139,6 +149,7 @@ FLOOR = {
     "audit-empty-runs": lambda: reverse("catalog:audit") + "?section=empty-runs",
     "audit-missing-artifacts": lambda: reverse("catalog:audit") + "?section=missing-artifacts",
     "audit-deleted-runs": lambda: reverse("catalog:audit") + "?section=deleted-runs",
+    "changes": lambda: reverse("catalog:changes"),
 }
 
 

@@ -59,6 +59,7 @@ def cached_urls(world) -> list[str]:
         reverse("catalog:metrics") + "?metric=accuracy&threshold=0.9",
         reverse("catalog:audit") + "?section=orphans",
         reverse("catalog:search") + "?q=ai4i",
+        reverse("catalog:changes") + "?kind=updated",
         reverse("catalog:run_artifacts", args=[run.run_id]),
         reverse("catalog:run_artifact", args=[run.run_id, "plots/"]),
         reverse("catalog:run_artifact", args=[run.run_id, "plots/confusion.png"]),
@@ -103,7 +104,7 @@ def test_a_hit_runs_no_view_code_and_no_view_query(
     assert "Log out reader" in _html(hit)
 
 
-@pytest.mark.parametrize("index", range(15))
+@pytest.mark.parametrize("index", range(16))
 def test_every_cached_page_is_a_hit_the_second_time(seed_world, reader_client, index):
     url = cached_urls(seed_world)[index]
     first = reader_client.get(url)
@@ -214,7 +215,7 @@ def test_the_version_without_any_sync(db, django_assert_max_num_queries):
 # --- the per-user hole ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("index", range(14))  # the HTML pages of cached_urls
+@pytest.mark.parametrize("index", range(15))  # the HTML pages of cached_urls
 def test_one_users_name_and_csrf_token_never_reach_another(seed_world, alice, bob, index):
     url = cached_urls(seed_world)[index]
     alice_page = alice.get(url)
@@ -238,6 +239,9 @@ def test_the_cached_body_holds_no_user_content(seed_world, alice):
     assert len(bodies) == 1
     body = bodies[0].decode()
     assert pagecache.HOLE_MARKER in body
+    # The home page's "changed since your last visit" is a hole of its own.
+    assert pagecache.hole_marker("changes_since_visit") in body
+    assert "changes-since" not in body
     assert "alice" not in body
     assert "csrfmiddlewaretoken" not in body
     assert "Synced " not in body

@@ -36,6 +36,8 @@ def page_urls(world) -> list[str]:
         reverse("catalog:audit") + "?section=deleted-runs",
         reverse("catalog:audit") + "?section=gone",
         reverse("catalog:search") + "?q=ai4i",
+        reverse("catalog:changes"),
+        reverse("catalog:changes") + "?kind=updated&since=2026-01-01&per_page=500",
         reverse("catalog:search") + "?q=dataset=AI4I",
         reverse("catalog:chart_experiment_runs", args=["4"]) + "?metric=accuracy",
         reverse("catalog:chart_run_history", args=[rf.run_id]) + "?metric=accuracy",
