@@ -50,10 +50,26 @@ def page_urls(world) -> list[str]:
 def test_every_page_is_200_for_a_reader_with_bounded_queries(
     seed_world, reader_client, django_assert_max_num_queries
 ):
+    # A reader's first home page view ever also inserts their visit row (see the next
+    # test): a one-off, not what each view costs.
+    reader_client.get(reverse("catalog:home"))
     for url in page_urls(seed_world):
         with django_assert_max_num_queries(MAX_QUERIES):
             response = reader_client.get(url)
         assert response.status_code == 200, url
+
+
+def test_a_readers_first_home_view_adds_only_their_visit_row(
+    seed_world, reader_client, django_assert_max_num_queries, settings
+):
+    settings.CATALOG_PAGE_CACHE_SECONDS = 0  # both views rendered
+    with django_assert_max_num_queries(MAX_QUERIES + 2) as first:
+        reader_client.get(reverse("catalog:home"))
+    with django_assert_max_num_queries(MAX_QUERIES) as later:
+        reader_client.get(reverse("catalog:home"))
+    inserts = [q["sql"] for q in first.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) == 1 and "catalog_readervisit" in inserts[0]
+    assert len(first.captured_queries) <= len(later.captured_queries) + 2
 
 
 def test_mapping_export_runs_a_fixed_number_of_queries(
@@ -145,6 +161,7 @@ def test_query_counts_do_not_grow_with_the_data(seed_world, reader_client, setti
     settings.CATALOG_PAGE_CACHE_SECONDS = 0
     urls = [*page_urls(seed_world), reverse("catalog:mapping_export")]
     _add_rows(seed_world, start=0, count=2)  # every table and drift kind non-empty
+    reader_client.get(reverse("catalog:home"))  # the reader's visit row, written once
     before = {url: _query_count(reader_client, url) for url in urls}
     _add_rows(seed_world, start=2, count=30)
     after = {url: _query_count(reader_client, url) for url in urls}
