@@ -1,11 +1,14 @@
 """Fixtures shared by every test area. Area-specific fixtures live in tests/<area>/conftest.py."""
 
+import os
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.core.signals import setting_changed
 
 from catalog.pagecache import CACHE_ALIAS
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.scheduling import pytest_collection_modifyitems  # noqa: F401 - longest first
 from tests.timeline import (  # noqa: F401 - hooks: each test's time, per worker
     pytest_addoption,
@@ -57,3 +60,17 @@ def reader_client(client, user):
 def staff_client(client, staff_user):
     client.force_login(staff_user)
     return client
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium, one per test process (``tests/chromium.py`` says why)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -294,8 +294,8 @@ def test_the_feed_page_needs_a_login_and_a_csrf_token(client, user):
     assert not FeedToken.objects.filter(user=user).exists()
 
 
-def test_every_page_header_links_the_feed_page(reader_client):
-    response = reader_client.get(reverse("catalog:home"))
+def test_the_timeline_links_the_feed_page(reader_client):
+    response = reader_client.get(reverse("catalog:changes"))
     assert reverse("catalog:feed_account") in response.content.decode()
 
 

@@ -11,33 +11,19 @@ from tests.factories import make_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 
 @contextlib.contextmanager
-def chromium_page():
-    """A page of Debian's chromium. Started after the test data is written: Playwright's
-    sync API runs an event loop, and Django refuses database calls beside one."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
+def chromium_page(browser):
+    """A page of the session's chromium, closed after the block."""
+    page = browser.new_page()
+    try:
+        yield page
+    finally:
+        page.close()
 
 
 def test_folder_and_file_pages_render_thumbnails_without_csp_errors(
-    live_server, put_artifact, user, client, tmp_path
+    live_server, put_artifact, user, client, tmp_path, browser
 ):
     screenshot_dir = tmp_path
     run = make_run()
@@ -46,7 +32,7 @@ def test_folder_and_file_pages_render_thumbnails_without_csp_errors(
     put_artifact(run=run, path="model/conda.yaml", body=b"dependencies:\n- python=3.11\n")
     client.force_login(user)
     session_cookie = client.cookies["sessionid"]
-    with chromium_page() as page:
+    with chromium_page(browser) as page:
         page.context.add_cookies(
             [{"name": "sessionid", "value": session_cookie.value, "url": live_server.url}]
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import io
-import os
 import uuid
 
 import pytest
@@ -14,15 +13,6 @@ from django.db.models import Q
 from matplotlib.figure import Figure
 from moto import mock_aws
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # The run whose plots the drill-down opens: the AI4I RandomForest baseline.
 PLOT_RUN_ID = "c795e657a4d147f1ac84ea0dc2bb68f1"
 # A run with a CSV profile; the JSON file is added beside it (the demo logs none).
@@ -41,18 +31,6 @@ def private_cache(settings):
             "LOCATION": f"browser-{uuid.uuid4().hex}",
         },
     }
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @functools.cache  # the same bytes for every test: drawn once per worker

@@ -7,6 +7,7 @@ import io
 import json
 import re
 from datetime import timedelta
+from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -14,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 
 from catalog.model_urls import model_url, model_version_url
-from catalog.models import ChangeEvent
+from catalog.models import ChangeEvent, FeedToken
 from tests.factories import (
     BUCKET,
     NOW,
@@ -424,6 +425,11 @@ def test_timeline_queries_stay_bounded(change_world, reader_client, django_asser
         assert len(_csv(reader_client)) == len(change_world["events"]) + 12 * 13
 
 
-def test_the_feed_link_place_is_empty_without_a_feed(change_world, reader_client):
-    html = _timeline(reader_client)
-    assert "feed-link" not in html
+def test_the_feed_link_opens_the_readers_feed_page_for_the_same_filter(change_world, reader_client):
+    # Not the feed URL itself: this page is cached for every reader, a feed URL holds
+    # one reader's key.
+    html = _timeline(reader_client, "?kind=alias_moved&entity=bogus")
+    link = re.search(r'<a class="button feed-link" href="([^"]+)"', html)
+    assert link is not None
+    assert unescape(link.group(1)) == reverse("catalog:feed_account") + "?kind=alias_moved"
+    assert not FeedToken.objects.exists()
