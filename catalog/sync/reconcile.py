@@ -27,17 +27,15 @@ null was present at the last complete sync.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import connection
 
-from catalog.sync.changes.artifacts import write_artifact_events
-from catalog.sync.changes.catalogue import purge_old_events, record_initial_import
 from catalog.sync.clean_source import CleanMlflowSource
 from catalog.sync.collector import collector_paused
 from catalog.sync.context import SyncContext
 from catalog.sync.records import MlflowSourceLike, S3SourceLike
 from catalog.sync.report import SyncOptions, SyncReport, logged_stage
 from catalog.sync.stages.artifacts import plan_walks, start_listing, sync_artifacts
+from catalog.sync.stages.changes import purge_expired_changes, record_sync_changes
 from catalog.sync.stages.missing import keep_listing_ranges, mark_missing
 from catalog.sync.stages.mlflow_entities import (
     list_experiments,
@@ -105,29 +103,13 @@ def reconcile(
             with logged_stage(report, "missing-marking"):
                 keep_listing_ranges(ctx, marked=mark_missing(ctx))
             with logged_stage(report, "change events"):
-                _record_sync_changes(ctx)
+                record_sync_changes(ctx)
         with logged_stage(report, "totals"):
             recompute_totals(ctx)
             refresh_statistics(ctx)
-        if not options.dry_run:
-            with logged_stage(report, "change events purge"):
-                purge_old_events(now=ctx.now, keep_days=settings.CATALOG_CHANGES_KEEP_DAYS)
+        with logged_stage(report, "change events purge"):
+            purge_expired_changes(ctx)
     if ctx.incomplete and report.status == "ok":
         report.status = "partial"
     report.change_events = ctx.changes.written
     return report
-
-
-def _record_sync_changes(ctx: SyncContext) -> None:
-    """The events written once every row is: the first sync's one summary, or the
-    artifact changes summed per owner (gone ones are known after the missing-marking)."""
-    if ctx.changes.initial_import:
-        record_initial_import(
-            log=ctx.changes, report=ctx.report, artifact_bytes=ctx.artifact_bytes_created
-        )
-        return
-    write_artifact_events(
-        log=ctx.changes,
-        tally=ctx.artifact_changes,
-        artifacts_destination=ctx.options.artifacts_destination,
-    )

@@ -7,6 +7,9 @@ Each is a function of a ``SyncContext`` (``catalog.sync.context``):
 2. ``artifacts``: the S3 walks, matched against the catalogued rows
    (``catalog.sync.artifacts``);
 3. ``registry``: registered models and their versions;
-4. ``missing``: what was not listed is marked missing, all or nothing;
-5. ``totals``: counters and flags derived from the rows, planner statistics.
+4. ``missing``: what was not listed is marked missing, all or nothing; then
+   ``changes``: the events that wait for the whole sync (the first sync's summary,
+   artifact changes per owner);
+5. ``totals``: counters and flags derived from the rows, planner statistics; then
+   ``changes``: the purge of events past their keep.
 """
