@@ -114,8 +114,11 @@ def test_dry_run_writes_nothing(seed_world, point_at, db):
 
 def test_quiet_prints_nothing_when_ok_and_text_summary_otherwise(seed_world, point_at, db):
     point_at(seed_world)
+    level = logging.getLogger("catalog.sync").level
     code, out, err = run_command("--quiet")
     assert (code, out, err) == (0, "", "")
+    # Called in a process that goes on, the command leaves its logging as it found it.
+    assert logging.getLogger("catalog.sync").level == level
     code, out, _ = run_command()
     assert code == 0
     assert out.startswith("sync ok in ")

@@ -12,6 +12,7 @@ wrappers expect: 3 partial, 1 failed, 75 another sync running.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -33,6 +34,19 @@ EXIT_LOCKED = 75  # EX_TEMPFAIL: "try again later", what cron wrappers expect
 EXIT_CODES = {"ok": EXIT_OK, "partial": EXIT_PARTIAL, "failed": EXIT_FAILED}
 # What the sync's logger shows at each --verbosity.
 LOG_LEVELS = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO, 3: logging.DEBUG}
+
+
+@contextlib.contextmanager
+def logger_level(name: str, level: int):
+    """``name``'s logger at ``level`` for the block, then as it was: the command may be
+    called in a process that goes on (``call_command``: the admin, the tests)."""
+    target = logging.getLogger(name)
+    previous = target.level
+    target.setLevel(level)
+    try:
+        yield
+    finally:
+        target.setLevel(previous)
 
 
 def _share(text: str) -> float:
@@ -86,8 +100,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         verbosity = 0 if options["quiet"] else options["verbosity"]
+        with logger_level("catalog.sync", LOG_LEVELS.get(verbosity, logging.DEBUG)):
+            self._handle(options, verbosity=verbosity)
+
+    def _handle(self, options: dict, *, verbosity: int) -> None:
         quiet, as_json = verbosity == 0, options["json"]
-        logging.getLogger("catalog.sync").setLevel(LOG_LEVELS.get(verbosity, logging.DEBUG))
         sync_options = SyncOptions(
             dry_run=options["dry_run"],
             experiment_ids=tuple(dict.fromkeys(str(e) for e in options["experiment"])),
