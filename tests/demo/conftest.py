@@ -1,7 +1,7 @@
 """The demo world, built once per test run: a real sqlite MLflow store and moto's S3 server.
 
 ``demo_world`` builds it (20-45 s on this machine) with ``demo.world.build_world``. Under
-pytest-xdist each worker needs its own (moto lives in the worker's process): the first
+pytest-xdist each worker needs its own (a moto server process per worker): the first
 worker to get there builds it and saves it in a world cache private to this test run
 (:mod:`demo.world_cache`), the others wait for it and restore it in seconds. So every
 run builds the world afresh once, and both ways to a world are exercised.
@@ -22,11 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
-from demo.s3 import running_s3_stand_in
+from demo.s3 import DEMO_CREDENTIALS
 from demo.world import WorldReport, build_world
 from demo.world_cache import prepare_world
+from tests.environment import environment
+from tests.moto_server import moto_server_process
 
 
 @dataclass(frozen=True)
@@ -57,17 +59,21 @@ def demo_world(tmp_path_factory, worker_id):
     run_dir = tmp_path_factory.getbasetemp()
     if worker_id != "master":
         run_dir = run_dir.parent
-    with running_s3_stand_in() as s3:
+    # moto in a process of its own, not demo.s3's in-process server: tests/moto_server.py.
+    with (
+        moto_server_process() as endpoint,
+        environment({**DEMO_CREDENTIALS, "MLFLOW_S3_ENDPOINT_URL": endpoint}),
+    ):
         with exclusive(run_dir / "demo-world.lock"):
             prepared = prepare_world(
                 cache_root=run_dir / "demo-world-cache",
                 tracking_db=tracking_db,
-                s3_endpoint_url=s3.endpoint_url,
+                s3_endpoint_url=endpoint,
                 build=build_world,
             )
         yield DemoWorld(
             tracking_uri=f"sqlite:///{tracking_db}",
-            endpoint_url=s3.endpoint_url,
+            endpoint_url=endpoint,
             report=WorldReport(**prepared.report),
         )
 
@@ -87,8 +93,8 @@ def sync_demo_world(demo_world, settings, tmp_path, db):
         out = io.StringIO()
         try:
             call_command("sync_registry", "--json", stdout=out)
-        except SystemExit as exit_:  # exit 3 = partial: still a summary to check
-            assert exit_.code == 3, out.getvalue()
+        except CommandError as error:  # exit 3 = partial: still a summary to check
+            assert error.returncode == 3, out.getvalue()
         return json.loads(out.getvalue())
 
     yield sync

@@ -21,6 +21,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tests.environment import environment
+from tests.moto_server import moto_server_process
 from tests.poison.world import (
     POISON_BUCKET,
     POISONS,
@@ -43,14 +44,10 @@ MOTO_ENVIRONMENT = {
 
 @pytest.fixture(scope="session")
 def poison_moto_endpoint():
-    """A moto S3 server of the poison worlds, on a free local port, for the session."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    """A moto S3 server of the poison worlds, on a free local port, for the session (its
+    own process: ``tests/moto_server.py`` says why)."""
+    with moto_server_process() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(autouse=True)

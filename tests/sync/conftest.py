@@ -19,6 +19,7 @@ import pytest
 from django.db import connection
 
 from tests.environment import environment
+from tests.moto_server import moto_server_process
 
 SEED_BUCKET = "seed-world"
 MLFLOW3_BUCKET = "mlflow3-world"
@@ -154,9 +155,8 @@ def _dispose_mlflow_engines() -> None:
 
 @pytest.fixture(scope="session")
 def moto_endpoint():
-    """A moto S3 server on a free local port, for the whole session."""
-    from moto.server import ThreadedMotoServer
-
+    """A moto S3 server on a free local port, for the whole session (its own process:
+    ``tests/moto_server.py`` says why)."""
     env = {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -164,13 +164,11 @@ def moto_endpoint():
     }
     # No pooled connections to the tracking databases: World.restore() rewrites the file.
     env["MLFLOW_SQLALCHEMYSTORE_POOLCLASS"] = "NullPool"
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    with environment({**env, "MLFLOW_S3_ENDPOINT_URL": endpoint}):
+    with (
+        moto_server_process() as endpoint,
+        environment({**env, "MLFLOW_S3_ENDPOINT_URL": endpoint}),
+    ):
         yield endpoint
-    server.stop()
 
 
 @pytest.fixture(scope="session")
