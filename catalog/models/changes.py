@@ -114,9 +114,14 @@ class FeedToken(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feed_token"
     )
-    key = models.CharField(max_length=64, unique=True, default=new_feed_key, editable=False)
+    key = models.CharField(max_length=64, default=new_feed_key, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        # A constraint, not unique=True: on PostgreSQL that would add a second,
+        # LIKE-pattern index on the key, which no lookup uses (keys are matched whole).
+        constraints = [models.UniqueConstraint(fields=["key"], name="feed_token_key")]
 
     def __str__(self) -> str:
         return f"feed token of {self.user}"
