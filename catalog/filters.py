@@ -314,14 +314,26 @@ class ChangeEventFilterSet(BoundedFilterSet):
             entity_type=ChangeEvent.Entity.LOGGED_MODEL, object_pk=Subquery(rows)
         )
 
-    # A range on the column itself (midnight in the site's time zone), not ``__date``,
-    # which wraps the column in a conversion no index serves.
+    # A date bound becomes a key bound. Events are written in sync order, each stamped
+    # with its sync's start, so the timeline's key order is its time order: the events
+    # since a moment are those from the first one stamped at or after it. One indexed
+    # read (the time index) finds that key; the page then reads a key range of whatever
+    # index its other filters lead (``entity_type, -id`` ...), as an unfiltered page
+    # does, where a range on the time column would make it test every row's date.
     def filter_since(self, queryset, name, value):
         start = value if isinstance(value, datetime) else start_of_day(value)
-        return queryset.filter(occurred_at__gte=start)
+        first = first_event_at_or_after(start)
+        return queryset.none() if first is None else queryset.filter(pk__gte=first)
 
     def filter_until(self, queryset, name, value):
-        return queryset.filter(occurred_at__lt=start_of_day(value + timedelta(days=1)))
+        first_after = first_event_at_or_after(start_of_day(value + timedelta(days=1)))
+        return queryset if first_after is None else queryset.filter(pk__lt=first_after)
+
+
+def first_event_at_or_after(moment: datetime) -> int | None:
+    """The key of the earliest event stamped at or after ``moment``, if any."""
+    events = ChangeEvent.objects.filter(occurred_at__gte=moment).order_by("occurred_at", "pk")
+    return events.values_list("pk", flat=True).first()
 
 
 def start_of_day(day: date) -> datetime:

@@ -25,6 +25,10 @@ class ChangeEvent(models.Model):
     for an artifact summary, counts and bytes). ``object_pk`` is the pk of the entity's
     row in its own table (none for an orphan folder or the initial import), ``experiment``
     and ``registered_model`` the rows it belongs to, for the filters and history panels.
+
+    The syncs append events one sync at a time, each stamped with its sync's start, so
+    key order is time order: the timeline pages by key and reads a date range as a key
+    range (ADR 0017).
     """
 
     class Entity(models.TextChoices):

@@ -227,6 +227,36 @@ def test_each_filter_narrows_the_timeline_and_its_export(
     assert _ids(_csv(reader_client, query)) == wanted, query
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?since=2026-11-30",  # after the newest event
+        "?until=2026-10-01",  # before the oldest
+        "?since=2026-10-31T13:00:00Z&until=2026-10-30",  # an empty range
+    ],
+)
+def test_a_date_range_holding_no_event_shows_none(change_world, reader_client, query):
+    html = _timeline(reader_client, query)
+    assert _event_ids(html) == []
+    assert "ignored" not in html
+    assert _ids(_csv(reader_client, query)) == []
+
+
+def test_a_date_range_is_read_as_a_key_range(change_world, reader_client):
+    """One read of the time index finds the range's first key; the page's own queries
+    then read keys, never every event's date (with a million events, a filter on the
+    date column beside the entity type walked the whole entity's index)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        html = _timeline(reader_client, "?since=2026-10-31&until=2026-10-31&entity=run")
+    assert _event_ids(html) == _pk(change_world, "metric")
+    dated = [q["sql"] for q in queries if "occurred_at" in q["sql"].split("FROM", 1)[-1]]
+    assert len(dated) == 2, dated  # the two bounds' look-ups, each one indexed row
+    assert all("LIMIT 1" in sql for sql in dated), dated
+
+
 def test_sync_run_and_logged_model_filters(change_world, reader_client):
     third = change_world["syncs"][2]
     rf = change_world["runs"]["randomforest_baseline"]

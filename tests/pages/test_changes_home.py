@@ -45,10 +45,10 @@ def _events_at(world, *, hours_ago: float, kinds: dict[str, int]) -> list[Change
 
 @pytest.fixture
 def timeline(seed_world):
-    """Events 1 h, 5 h and 3 days ago."""
-    _events_at(seed_world, hours_ago=1, kinds={Kind.UPDATED: 2, Kind.MISSING: 1})
-    _events_at(seed_world, hours_ago=5, kinds={Kind.UPDATED: 1, Kind.ALIAS_MOVED: 1})
+    """Events 3 days, 5 h and 1 h ago, written oldest first as the syncs write them."""
     _events_at(seed_world, hours_ago=72, kinds={Kind.CREATED: 4})
+    _events_at(seed_world, hours_ago=5, kinds={Kind.UPDATED: 1, Kind.ALIAS_MOVED: 1})
+    _events_at(seed_world, hours_ago=1, kinds={Kind.UPDATED: 2, Kind.MISSING: 1})
     return seed_world
 
 
