@@ -9,6 +9,7 @@ from django.contrib.admin.models import LogEntry
 from django.db import connection
 from django.db.models import (
     F,
+    QuerySet,
     Value,
 )
 from django.db.models.functions import Coalesce, NullIf
@@ -148,3 +149,23 @@ def pick_metric(*, requested: str | None, available: list[str]) -> str | None:
     if requested and requested in available:
         return requested
     return available[0] if available else None
+
+
+def counts(**querysets: QuerySet) -> dict[str, int]:
+    """The row count of each queryset, named as passed, in one round trip.
+
+    Each is counted in its own scalar subquery, so each is still read through the
+    index its filter implies (a partial index of deleted runs, say), as its own
+    ``count()`` would be.
+    """
+    selects, params = [], []
+    for index, queryset in enumerate(querysets.values()):
+        # The subqueries and their parameters are Django's own; only aliases are added.
+        sql, query_params = queryset.order_by().values("pk").query.sql_with_params()
+        selects.append(f"(SELECT COUNT(*) FROM ({sql}) counted_{index})")  # noqa: S608
+        params.extend(query_params)
+    query = "SELECT " + ", ".join(selects)
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        row = cursor.fetchone()
+    return dict(zip(querysets, row, strict=True))

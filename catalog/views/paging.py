@@ -11,7 +11,7 @@ past the end: the last page). The page cache keys on the same normalised values
 
 from __future__ import annotations
 
-from django.core.paginator import EmptyPage
+from django.core.paginator import EmptyPage, Paginator
 from django_tables2 import SingleTableMixin
 
 PAGE_PARAM = "page"
@@ -90,6 +90,15 @@ def normalised_query_value(name: str, values: list[str]) -> list[str]:
         number = cursor_value(values[-1] if values else None)
         return [] if number is None else [str(number)]
     return values
+
+
+class KnownCountPaginator(Paginator):
+    """A paginator given its count by a query the page runs anyway (``count=``), so it
+    does not count the rows a second time."""
+
+    def __init__(self, object_list, per_page, *, count: int, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.count = count  # shadows Paginator.count, a cached property
 
 
 class BoundedTableMixin(SingleTableMixin):

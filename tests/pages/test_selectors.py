@@ -252,3 +252,20 @@ def test_leaderboard_csv_export_of_more_than_a_thousand_rows(db, reader_client):
     lines = b"".join(response.streaming_content).decode().splitlines()
     assert len(lines) == 1 + 1001
     assert lines[1].startswith("m1000,1,0.5,")
+
+
+def test_counts_in_one_query_equal_each_querysets_own_count(seed_world):
+    from catalog.selectors.common import counts
+
+    runs = Run.objects.filter(name__contains="baseline")
+    querysets = {
+        "runs": runs,
+        "none": Run.objects.filter(name="no such run"),
+        "models": RegisteredModel.objects.filter(name__contains="forecaster"),
+        "versions": ModelVersion.objects.all(),
+    }
+    with CaptureQueriesContext(connection) as queries:
+        counted = counts(**querysets)
+    assert len(queries.captured_queries) == 1
+    assert counted == {name: queryset.count() for name, queryset in querysets.items()}
+    assert counted["runs"] > 0 and counted["none"] == 0
