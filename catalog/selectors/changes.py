@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import F, QuerySet
+from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.urls import reverse
 
 from catalog.model_urls import model_url, model_version_url
 from catalog.models import (
@@ -26,6 +27,7 @@ from catalog.models import (
     Run,
     SyncRun,
 )
+from catalog.selectors import common
 
 Entity = ChangeEvent.Entity
 # Events listed by an entity page's history panel.
@@ -142,15 +144,13 @@ def sync_groups(
     sync_ids = {group.events[0].sync_run_id for group in groups} - {None}
     if not sync_ids:
         return groups
-    syncs = SyncRun.objects.only(*SYNC_HEADING_FIELDS).in_bulk(sync_ids)
-    counts, capped = capped_counts_by(
-        queryset.filter(sync_run_id__in=sync_ids), column="sync_run_id"
-    )
+    syncs = synced_rows_with_event_span(sync_ids)
+    counts = sync_event_counts(queryset, syncs.values())
     for group in groups:
         sync_id = group.events[0].sync_run_id
         group.sync = syncs.get(sync_id)
         if sync_id is not None:
-            group.count = CappedCount(counts.get(sync_id, 0), capped=capped)
+            group.count = counts.get(sync_id, CappedCount(0))
     if not newest_page:
         newer = queryset.filter(pk__gt=events[0].pk).order_by("pk")
         newer_sync = newer.values_list("sync_run_id", flat=True).first()
@@ -158,6 +158,48 @@ def sync_groups(
             newer_sync is not None and newer_sync == groups[0].events[0].sync_run_id
         )
     return groups
+
+
+def synced_rows_with_event_span(sync_ids) -> dict[int, SyncRun]:
+    """The heading rows of ``sync_ids``, each with ``first_event`` and ``last_event``: the
+    keys its events span, each found by one seek in the sync index."""
+    of_sync = ChangeEvent.objects.filter(sync_run=OuterRef("pk")).values("pk")
+    return (
+        SyncRun.objects.only(*SYNC_HEADING_FIELDS)
+        .annotate(
+            first_event=Subquery(of_sync.order_by("pk")[:1]),
+            last_event=Subquery(of_sync.order_by("-pk")[:1]),
+        )
+        .in_bulk(sync_ids)
+    )
+
+
+def sync_event_counts(queryset: QuerySet[ChangeEvent], syncs) -> dict[int, CappedCount]:
+    """The events of ``queryset`` per sync of ``syncs`` (rows with their event span), each
+    counted up to ``CAPPED_COUNT``, in one query.
+
+    Each sync's count reads only its span of keys in the index the filters lead: a
+    sync writes its events one after another, so its span holds little else, where
+    a count by sync alone would test every event the filters match (every "missing"
+    event of the table, say) for its sync.
+    """
+    spanned = [sync for sync in syncs if sync.first_event is not None]
+    if not spanned:
+        return {}
+    cap = CAPPED_COUNT
+    found = common.counts(
+        limit=cap + 1,
+        **{
+            f"sync_{sync.pk}": queryset.filter(
+                sync_run_id=sync.pk, pk__gte=sync.first_event, pk__lte=sync.last_event
+            )
+            for sync in spanned
+        },
+    )
+    return {
+        sync.pk: CappedCount(min(count, cap), capped=count > cap)
+        for sync, count in zip(spanned, found.values(), strict=True)
+    }
 
 
 # entity type -> (model, the natural key's column, a version column or None)
@@ -170,16 +212,20 @@ _ENTITY_ROWS = {
 }
 
 
+# entity type -> the URL name of its page, for those whose page takes the key as it is
+_KEY_ROUTES = {
+    Entity.EXPERIMENT: "catalog:experiment_detail",
+    Entity.RUN: "catalog:run_detail",
+    Entity.LOGGED_MODEL: "catalog:logged_model_detail",
+}
+
+
 def _entity_url(entity_type: str, key: str, version: int | None) -> str:
-    if entity_type == Entity.EXPERIMENT:
-        return Experiment(experiment_id=key).get_absolute_url()
-    if entity_type == Entity.RUN:
-        return Run(run_id=key).get_absolute_url()
     if entity_type == Entity.REGISTERED_MODEL:
         return model_url(key)
     if entity_type == Entity.MODEL_VERSION:
         return model_version_url(key, version)
-    return LoggedModel(model_id=key).get_absolute_url()
+    return reverse(_KEY_ROUTES[entity_type], args=[key])
 
 
 def entity_urls(events: list[ChangeEvent]) -> dict[tuple[str, int], str]:

@@ -151,17 +151,20 @@ def pick_metric(*, requested: str | None, available: list[str]) -> str | None:
     return available[0] if available else None
 
 
-def counts(**querysets: QuerySet) -> dict[str, int]:
+def counts(*, limit: int | None = None, **querysets: QuerySet) -> dict[str, int]:
     """The row count of each queryset, named as passed, in one round trip.
 
     Each is counted in its own scalar subquery, so each is still read through the
     index its filter implies (a partial index of deleted runs, say), as its own
-    ``count()`` would be.
+    ``count()`` would be. With ``limit``, each count stops there (at most ``limit``).
     """
     selects, params = [], []
     for index, queryset in enumerate(querysets.values()):
+        rows = queryset.order_by().values("pk")
+        if limit is not None:
+            rows = rows[:limit]
         # The subqueries and their parameters are Django's own; only aliases are added.
-        sql, query_params = queryset.order_by().values("pk").query.sql_with_params()
+        sql, query_params = rows.query.sql_with_params()
         selects.append(f"(SELECT COUNT(*) FROM ({sql}) counted_{index})")  # noqa: S608
         params.extend(query_params)
     query = "SELECT " + ", ".join(selects)

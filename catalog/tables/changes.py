@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 
 import django_tables2 as tables
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from catalog.change_links import event_url
 from catalog.change_words import change_words
@@ -27,6 +28,9 @@ KIND_BADGES = {
     ChangeEvent.Kind.ALIAS_MOVED: "partial",
     ChangeEvent.Kind.ORPHANS: "partial",
 }
+# Labels by value: a model's get_<field>_display() rebuilds its choices' dict per call.
+KIND_LABELS = dict(ChangeEvent.Kind.choices)
+ENTITY_LABELS = dict(ChangeEvent.Entity.choices)
 CSV_HEADER = (
     "ID",
     "Occurred at",
@@ -96,16 +100,17 @@ class ChangeEventTable(CatalogTable):
             KIND_BADGES.get(kind, "unknown"),
             kind,
             record.pk,
-            record.get_kind_display(),
+            KIND_LABELS.get(kind, kind),
         )
 
     def render_entity(self, record):
         name = record.entity_name or record.entity_key or "—"
         url = self.link_of(record)
-        kind = format_html('<span class="entity-type">{}</span>', record.get_entity_type_display())
+        entity_type = ENTITY_LABELS.get(record.entity_type, record.entity_type)
+        kind = format_html('<span class="entity-type">{}</span>', entity_type)
         if url is None:
             gone = record.object_pk is not None and self.entity_urls is not None
-            suffix = format_html(' <span class="muted">(gone)</span>') if gone else ""
+            suffix = mark_safe(' <span class="muted">(gone)</span>') if gone else ""
             return format_html(
                 '{} <span class="entity-name">{}</span>{}', kind, breakable(name), suffix
             )

@@ -173,6 +173,29 @@ def test_events_are_grouped_by_sync_newest_first(change_world, reader_client, st
     assert f'href="?sync={third.pk}"' in html
 
 
+def test_each_syncs_count_is_its_matching_events_on_every_page(change_world, reader_client):
+    """A group's count is all its sync's events that match, wherever they are: a sync cut
+    by the page's edge, and a sync whose events are not one run of keys."""
+    first, second, third = change_world["syncs"]
+    rf = change_world["runs"]["randomforest_baseline"]
+    for sync in (second, third, second):  # interleaved: second's events on both sides
+        for _ in range(3):
+            make_change_event(entity=rf, sync_run=sync, kind=Kind.MISSING)
+    html = _timeline(reader_client, "?kind=missing&per_page=2")
+    assert re.findall(r'class="muted sync-count">(\d+) events?', html) == ["6"]
+    older = _older_link(html)
+    html = _timeline(reader_client, older)
+    assert re.findall(r'class="muted sync-count">(\d+) events?', html) == ["6", "4"]
+
+
+def test_a_syncs_count_stops_at_the_cap(change_world, reader_client, monkeypatch):
+    from catalog import selectors
+
+    monkeypatch.setattr(selectors.changes, "CAPPED_COUNT", 3)
+    html = _timeline(reader_client)
+    assert re.findall(r'class="muted sync-count">([\d,+]+) events?', html) == ["3+", "3+", "1"]
+
+
 def test_an_event_whose_sync_record_is_gone_keeps_its_date(change_world, reader_client):
     first = change_world["syncs"][0]
     first.delete()
