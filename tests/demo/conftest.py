@@ -8,6 +8,7 @@ run builds the world afresh once, and both ways to a world are exercised.
 ``sync_demo_world`` runs the real ``sync_registry --json`` command against it into the
 test database and returns the command's JSON summary. The sync is cheap (well under a
 second), so each test that needs catalogue rows syncs inside its own transaction.
+``fresh_s3`` gives tests of the world cache and of ``demo.serve`` an empty moto server.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ import io
 import json
 import logging
 import os
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from demo.s3 import DEMO_CREDENTIALS
+from demo.s3 import DEMO_CREDENTIALS, make_boto3_client
 from demo.world import WorldReport, build_world
 from demo.world_cache import prepare_world
 from tests.environment import environment
@@ -99,3 +101,31 @@ def sync_demo_world(demo_world, settings, tmp_path, db):
 
     yield sync
     get_web_s3_client.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    """One moto server process for a test module's small worlds.
+
+    moto keeps one store per process, shared by all its servers (and by this test
+    process's session worlds), so the server is a process of its own.
+    """
+    with moto_server_process() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def fresh_s3(moto_endpoint):
+    """A function returning the endpoint of a moto server with an empty store.
+
+    moto's reset API empties the module's server as a new process would start empty:
+    each call gives an S3 that holds nothing, without a new process's seconds of imports.
+    """
+
+    def start() -> str:
+        reset = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+        urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 - our loopback server
+        assert make_boto3_client(moto_endpoint).list_buckets()["Buckets"] == []
+        return moto_endpoint
+
+    return start
