@@ -15,7 +15,7 @@ from __future__ import annotations
 # servers, subprocesses or browsers, or builds a world. Tests marked ``slow`` follow
 # them, then the rest in file order.
 START_FIRST = (
-    "tests/demo/test_make_run.py",  # `make run` twice: a world build, two servers
+    "tests/demo/test_make_run.py",  # the session's world build, then `make run`
     "tests/sync/test_kill.py",  # three syncs in subprocesses, one killed
     "tests/browser/test_layout.py",  # every page type at three widths
     "tests/demo/test_snippets_load.py",  # every snippet loaded by MLflow

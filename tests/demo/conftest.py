@@ -4,10 +4,13 @@
 pytest-xdist each worker needs its own (a moto server process per worker): the first
 worker to get there builds it and saves it in a world cache private to this test run
 (:mod:`demo.world_cache`), the others wait for it and restore it in seconds. So every
-run builds the world afresh once, and both ways to a world are exercised.
+run builds the world afresh once, and both ways to a world are exercised. The cache
+entry is the run's one build for every test that starts from a built world
+(``DemoWorld.cache_entry``: ``make run`` starts from a copy of it).
 ``sync_demo_world`` runs the real ``sync_registry --json`` command against it into the
 test database and returns the command's JSON summary. The sync is cheap (well under a
 second), so each test that needs catalogue rows syncs inside its own transaction.
+``fresh_s3`` gives tests of the world cache and of ``demo.serve`` an empty moto server.
 """
 
 from __future__ import annotations
@@ -18,15 +21,16 @@ import io
 import json
 import logging
 import os
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from demo.s3 import DEMO_CREDENTIALS
+from demo.s3 import DEMO_CREDENTIALS, make_boto3_client
 from demo.world import WorldReport, build_world
-from demo.world_cache import prepare_world
+from demo.world_cache import prepare_world, world_digest
 from tests.environment import environment
 from tests.moto_server import moto_server_process
 
@@ -36,6 +40,7 @@ class DemoWorld:
     tracking_uri: str
     endpoint_url: str
     report: WorldReport
+    cache_entry: Path  # the world's entry in this test run's world cache
 
 
 @contextlib.contextmanager
@@ -64,17 +69,20 @@ def demo_world(tmp_path_factory, worker_id):
         moto_server_process() as endpoint,
         environment({**DEMO_CREDENTIALS, "MLFLOW_S3_ENDPOINT_URL": endpoint}),
     ):
+        cache_root, digest = run_dir / "demo-world-cache", world_digest()
         with exclusive(run_dir / "demo-world.lock"):
             prepared = prepare_world(
-                cache_root=run_dir / "demo-world-cache",
+                cache_root=cache_root,
                 tracking_db=tracking_db,
                 s3_endpoint_url=endpoint,
                 build=build_world,
+                digest=digest,
             )
         yield DemoWorld(
             tracking_uri=f"sqlite:///{tracking_db}",
             endpoint_url=endpoint,
             report=WorldReport(**prepared.report),
+            cache_entry=cache_root / digest,
         )
 
 
@@ -99,3 +107,31 @@ def sync_demo_world(demo_world, settings, tmp_path, db):
 
     yield sync
     get_web_s3_client.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """One moto server process for the small worlds of this worker's tests.
+
+    moto keeps one store per process, shared by all its servers (and by this test
+    process's session worlds), so the server is a process of its own.
+    """
+    with moto_server_process() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def fresh_s3(moto_endpoint):
+    """A function returning the endpoint of a moto server with an empty store.
+
+    moto's reset API empties the shared server as a new process would start empty:
+    each call gives an S3 that holds nothing, without a new process's seconds of imports.
+    """
+
+    def start() -> str:
+        reset = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+        urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 - our loopback server
+        assert make_boto3_client(moto_endpoint).list_buckets()["Buckets"] == []
+        return moto_endpoint
+
+    return start

@@ -1,11 +1,16 @@
-"""demo.serve's pieces: the site's environment, stopping a process group, the demo dir."""
+"""demo.serve's pieces: the site's environment, stopping a process group, the demo dir, the
+world step (built and cached on a first start, restored on the next)."""
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 import time
 
+from demo.s3 import BUCKET, make_boto3_client
 from demo.serve import process_group, reset_directory, site_env
+from demo.world import WorldReport
+from demo.world_cache import world_digest
 from tests.demo.processes import alive, group_members
 
 
@@ -75,3 +80,46 @@ def test_a_bad_port_is_refused_with_a_clear_message(monkeypatch, capsys):
         main([])
     assert exit_.value.code == 2
     assert "not a TCP port: 'eighty' (CATALOG_DEMO_PORT)" in capsys.readouterr().err
+
+
+def test_a_first_start_builds_and_caches_the_world_the_next_restores_it(
+    tmp_path, fresh_s3, monkeypatch, capsys
+):
+    # demo.serve's own step around the cache. The real builder's run is the test
+    # session's world (tests/demo/conftest.py); a small one shows the step's two ways.
+    import demo.world
+    from demo.serve import _world
+
+    builds = []
+
+    def small_world(*, tracking_uri: str, s3_endpoint_url: str) -> WorldReport:
+        builds.append(tracking_uri)
+        s3 = make_boto3_client(s3_endpoint_url)
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_object(Bucket=BUCKET, Key="1/run/artifacts/model/MLmodel", Body=b"flavors: {}\n")
+        database = sqlite3.connect(tracking_uri.removeprefix("sqlite:///"))
+        with database:
+            database.execute("CREATE TABLE runs (run_id TEXT PRIMARY KEY)")
+        database.close()
+        return WorldReport(experiments=1, runs=1)
+
+    monkeypatch.setattr(demo.world, "build_world", small_world)
+    cache, outputs, endpoints = tmp_path / "cache", [], []
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+        endpoints.append(fresh_s3())
+        report = _world(directory=tmp_path / name, endpoint_url=endpoints[-1], cache_root=cache)
+        assert (report["experiments"], report["runs"]) == (1, 1)
+        outputs.append(capsys.readouterr().out)
+        assert (tmp_path / name / "mlflow.db").is_file()
+    first, second = outputs
+    assert first.startswith("building the demo world (cached for next time) ... "), first
+    assert "(1 experiments, 1 runs, 0 registered models, 0 versions)" in first
+    assert second.startswith("demo world from cache ... "), second
+    assert "building" not in second
+    assert builds == [f"sqlite:///{tmp_path / 'first' / 'mlflow.db'}"]  # one build
+    assert [path.name for path in cache.iterdir()] == [world_digest()]
+    restored = make_boto3_client(endpoints[-1]).get_object(
+        Bucket=BUCKET, Key="1/run/artifacts/model/MLmodel"
+    )
+    assert restored["Body"].read() == b"flavors: {}\n"

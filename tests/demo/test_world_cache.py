@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -94,42 +90,6 @@ def runs_in(database: Path) -> list[tuple]:
         return connection.execute("SELECT run_id, name FROM runs").fetchall()
     finally:
         connection.close()
-
-
-@pytest.fixture
-def fresh_s3():
-    """A function returning the endpoint of a moto server with an empty store.
-
-    moto keeps one store per process, shared by all its servers (and by this test
-    process's session worlds), so each "fresh" server here is a process of its own.
-    """
-    servers = []
-
-    def start() -> str:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        server = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        servers.append(server)
-        endpoint = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                make_boto3_client(endpoint).list_buckets()
-                return endpoint
-            except Exception:  # noqa: BLE001 - not listening yet
-                assert server.poll() is None, "moto's server died"
-                time.sleep(0.2)
-        raise AssertionError("moto's server did not start")
-
-    yield start
-    for server in servers:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.fixture(autouse=True)
