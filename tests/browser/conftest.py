@@ -8,7 +8,6 @@ import io
 import uuid
 
 import pytest
-from django.core.management import call_command
 from django.db.models import Q
 from matplotlib.figure import Figure
 from moto import mock_aws
@@ -100,7 +99,7 @@ def s3_world(transactional_db, settings, monkeypatch):
     """The demo world in the database; the files of PLOT_RUN_ID and CSV_RUN_ID in moto S3."""
     from catalog.models import Artifact
     from catalog.s3 import get_web_s3_client
-    from tests.factories import make_sync_run
+    from tests.factories import load_demo_world, make_sync_run
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -108,7 +107,7 @@ def s3_world(transactional_db, settings, monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     settings.CATALOG_S3_ENDPOINT_URL = ""
-    call_command("loaddata", "fixtures/demo_world.json", verbosity=0)
+    load_demo_world()
     make_sync_run()
     get_web_s3_client.cache_clear()
     with mock_aws():
