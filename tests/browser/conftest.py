@@ -136,23 +136,35 @@ def s3_world(transactional_db, settings, monkeypatch):
 
 
 @pytest.fixture
-def logged_in_page(browser, live_server, s3_world):
-    """A chromium page logged in as a reader, with clipboard access and downloads."""
+def logged_in_page(browser, live_server, s3_world, client):
+    """A chromium page of the home page, logged in as a reader, with clipboard access and
+    downloads.
+
+    The session is made by the test client's ``force_login`` and handed to chromium as
+    its cookie: the login form's two page loads would cost every test half a second.
+    Chromium logs in through the form in test_layout.py.
+    """
+    from django.conf import settings
     from django.contrib.auth import get_user_model
 
-    get_user_model().objects.create_user("browser", password=PASSWORD)
+    client.force_login(get_user_model().objects.create_user("browser", password=PASSWORD))
     context = browser.new_context(
         base_url=live_server.url,
         accept_downloads=True,
         viewport={"width": 1400, "height": 900},
     )
+    context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
     page = context.new_page()
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", "browser")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
+    page.goto("/")
     yield page
     context.close()
 

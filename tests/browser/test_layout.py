@@ -91,7 +91,8 @@ MAIN_PAGES = {
 
 @pytest.fixture
 def staff_page(browser, live_server, s3_world, change_history):
-    """A logged-in administrator's page (admin pages are measured too), at the phone width."""
+    """An administrator's page (admin pages are measured too), logged in through the
+    login form, at the phone width."""
     from django.contrib.auth import get_user_model
 
     get_user_model().objects.create_superuser("layout", password=PASSWORD)
