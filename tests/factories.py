@@ -10,6 +10,11 @@ from __future__ import annotations
 import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from django.core import serializers
+from django.core.management.color import no_style
+from django.db import connection, transaction
 
 from catalog.models import (
     Artifact,
@@ -276,3 +281,31 @@ def make_change_event(
         )
     values.update(overrides)
     return ChangeEvent.objects.create(**values)
+
+
+DEMO_WORLD_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "demo_world.json"
+
+
+def load_demo_world() -> int:
+    """The rows of fixtures/demo_world.json, as ``loaddata`` writes them, in a few INSERTs.
+
+    ``loaddata`` saves its 1,946 objects one by one (a second of CPU, paid by every test
+    that starts from the demo world); tests/demo/test_fixture.py loads the fixture with
+    ``loaddata`` itself. The catalogue's models have no save signals and no ``auto_now``
+    fields in the fixture, so a plain ``bulk_create`` stores the same values. Returns
+    the number of rows.
+    """
+    with DEMO_WORLD_FIXTURE.open(encoding="utf-8") as handle:
+        objects = [item.object for item in serializers.deserialize("json", handle)]
+    by_model: dict[type, list] = {}
+    for obj in objects:
+        by_model.setdefault(type(obj), []).append(obj)
+    with transaction.atomic():
+        for model, rows in by_model.items():
+            model._base_manager.bulk_create(rows)
+        # As loaddata does: id sequences past the fixture's ids (PostgreSQL), so rows a
+        # test adds afterwards get fresh ids.
+        with connection.cursor() as cursor:
+            for statement in connection.ops.sequence_reset_sql(no_style(), list(by_model)):
+                cursor.execute(statement)
+    return len(objects)

@@ -7,6 +7,7 @@ import contextlib
 import pytest
 
 from tests.artifacts.conftest import matplotlib_pdf, matplotlib_png
+from tests.browser.layout_checks import settle
 from tests.factories import make_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -23,9 +24,8 @@ def chromium_page(browser):
 
 
 def test_folder_and_file_pages_render_thumbnails_without_csp_errors(
-    live_server, put_artifact, user, client, tmp_path, browser
+    live_server, put_artifact, user, client, browser
 ):
-    screenshot_dir = tmp_path
     run = make_run()
     put_artifact(run=run, path="plots/loss.png", body=matplotlib_png())
     put_artifact(run=run, path="plots/report.pdf", body=matplotlib_pdf())
@@ -47,18 +47,18 @@ def test_folder_and_file_pages_render_thumbnails_without_csp_errors(
         page.on("pageerror", lambda error: problems.append(str(error)))
 
         page.goto(f"{live_server.url}/runs/{run.run_id}/artifacts/plots/")
-        page.wait_for_load_state("networkidle")
+        settle(page)
         widths = page.eval_on_selector_all(
             ".artifact-gallery img", "images => images.map(i => i.complete && i.naturalWidth)"
         )
         assert widths == [320, 320]  # both decoded: the PNG and the PDF's first page
-        page.screenshot(path=str(screenshot_dir / "artifact-folder.png"), full_page=True)
         # By role and name: the link's text holds <wbr> break points (the `breakable` filter).
         page.locator(".artifact-tree").get_by_role("link", name="report.pdf", exact=True).click()
-        page.wait_for_load_state("networkidle")
+        page.wait_for_url(f"**/runs/{run.run_id}/artifacts/plots/report.pdf")
+        settle(page)
         assert page.eval_on_selector(".artifact-preview img", "i => i.naturalWidth") > 320
         assert "s3://yan-smart-maintenance-artifacts/" in page.inner_text(".s3-uri")
         page.goto(f"{live_server.url}/runs/{run.run_id}/artifacts/model/conda.yaml")
+        settle(page)
         assert "python" in page.inner_text(".dependency-table")
-        page.screenshot(path=str(screenshot_dir / "artifact-file.png"), full_page=True)
         assert problems == []

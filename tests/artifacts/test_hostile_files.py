@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from catalog import previews
+from catalog import model_files, previews
 from tests.artifacts.conftest import png_bytes
 from tests.factories import make_artifact, make_run
 from tests.hostile_files import alias_bomb_conda, deep_json_mlmodel
@@ -74,32 +74,57 @@ def test_poisoned_mlmodel_page_shows_the_sync_error_and_the_text(reader_client, 
 
 
 def test_an_oversized_stored_meta_is_cut_on_the_page(reader_client):
-    """A row written before the bounds (or by hand) still renders a bounded page."""
+    """A row written before the bounds (or by hand) still renders a bounded page.
+
+    Each list holds one item past its bound and each text is one character past the
+    text bound: the numbered items show exactly where each cut falls.
+    """
     run = make_run()
-    columns = [{"name": "n" * 2_000, "type": "double"}] * 20_000
+    too_long = model_files.MAX_TEXT_CHARS + 1
+
+    def numbered(name: str, number: int) -> str:
+        return f"{name}-{number:05d}-".ljust(too_long, "n")
+
+    columns = [
+        {"name": numbered("column", number), "type": "double"}
+        for number in range(model_files.MAX_SIGNATURE_COLUMNS + 1)
+    ]
     make_artifact(
         run=run,
         path="model/MLmodel",
         meta={
             "kind": "mlmodel",
-            "mlflow_version": "9" * 1_000_000,
-            "flavors": ["f" * 1_000] * 1_000,
+            "mlflow_version": "9" * too_long,
+            "flavors": [
+                numbered("flavor", number) for number in range(model_files.MAX_FLAVORS + 1)
+            ],
             "signature": {"inputs": columns, "outputs": [], "params": []},
         },
     )
+    features = [numbered("feature", number) for number in range(model_files.MAX_FEATURES + 1)]
     make_artifact(
-        run=run,
-        path="feature_names.txt",
-        meta={"kind": "feature_names", "features": ["x" * 5_000] * 50_000},
+        run=run, path="feature_names.txt", meta={"kind": "feature_names", "features": features}
     )
-    panel = previews.mlmodel_panel({"kind": "mlmodel", "mlflow_version": "9" * 1_000_000})
+    panel = previews.mlmodel_panel({"kind": "mlmodel", "mlflow_version": "9" * too_long})
     assert len(panel["mlflow_version"]) == 300
     page = reader_client.get(f"/runs/{run.run_id}/artifacts/model/MLmodel")
     assert page.status_code == 200
     assert len(page.content) < 8_000_000  # 5,000 columns of 300 characters at most
-    features = reader_client.get(f"/runs/{run.run_id}/artifacts/feature_names.txt")
-    assert features.status_code == 200
-    assert len(features.content) < 4_000_000  # 10,000 names of 300 characters at most
+    html = page.content.decode()
+    assert "9" * too_long not in html and "9" * 299 in html
+    for name, bound in (
+        ("column", model_files.MAX_SIGNATURE_COLUMNS),
+        ("flavor", model_files.MAX_FLAVORS),
+    ):
+        assert f"{name}-{bound - 1:05d}-" in html and f"{name}-{bound:05d}-" not in html
+        assert numbered(name, 0) not in html and numbered(name, 0)[:299] in html
+    features_page = reader_client.get(f"/runs/{run.run_id}/artifacts/feature_names.txt")
+    assert features_page.status_code == 200
+    assert len(features_page.content) < 4_000_000  # 10,000 names of 300 characters at most
+    html = features_page.content.decode()
+    bound = model_files.MAX_FEATURES
+    assert f"feature-{bound - 1:05d}-" in html and f"feature-{bound:05d}-" not in html
+    assert numbered("feature", 0) not in html and numbered("feature", 0)[:299] in html
 
 
 def test_not_an_image_has_a_plain_reason_not_a_repr(reader_client, put_artifact):

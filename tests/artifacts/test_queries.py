@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
 from django.template import Context, Template
 
 from catalog.artifact_browser import _subfolder_rows, folder_listing
+from catalog.models import Run
 from tests.factories import make_artifacts_bulk, make_run
 
 pytestmark = pytest.mark.django_db
@@ -16,14 +18,26 @@ FILES_IN_ONE_FOLDER = 10_000
 MAX_PAGE_QUERIES = 7
 
 
+@pytest.fixture(scope="module")
+def big_run_pk(django_db_setup, django_db_blocker):
+    """The run's 10,043 rows, written once for the module inside a transaction rolled
+    back after its last test. Each test runs in a savepoint of it (pytest-django's
+    ``db``), so what a test writes is undone after the test, as before."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        run = make_run()
+        paths = [f"plots/many/f{number:05d}.png" for number in range(FILES_IN_ONE_FOLDER)]
+        paths += [f"model/part{number}/weights.bin" for number in range(40)]
+        paths += ["model/MLmodel", "model/conda.yaml", "feature_names.txt"]
+        assert make_artifacts_bulk(run=run, paths=paths, size=100) == len(paths)
+        yield run.pk
+        transaction.set_rollback(True)
+
+
 @pytest.fixture
-def big_run():
-    run = make_run()
-    paths = [f"plots/many/f{number:05d}.png" for number in range(FILES_IN_ONE_FOLDER)]
-    paths += [f"model/part{number}/weights.bin" for number in range(40)]
-    paths += ["model/MLmodel", "model/conda.yaml", "feature_names.txt"]
-    assert make_artifacts_bulk(run=run, paths=paths, size=100) == len(paths)
-    return run
+def big_run(big_run_pk):
+    """A fresh instance per test (with its experiment, as ``make_run`` returns it), so
+    nothing one test caches on it saves another a query."""
+    return Run.objects.select_related("experiment").get(pk=big_run_pk)
 
 
 def test_subfolders_are_grouped_in_the_database(big_run, django_assert_num_queries):

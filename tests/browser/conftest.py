@@ -8,7 +8,6 @@ import io
 import uuid
 
 import pytest
-from django.core.management import call_command
 from django.db.models import Q
 from matplotlib.figure import Figure
 from moto import mock_aws
@@ -100,7 +99,7 @@ def s3_world(transactional_db, settings, monkeypatch):
     """The demo world in the database; the files of PLOT_RUN_ID and CSV_RUN_ID in moto S3."""
     from catalog.models import Artifact
     from catalog.s3 import get_web_s3_client
-    from tests.factories import make_sync_run
+    from tests.factories import load_demo_world, make_sync_run
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -108,7 +107,7 @@ def s3_world(transactional_db, settings, monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     settings.CATALOG_S3_ENDPOINT_URL = ""
-    call_command("loaddata", "fixtures/demo_world.json", verbosity=0)
+    load_demo_world()
     make_sync_run()
     get_web_s3_client.cache_clear()
     with mock_aws():
@@ -137,23 +136,35 @@ def s3_world(transactional_db, settings, monkeypatch):
 
 
 @pytest.fixture
-def logged_in_page(browser, live_server, s3_world):
-    """A chromium page logged in as a reader, with clipboard access and downloads."""
+def logged_in_page(browser, live_server, s3_world, client):
+    """A chromium page of the home page, logged in as a reader, with clipboard access and
+    downloads.
+
+    The session is made by the test client's ``force_login`` and handed to chromium as
+    its cookie: the login form's two page loads would cost every test half a second.
+    Chromium logs in through the form in test_layout.py.
+    """
+    from django.conf import settings
     from django.contrib.auth import get_user_model
 
-    get_user_model().objects.create_user("browser", password=PASSWORD)
+    client.force_login(get_user_model().objects.create_user("browser", password=PASSWORD))
     context = browser.new_context(
         base_url=live_server.url,
         accept_downloads=True,
         viewport={"width": 1400, "height": 900},
     )
+    context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
     page = context.new_page()
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", "browser")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
+    page.goto("/")
     yield page
     context.close()
 

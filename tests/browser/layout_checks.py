@@ -1,7 +1,10 @@
 """What a page's layout must hold at any width, measured inside the browser.
 
 ``LAYOUT_PROBLEMS`` is a JavaScript function for ``page.evaluate``: it returns a list
-of readable problems (empty when the page holds). Words are split at white space and
+of readable problems (empty when the page holds). ``set_width`` measures one loaded page
+at another width: the pages' layout is CSS alone (no script reads the window's size, no
+image has a ``srcset``), so a page widened or narrowed after loading is laid out, and
+scrolled, as one loaded at that width. Words are split at white space and
 after the path separators the templates may break at (``/ . _ - =``), so a cell that
 wraps ``s3://bucket/4/run`` at its slashes is fine, and one that wraps per letter is not.
 """
@@ -144,3 +147,23 @@ def settle(page) -> None:
     """Wait until ``page``'s images and fonts are loaded, so its layout is final."""
     still_loading = page.evaluate(SETTLED, SETTLE_TIMEOUT_MS)
     assert still_loading == [], f"{page.url}: images still loading: {still_loading}"
+
+
+HEIGHT = 900
+
+# Puts a page opened at an anchor back where loading it put it: a new window width
+# moves the anchor's heading.
+SCROLL_TO_ANCHOR = r"""
+() => {
+  const target = location.hash && document.getElementById(location.hash.slice(1));
+  if (target) target.scrollIntoView();
+}
+"""
+
+
+def set_width(page, width: int) -> None:
+    """``page``'s window at ``width`` (``HEIGHT`` tall), laid out and scrolled as if the
+    page had loaded at that width, its images and fonts in."""
+    page.set_viewport_size({"width": width, "height": HEIGHT})
+    page.evaluate(SCROLL_TO_ANCHOR)
+    settle(page)

@@ -1,5 +1,6 @@
-"""The catalogue in a real browser: log in, drill down, copy, filter, sort, download.
-(Layout at each width and the README screenshots: test_layout.py.)
+"""The catalogue in a real browser: drill down, copy, filter, sort, download.
+(Logging in through the form, layout at each width and the README screenshots:
+test_layout.py.)
 
 Debian's chromium driven by Playwright's sync API against pytest-django's live server.
 Playwright's sync API runs an event loop in this thread, so Django's async-safety

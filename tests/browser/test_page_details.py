@@ -8,6 +8,7 @@ import os
 import pytest
 
 from tests.browser.conftest import PLOT_RUN_ID
+from tests.browser.layout_checks import settle
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
@@ -47,13 +48,13 @@ def test_the_file_pages_s3_uri_copies(logged_in_page):
     assert page.evaluate("() => navigator.clipboard.readText()") == uri
 
 
-def test_the_favicon_loads_and_nothing_is_a_404(browser, live_server, s3_world):
+def test_the_favicon_loads_and_nothing_is_a_404(browser, live_server):
     context = browser.new_context(base_url=live_server.url)
     page = context.new_page()
     missing = []
     page.on("response", lambda response: response.status >= 400 and missing.append(response.url))
     page.goto("/accounts/login/")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     response = page.goto("/favicon.ico")
     assert response.status == 200
     assert response.headers["content-type"] in ("image/x-icon", "image/vnd.microsoft.icon")

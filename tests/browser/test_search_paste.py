@@ -59,15 +59,15 @@ def test_a_uri_naming_nothing_says_so_and_examples_are_links(logged_in_page):
 
 
 def test_search_pages_hold_their_layout(logged_in_page):
-    from tests.browser.layout_checks import LAYOUT_PROBLEMS, settle
+    from tests.browser.layout_checks import HEIGHT, LAYOUT_PROBLEMS, set_width
 
     page = logged_in_page
     unknown = f"s3://{BUCKET}/4/{'0123456789abcdef' * 2}/artifacts/model/"
     problems = []
-    for width in (390, 1280):
-        page.set_viewport_size({"width": width, "height": 900})
-        for url in ("/search/", "/search/?q=" + quote(unknown, safe=""), "/search/?q=forest"):
-            assert page.goto(url).status == 200
-            settle(page)
+    for url in ("/search/", "/search/?q=" + quote(unknown, safe=""), "/search/?q=forest"):
+        page.set_viewport_size({"width": 390, "height": HEIGHT})
+        assert page.goto(url).status == 200
+        for width in (390, 1280):
+            set_width(page, width)
             problems += [f"{url} at {width}: {p}" for p in page.evaluate(LAYOUT_PROBLEMS)]
     assert problems == [], "\n".join(problems)
