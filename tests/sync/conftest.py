@@ -1,8 +1,9 @@
 """Worlds for the sync tests: real MLflow tracking stores (sqlite files) and moto's S3 server.
 
-The worlds are built once per session with the real mlflow client. Tests that change a
-world (delete a run, remove a folder) restore it before they end, through
-``world.snapshot()`` / ``world.restore()``.
+The worlds are built once per session with the real mlflow client, each from a copy of
+one migrated empty store (``Templates``). Tests that change a world (delete a run,
+remove a folder) restore it before they end, through ``world.snapshot()`` /
+``world.restore()``.
 """
 
 from __future__ import annotations
@@ -199,17 +200,47 @@ def _model_folder(base: Path) -> Path:
     return folder
 
 
-def build_seed_world(*, base: Path, endpoint: str, bucket: str = SEED_BUCKET) -> World:
+@dataclass(frozen=True)
+class Templates:
+    """What every world starts from: an empty, migrated tracking store and a saved model.
+
+    Creating an MLflow sqlite store runs its alembic migrations (over 10 s on a busy
+    machine); copying a migrated one takes milliseconds.
+    """
+
+    store: Path
+    model_folder: Path
+
+    def new_store(self, db_path: Path) -> str:
+        """A copy of the empty store at ``db_path``; returns its tracking URI."""
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.store, db_path)
+        return f"sqlite:///{db_path}"
+
+
+def make_templates(*, base: Path) -> Templates:
+    """An empty tracking store (migrated) and a real saved sklearn model under ``base``."""
+    from mlflow import MlflowClient
+
+    base.mkdir(parents=True, exist_ok=True)
+    store = base / "empty-store.db"
+    MlflowClient(tracking_uri=f"sqlite:///{store}").search_experiments()
+    return Templates(store=store, model_folder=_model_folder(base))
+
+
+def build_seed_world(
+    *, base: Path, endpoint: str, templates: Templates, bucket: str = SEED_BUCKET
+) -> World:
     """The seed page's world in the MLflow 2 layout: 7 experiments, 15 runs, 17 models."""
     from mlflow import MlflowClient
 
     base.mkdir(parents=True, exist_ok=True)
     boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
     db_path = base / "mlflow.db"
-    uri = f"sqlite:///{db_path}"
+    uri = templates.new_store(db_path)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     world = World(tracking_uri=uri, db_path=db_path, bucket=bucket, endpoint=endpoint)
-    model_folder = _model_folder(base)
+    model_folder = templates.model_folder
     files = base / "files"
     for relative, body in RUN_FILES.items():
         (files / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -250,7 +281,9 @@ def build_seed_world(*, base: Path, endpoint: str, bucket: str = SEED_BUCKET) ->
     return world
 
 
-def build_mlflow3_world(*, base: Path, endpoint: str, bucket: str = MLFLOW3_BUCKET) -> World:
+def build_mlflow3_world(
+    *, base: Path, endpoint: str, templates: Templates, bucket: str = MLFLOW3_BUCKET
+) -> World:
     """An MLflow 3 world: ``log_model(name=...)`` writes ``{exp}/models/m-<id>/artifacts/``."""
     import mlflow
     import numpy as np
@@ -261,7 +294,7 @@ def build_mlflow3_world(*, base: Path, endpoint: str, bucket: str = MLFLOW3_BUCK
     base.mkdir(parents=True, exist_ok=True)
     boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
     db_path = base / "mlflow.db"
-    uri = f"sqlite:///{db_path}"
+    uri = templates.new_store(db_path)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     world = World(tracking_uri=uri, db_path=db_path, bucket=bucket, endpoint=endpoint)
     experiment_id = client.create_experiment(
@@ -301,13 +334,29 @@ def build_mlflow3_world(*, base: Path, endpoint: str, bucket: str = MLFLOW3_BUCK
 
 
 @pytest.fixture(scope="session")
-def seed_world(moto_endpoint, world_dir) -> World:
-    return build_seed_world(base=world_dir / "seed", endpoint=moto_endpoint)
+def mlflow_templates(world_dir) -> Templates:
+    """The migrated empty store and saved model every world of the session copies."""
+    return make_templates(base=world_dir / "templates")
 
 
 @pytest.fixture(scope="session")
-def mlflow3_world(moto_endpoint, world_dir) -> World:
-    return build_mlflow3_world(base=world_dir / "mlflow3", endpoint=moto_endpoint)
+def seed_world(moto_endpoint, world_dir, mlflow_templates) -> World:
+    return build_seed_world(
+        base=world_dir / "seed", endpoint=moto_endpoint, templates=mlflow_templates
+    )
+
+
+@pytest.fixture(scope="session")
+def mlflow3_world(moto_endpoint, world_dir, mlflow_templates) -> World:
+    return build_mlflow3_world(
+        base=world_dir / "mlflow3", endpoint=moto_endpoint, templates=mlflow_templates
+    )
+
+
+@pytest.fixture
+def empty_tracking_uri(mlflow_templates, tmp_path) -> str:
+    """A tracking store that holds nothing but MLflow's "Default" experiment."""
+    return mlflow_templates.new_store(tmp_path / "empty.db")
 
 
 @pytest.fixture(autouse=True)

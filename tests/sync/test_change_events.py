@@ -33,8 +33,13 @@ ORPHAN_KEY = "3/stray-export/notes/readme.txt"
 
 
 @pytest.fixture(scope="module")
-def world(moto_endpoint, world_dir) -> World:
-    return build_seed_world(base=world_dir / "events", endpoint=moto_endpoint, bucket=EVENTS_BUCKET)
+def world(moto_endpoint, world_dir, mlflow_templates) -> World:
+    return build_seed_world(
+        base=world_dir / "events",
+        endpoint=moto_endpoint,
+        templates=mlflow_templates,
+        bucket=EVENTS_BUCKET,
+    )
 
 
 @pytest.fixture
