@@ -1,12 +1,12 @@
 """Fixtures of the poison tests: poison worlds, built once each, and syncs of them.
 
-The worlds' temp dir and the sync lock in ``tmp_path`` are the sync tests' own fixtures
-(``tests/sync/conftest.py``), imported here. moto's server is this area's own: the sync
-tests' ``moto_endpoint`` points ``MLFLOW_S3_ENDPOINT_URL`` at its server for the whole
-session, and a second instance of it (a fixture imported into another conftest is
-another fixture) would repoint that variable under the sync tests' feet when both
-areas run in one session. Here the variable names this server only while a world is
-being built.
+The worlds' temp dir, the migrated empty store and saved model they start from, and the
+sync lock in ``tmp_path`` are the sync tests' own fixtures (``tests/sync/conftest.py``),
+imported here. moto's server is this area's own: the sync tests' ``moto_endpoint``
+points ``MLFLOW_S3_ENDPOINT_URL`` at its server for the whole session, and a second
+instance of it (a fixture imported into another conftest is another fixture) would
+repoint that variable under the sync tests' feet when both areas run in one session.
+Here the variable names this server only while a world is being built.
 """
 
 from __future__ import annotations
@@ -27,11 +27,10 @@ from tests.poison.world import (
     POISONS,
     PoisonWorld,
     build_poison_world,
-    make_templates,
 )
-from tests.sync.conftest import _sync_lock_in_tmp, world_dir
+from tests.sync.conftest import _sync_lock_in_tmp, mlflow_templates, world_dir
 
-__all__ = ["_sync_lock_in_tmp", "world_dir"]
+__all__ = ["_sync_lock_in_tmp", "mlflow_templates", "world_dir"]
 
 MOTO_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -58,13 +57,13 @@ def _moto_credentials(poison_moto_endpoint):
 
 
 @pytest.fixture(scope="session")
-def world_of(poison_moto_endpoint, world_dir) -> Callable[[Iterable[str]], PoisonWorld]:
+def world_of(
+    poison_moto_endpoint, world_dir, mlflow_templates
+) -> Callable[[Iterable[str]], PoisonWorld]:
     """A function: the world of the clean items plus ``poisons``, built once per session."""
     built: dict[tuple[str, ...], PoisonWorld] = {}
     endpoint = poison_moto_endpoint
     building = {**MOTO_ENVIRONMENT, "MLFLOW_S3_ENDPOINT_URL": endpoint}
-    with environment(building):
-        templates = make_templates(base=world_dir / "poison-templates")
 
     def world(poisons: Iterable[str]) -> PoisonWorld:
         selection = tuple(label for label in POISONS if label in set(poisons))
@@ -80,7 +79,7 @@ def world_of(poison_moto_endpoint, world_dir) -> Callable[[Iterable[str]], Poiso
                 built[selection] = build_poison_world(
                     base=world_dir / bucket,
                     endpoint=endpoint,
-                    templates=templates,
+                    templates=mlflow_templates,
                     bucket=bucket,
                     poisons=selection,
                 )

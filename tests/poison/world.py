@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import functools
 import math
-import shutil
 import sqlite3
 import struct
 import zlib
@@ -40,7 +39,7 @@ from pathlib import Path
 
 import boto3
 
-from tests.sync.conftest import World
+from tests.sync.conftest import Templates, World
 
 POISON_BUCKET = "poison-world"
 CLEAN_EXPERIMENT = "Pump maintenance"
@@ -205,30 +204,6 @@ class _Builder:
         self.client.create_model_version(name, source=f"runs:/{run_id}/model", run_id=run_id)
 
 
-@dataclass(frozen=True)
-class Templates:
-    """What every world starts from: an empty, migrated tracking store and a saved model.
-
-    Creating an MLflow sqlite store runs its alembic migrations (over 10 s on a busy
-    machine); copying a migrated one takes milliseconds.
-    """
-
-    store: Path
-    model_folder: Path
-
-
-def make_templates(*, base: Path) -> Templates:
-    """An empty tracking store (migrated) and a real saved sklearn model under ``base``."""
-    from mlflow import MlflowClient
-
-    from tests.sync.conftest import _model_folder
-
-    base.mkdir(parents=True, exist_ok=True)
-    store = base / "empty-store.db"
-    MlflowClient(tracking_uri=f"sqlite:///{store}").search_experiments()
-    return Templates(store=store, model_folder=_model_folder(base))
-
-
 def _clean(build: _Builder) -> None:
     """A clean run: a real saved model, a small plot, feature names, a metric history."""
     run_id = build.run("clean")
@@ -362,8 +337,7 @@ def build_poison_world(
     s3 = boto3.client("s3", endpoint_url=endpoint)
     s3.create_bucket(Bucket=bucket)
     db_path = base / "mlflow.db"
-    shutil.copyfile(templates.store, db_path)
-    uri = f"sqlite:///{db_path}"
+    uri = templates.new_store(db_path)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     world = PoisonWorld(tracking_uri=uri, db_path=db_path, bucket=bucket, endpoint=endpoint)
     world.poisons = tuple(label for label in POISONS if label in set(poisons))

@@ -1,14 +1,16 @@
 """Worlds for the sync tests: real MLflow tracking stores (sqlite files) and moto's S3 server.
 
-The worlds are built once per session with the real mlflow client. Tests that change a
-world (delete a run, remove a folder) restore it before they end, through
-``world.snapshot()`` / ``world.restore()``.
+The worlds are built once per session with the real mlflow client, each from a copy of
+one migrated empty store (``Templates``). Tests that change a world (delete a run,
+remove a folder) restore it before they end, through ``world.snapshot()`` /
+``world.restore()``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import shutil
+import sqlite3
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -107,19 +109,37 @@ class World:
     model_names: list[str] = field(default_factory=list)
     logged_model_ids: dict[str, str] = field(default_factory=dict)
     object_count: int = 0
+    # Bodies read by earlier snapshots, by key: (ETag, body).
+    _bodies: dict[str, tuple[str, bytes]] = field(default_factory=dict, repr=False)
 
     def s3(self):
         return boto3.client("s3", endpoint_url=self.endpoint)
 
+    def _etags(self, s3) -> dict[str, str]:
+        """Every key of the bucket with its ETag (unquoted)."""
+        etags = {}
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
+            etags.update(
+                (item["Key"], item["ETag"].strip('"')) for item in page.get("Contents", ())
+            )
+        return etags
+
     def snapshot(self) -> tuple[bytes, dict[str, bytes]]:
-        """The tracking database's bytes and every object of the bucket."""
+        """The tracking database's bytes and every object of the bucket.
+
+        An object whose ETag is the one an earlier snapshot read is not read again (its
+        ETag, the MD5 of its body, changes with the body). Tests restore the world
+        before they end, so most snapshots find every body read already and cost one
+        listing instead of a GET per object.
+        """
         s3 = self.s3()
         objects = {}
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
-            for item in page.get("Contents", ()):
-                objects[item["Key"]] = s3.get_object(Bucket=self.bucket, Key=item["Key"])[
-                    "Body"
-                ].read()
+        for key, etag in self._etags(s3).items():
+            known = self._bodies.get(key)
+            if known is None or known[0] != etag:
+                body = s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+                known = self._bodies[key] = (etag, body)
+            objects[key] = known[1]
         return self.db_path.read_bytes(), objects
 
     def restore(self, snapshot: tuple[bytes, dict[str, bytes]]) -> None:
@@ -128,11 +148,7 @@ class World:
         database, objects = snapshot
         self.db_path.write_bytes(database)
         s3 = self.s3()
-        current = {}
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
-            current.update(
-                (item["Key"], item["ETag"].strip('"')) for item in page.get("Contents", ())
-            )
+        current = self._etags(s3)
         for key in set(current) - set(objects):
             s3.delete_object(Bucket=self.bucket, Key=key)
         for key, body in objects.items():
@@ -199,17 +215,47 @@ def _model_folder(base: Path) -> Path:
     return folder
 
 
-def build_seed_world(*, base: Path, endpoint: str, bucket: str = SEED_BUCKET) -> World:
+@dataclass(frozen=True)
+class Templates:
+    """What every world starts from: an empty, migrated tracking store and a saved model.
+
+    Creating an MLflow sqlite store runs its alembic migrations (over 10 s on a busy
+    machine); copying a migrated one takes milliseconds.
+    """
+
+    store: Path
+    model_folder: Path
+
+    def new_store(self, db_path: Path) -> str:
+        """A copy of the empty store at ``db_path``; returns its tracking URI."""
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.store, db_path)
+        return f"sqlite:///{db_path}"
+
+
+def make_templates(*, base: Path) -> Templates:
+    """An empty tracking store (migrated) and a real saved sklearn model under ``base``."""
+    from mlflow import MlflowClient
+
+    base.mkdir(parents=True, exist_ok=True)
+    store = base / "empty-store.db"
+    MlflowClient(tracking_uri=f"sqlite:///{store}").search_experiments()
+    return Templates(store=store, model_folder=_model_folder(base))
+
+
+def build_seed_world(
+    *, base: Path, endpoint: str, templates: Templates, bucket: str = SEED_BUCKET
+) -> World:
     """The seed page's world in the MLflow 2 layout: 7 experiments, 15 runs, 17 models."""
     from mlflow import MlflowClient
 
     base.mkdir(parents=True, exist_ok=True)
     boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
     db_path = base / "mlflow.db"
-    uri = f"sqlite:///{db_path}"
+    uri = templates.new_store(db_path)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     world = World(tracking_uri=uri, db_path=db_path, bucket=bucket, endpoint=endpoint)
-    model_folder = _model_folder(base)
+    model_folder = templates.model_folder
     files = base / "files"
     for relative, body in RUN_FILES.items():
         (files / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -250,7 +296,56 @@ def build_seed_world(*, base: Path, endpoint: str, bucket: str = SEED_BUCKET) ->
     return world
 
 
-def build_mlflow3_world(*, base: Path, endpoint: str, bucket: str = MLFLOW3_BUCKET) -> World:
+def copy_world(world: World, *, base: Path, bucket: str) -> World:
+    """``world`` again, in a tracking store and a bucket of its own.
+
+    The store is a copy of the file with the bucket renamed in its locations, the
+    objects are copied inside moto: the same world as building it again through the
+    client, for a fraction of the requests.
+    """
+    base.mkdir(parents=True, exist_ok=True)
+    db_path = base / "mlflow.db"
+    shutil.copyfile(world.db_path, db_path)
+    _rename_bucket(db_path, old=world.bucket, new=bucket)
+    s3 = world.s3()
+    s3.create_bucket(Bucket=bucket)
+    for key in world._etags(s3):
+        s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": world.bucket, "Key": key})
+    return World(
+        tracking_uri=f"sqlite:///{db_path}",
+        db_path=db_path,
+        bucket=bucket,
+        endpoint=world.endpoint,
+        experiment_ids=dict(world.experiment_ids),
+        run_ids=dict(world.run_ids),
+        model_names=list(world.model_names),
+        logged_model_ids=dict(world.logged_model_ids),
+        object_count=world.object_count,
+    )
+
+
+def _rename_bucket(db_path: Path, *, old: str, new: str) -> None:
+    """Point every ``s3://old/`` location of a tracking store at ``s3://new/``."""
+    connection = sqlite3.connect(db_path)
+    try:
+        with connection:
+            tables = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            for (table,) in tables.fetchall():
+                for column in connection.execute(f'PRAGMA table_info("{table}")').fetchall():
+                    name, kind = column[1], column[2].upper()
+                    if "CHAR" in kind or "TEXT" in kind:
+                        connection.execute(
+                            f'UPDATE "{table}" SET "{name}" = replace("{name}", ?, ?) '
+                            f'WHERE instr("{name}", ?) > 0',
+                            (f"s3://{old}/", f"s3://{new}/", f"s3://{old}/"),
+                        )
+    finally:
+        connection.close()
+
+
+def build_mlflow3_world(
+    *, base: Path, endpoint: str, templates: Templates, bucket: str = MLFLOW3_BUCKET
+) -> World:
     """An MLflow 3 world: ``log_model(name=...)`` writes ``{exp}/models/m-<id>/artifacts/``."""
     import mlflow
     import numpy as np
@@ -261,7 +356,7 @@ def build_mlflow3_world(*, base: Path, endpoint: str, bucket: str = MLFLOW3_BUCK
     base.mkdir(parents=True, exist_ok=True)
     boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
     db_path = base / "mlflow.db"
-    uri = f"sqlite:///{db_path}"
+    uri = templates.new_store(db_path)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     world = World(tracking_uri=uri, db_path=db_path, bucket=bucket, endpoint=endpoint)
     experiment_id = client.create_experiment(
@@ -301,13 +396,29 @@ def build_mlflow3_world(*, base: Path, endpoint: str, bucket: str = MLFLOW3_BUCK
 
 
 @pytest.fixture(scope="session")
-def seed_world(moto_endpoint, world_dir) -> World:
-    return build_seed_world(base=world_dir / "seed", endpoint=moto_endpoint)
+def mlflow_templates(world_dir) -> Templates:
+    """The migrated empty store and saved model every world of the session copies."""
+    return make_templates(base=world_dir / "templates")
 
 
 @pytest.fixture(scope="session")
-def mlflow3_world(moto_endpoint, world_dir) -> World:
-    return build_mlflow3_world(base=world_dir / "mlflow3", endpoint=moto_endpoint)
+def seed_world(moto_endpoint, world_dir, mlflow_templates) -> World:
+    return build_seed_world(
+        base=world_dir / "seed", endpoint=moto_endpoint, templates=mlflow_templates
+    )
+
+
+@pytest.fixture(scope="session")
+def mlflow3_world(moto_endpoint, world_dir, mlflow_templates) -> World:
+    return build_mlflow3_world(
+        base=world_dir / "mlflow3", endpoint=moto_endpoint, templates=mlflow_templates
+    )
+
+
+@pytest.fixture
+def empty_tracking_uri(mlflow_templates, tmp_path) -> str:
+    """A tracking store that holds nothing but MLflow's "Default" experiment."""
+    return mlflow_templates.new_store(tmp_path / "empty.db")
 
 
 @pytest.fixture(autouse=True)

@@ -1,10 +1,10 @@
 """Change events end to end: a real MLflow store and moto, changed the way teams do.
 
-The module builds its own copy of the seed's world (``build_seed_world``, in a bucket
-of its own) and changes it freely: each test restores it before it ends. Every test
-starts from the first sync of an empty catalogue, then changes the sources and syncs
-again: each change must appear once, as the right event, with the right old and new
-values, and nothing else may appear.
+The module works on its own copy of the seed's world (``copy_world``: a tracking store
+and a bucket of its own) and changes it freely: each test restores it before it ends.
+Every test starts from the first sync of an empty catalogue, then changes the sources
+and syncs again: each change must appear once, as the right event, with the right old
+and new values, and nothing else may appear.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from catalog.sync.changes import catalogue
 from catalog.sync.records import ArtifactRecord, S3Root
 from catalog.sync.s3_source import S3ListingError, S3Source
 from tests.factories import make_change_event
-from tests.sync.conftest import SEED_OBJECTS_PER_RUN, World, build_seed_world
+from tests.sync.conftest import SEED_OBJECTS_PER_RUN, World, copy_world
 
 pytestmark = pytest.mark.slow
 
@@ -33,8 +33,8 @@ ORPHAN_KEY = "3/stray-export/notes/readme.txt"
 
 
 @pytest.fixture(scope="module")
-def world(moto_endpoint, world_dir) -> World:
-    return build_seed_world(base=world_dir / "events", endpoint=moto_endpoint, bucket=EVENTS_BUCKET)
+def world(seed_world, world_dir) -> World:
+    return copy_world(seed_world, base=world_dir / "events", bucket=EVENTS_BUCKET)
 
 
 @pytest.fixture

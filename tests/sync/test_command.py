@@ -145,12 +145,12 @@ def test_verbosity_zero_is_quiet_and_two_logs_each_stage(seed_world, point_at, d
 
 
 def test_a_partial_sync_ends_in_a_command_error_with_exit_code_3(
-    seed_world, point_at, db, settings, tmp_path
+    seed_world, point_at, db, settings, empty_tracking_uri
 ):
     point_at(seed_world)
     assert run_command("--quiet")[0] == 0
     # A tracking store that answers nothing: the fail-safe marks nothing missing.
-    settings.MLFLOW_TRACKING_URI = f"sqlite:///{tmp_path / 'empty.db'}"
+    settings.MLFLOW_TRACKING_URI = empty_tracking_uri
 
     code, _, err = run_command("--quiet")
 

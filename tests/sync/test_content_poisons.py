@@ -21,14 +21,14 @@ MLMODELS = {
 
 
 @pytest.fixture(scope="module")
-def poisoned_world(moto_endpoint, world_dir) -> World:
+def poisoned_world(moto_endpoint, world_dir, mlflow_templates) -> World:
     """One experiment, one run per MLmodel above, logged by the real MLflow client."""
     from mlflow import MlflowClient
 
     base = world_dir / "poisoned"
     base.mkdir(parents=True, exist_ok=True)
     boto3.client("s3", endpoint_url=moto_endpoint).create_bucket(Bucket=BUCKET)
-    uri = f"sqlite:///{base / 'mlflow.db'}"
+    uri = mlflow_templates.new_store(base / "mlflow.db")
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     world = World(
         tracking_uri=uri, db_path=base / "mlflow.db", bucket=BUCKET, endpoint=moto_endpoint

@@ -153,10 +153,10 @@ def test_mlflow_answering_nothing_trips_the_fail_safe(seed_world, sync_world):
     assert _state() == before
 
 
-def test_an_empty_tracking_store_trips_the_fail_safe(seed_world, sync_world, tmp_path):
+def test_an_empty_tracking_store_trips_the_fail_safe(seed_world, sync_world, empty_tracking_uri):
     sync_world(seed_world)
     before = _state()
-    empty = MlflowSource(tracking_uri=f"sqlite:///{tmp_path / 'empty.db'}")
+    empty = MlflowSource(tracking_uri=empty_tracking_uri)
     report = sync_world(seed_world, mlflow_source=empty)
     assert report.status == "partial"
     assert any("fail-safe" in w for w in report.all_warnings())

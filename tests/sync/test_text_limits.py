@@ -61,7 +61,7 @@ MODIFIED = datetime(2026, 1, 1, tzinfo=UTC)
 # --- the world ------------------------------------------------------------------------
 
 
-def build_poison_world(*, base, endpoint) -> tuple[World, dict[str, str]]:
+def build_poison_world(*, base, endpoint, templates) -> tuple[World, dict[str, str]]:
     """One experiment whose MLflow and S3 hold one of each poison beside clean items."""
     import boto3
     from mlflow import MlflowClient
@@ -70,7 +70,7 @@ def build_poison_world(*, base, endpoint) -> tuple[World, dict[str, str]]:
     s3 = boto3.client("s3", endpoint_url=endpoint)
     s3.create_bucket(Bucket=BUCKET)
     db_path = base / "mlflow.db"
-    uri = f"sqlite:///{db_path}"
+    uri = templates.new_store(db_path)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     world = World(tracking_uri=uri, db_path=db_path, bucket=BUCKET, endpoint=endpoint)
     experiment_id = client.create_experiment("Poisoned", artifact_location=f"s3://{BUCKET}/1")
@@ -109,8 +109,10 @@ def build_poison_world(*, base, endpoint) -> tuple[World, dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def poison_world(moto_endpoint, world_dir):
-    return build_poison_world(base=world_dir / "poison", endpoint=moto_endpoint)
+def poison_world(moto_endpoint, world_dir, mlflow_templates):
+    return build_poison_world(
+        base=world_dir / "poison", endpoint=moto_endpoint, templates=mlflow_templates
+    )
 
 
 # The warnings the world's first sync gives: one per poison, each naming its item.
