@@ -448,11 +448,3 @@ def scratch_database_url(db, scratch_databases):
     url = scratch_databases.new()
     yield url
     scratch_databases.drop(url)
-
-
-@pytest.fixture
-def second_scratch_database_url(db, scratch_databases):
-    """Another one, beside the scratch one."""
-    url = scratch_databases.new()
-    yield url
-    scratch_databases.drop(url)
