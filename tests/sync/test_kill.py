@@ -119,7 +119,9 @@ def _advisory_locks(database_url: str) -> int:
         ).fetchone()[0]
 
 
-def test_a_killed_sync_leaves_no_process_and_the_next_sync_heals(scratch_database_url, tmp_path):
+def test_a_killed_sync_leaves_no_process_and_the_next_sync_heals(
+    scratch_database_url, django_db_reset_sequences, tmp_path
+):
     returncode, _stdout, stderr = _harness("killed", scratch_database_url, tmp_path)
     assert returncode == -signal.SIGKILL, stderr
     children = json.loads((tmp_path / "pids.json").read_text())
@@ -149,7 +151,8 @@ def test_a_killed_sync_leaves_no_process_and_the_next_sync_heals(scratch_databas
     }
     assert latest["status"] == "ok"
 
-    # The clean sync of the same world, into the test's own empty database, here.
+    # The clean sync of the same world, into the test's own empty database, here (its
+    # ids start at 1, as in a fresh database: fingerprints hold foreign keys).
     assert kill_harness.sync(child_processes=False).status == "ok"
     clean = kill_harness.state()
     assert len(rerun["artifact_rows"]) == SIZE.artifacts

@@ -137,7 +137,7 @@ def test_lock_between_processes_dies_with_its_holder(scratch_database_url, tmp_p
 
 
 def test_killed_sync_then_rerun_equals_a_clean_sync(
-    seed_world, scratch_database_url, sync_world, tmp_path
+    seed_world, scratch_database_url, sync_world, django_db_reset_sequences, tmp_path
 ):
     killed_env = _env(seed_world, scratch_database_url, tmp_path / "a.lock")
     process = subprocess.Popen(
@@ -167,6 +167,7 @@ def test_killed_sync_then_rerun_equals_a_clean_sync(
 
     # The clean sync of the same world, into the test's own empty database: in this
     # process, which has MLflow imported already (a sync's start is most of its cost).
+    # Fingerprints hold foreign keys: its ids start at 1 too, as in a fresh database.
     assert sync_world(seed_world).status == "ok"
     clean_state = catalog_state()
     assert killed_state["runs"] and killed_state["artifacts"]
