@@ -16,7 +16,7 @@ from __future__ import annotations
 # them, then the rest in file order.
 START_FIRST = (
     "tests/demo/test_make_run.py",  # the session's world build, then `make run`
-    "tests/sync/test_kill.py",  # three syncs in subprocesses, one killed
+    "tests/sync/test_kill.py",  # two syncs in subprocesses, one killed
     "tests/browser/test_layout.py",  # every page type at three widths
     "tests/demo/test_snippets_load.py",  # every snippet loaded by MLflow
     "tests/demo/test_fixture.py",  # the fixture against a fresh sync

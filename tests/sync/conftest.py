@@ -8,9 +8,13 @@ remove a folder) restore it before they end, through ``world.snapshot()`` /
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -453,49 +457,105 @@ def sync_world(db):
     return sync
 
 
+class ScratchDatabases:
+    """Empty, migrated databases of the test database's engine, for subprocesses.
+
+    Migrating costs a process start and every migration (~3 CPU s): it is done once, into
+    a template, and each scratch database is a copy of it (SQLite's backup API, or
+    PostgreSQL's ``CREATE DATABASE ... TEMPLATE``).
+    """
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.postgres = connection.vendor == "postgresql"
+        self._template: str | None = None
+        self._created: list[str] = []
+
+    def new(self) -> str:
+        """A fresh copy of the migrated template: its URL."""
+        name = f"sync_scratch_{uuid.uuid4().hex[:10]}"
+        template = self.template()
+        if not self.postgres:
+            import sqlite3
+
+            path = self.directory / f"{name}.db"
+            with (
+                contextlib.closing(sqlite3.connect(template[len("sqlite:///") :])) as source,
+                contextlib.closing(sqlite3.connect(path)) as copy,
+            ):
+                source.backup(copy)
+            return f"sqlite:///{path}"
+        self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{template.rpartition("/")[2]}"')
+        self._created.append(name)
+        return f"{self._base_url()}/{name}"
+
+    def drop(self, url: str) -> None:
+        if self.postgres:
+            name = url.rpartition("/")[2]
+            self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            self._created.remove(name)
+
+    def template(self) -> str:
+        if self._template is None:
+            if self.postgres:
+                name = f"sync_scratch_template_{uuid.uuid4().hex[:10]}"
+                self._admin(f'CREATE DATABASE "{name}"')
+                self._created.append(name)
+                url = f"{self._base_url()}/{name}"
+            else:
+                url = f"sqlite:///{self.directory / 'template.db'}"
+            env = {
+                key: value
+                for key, value in os.environ.items()
+                if key not in {"DATABASE_TEST_NAME", "DJANGO_SETTINGS_MODULE"}
+            }
+            env.update(DATABASE_URL=url, DJANGO_INSECURE_DEV_KEY="1", DJANGO_SECURE="0")
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "-v0", "--skip-checks"],
+                cwd=Path(__file__).resolve().parents[2],
+                env=env,
+                check=True,
+                timeout=300,
+            )
+            self._template = url
+        return self._template
+
+    def close(self) -> None:
+        for name in list(self._created):
+            self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self._created.clear()
+
+    def _params(self) -> dict:
+        settings = connection.settings_dict
+        return {
+            "host": settings["HOST"] or "127.0.0.1",
+            "port": settings["PORT"] or 5432,
+            "user": settings["USER"],
+            "password": settings["PASSWORD"] or None,
+        }
+
+    def _base_url(self) -> str:
+        params = self._params()
+        auth = params["user"] + (f":{params['password']}" if params["password"] else "")
+        return f"postgres://{auth}@{params['host']}:{params['port']}"
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(**self._params(), dbname="postgres", autocommit=True) as admin:
+            admin.execute(sql)
+
+
+@pytest.fixture(scope="session")
+def scratch_databases(django_db_setup, tmp_path_factory):
+    databases = ScratchDatabases(tmp_path_factory.mktemp("scratch-databases"))
+    yield databases
+    databases.close()
+
+
 @pytest.fixture
-def scratch_database_url(db, tmp_path):
-    """A fresh, empty database URL of the same engine as the test database."""
-    if connection.vendor != "postgresql":
-        yield f"sqlite:///{tmp_path / 'scratch.db'}"
-        return
-    import psycopg
-
-    settings = connection.settings_dict
-    name = f"sync_scratch_{uuid.uuid4().hex[:10]}"
-    params = {
-        "host": settings["HOST"] or "127.0.0.1",
-        "port": settings["PORT"] or 5432,
-        "user": settings["USER"],
-        "password": settings["PASSWORD"] or None,
-        "dbname": "postgres",
-        "autocommit": True,
-    }
-    with psycopg.connect(**params) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    auth = settings["USER"] + (f":{settings['PASSWORD']}" if settings["PASSWORD"] else "")
-    yield f"postgres://{auth}@{params['host']}:{params['port']}/{name}"
-    with psycopg.connect(**params) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def second_scratch_database_url(scratch_database_url, request) -> str:
-    """Another empty database beside the scratch one, dropped after the test."""
-    url = scratch_database_url
-    if url.startswith("sqlite:///"):
-        return url.replace(".db", "-clean.db")
-    import psycopg
-
-    base, _, name = url.rpartition("/")
-    clean = f"{name}_clean"
-    admin_url = f"{base}/postgres".replace("postgres://", "postgresql://", 1)
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{clean}"')
-
-    def drop():
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{clean}" WITH (FORCE)')
-
-    request.addfinalizer(drop)
-    return f"{base}/{clean}"
+def scratch_database_url(db, scratch_databases):
+    """A fresh database of the same engine as the test database, migrated, with no rows."""
+    url = scratch_databases.new()
+    yield url
+    scratch_databases.drop(url)

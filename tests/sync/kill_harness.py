@@ -15,9 +15,7 @@ Modes:
     ``{"pids": [...], "spawned": [...]}``, ``spawned`` being the pool workers) and
     SIGKILL this process. No timer: the kill happens at that point, every time.
 ``sync``
-    sync and print the state.
-``state``
-    print the state without syncing.
+    print the state, sync, and print the state after.
 """
 
 from __future__ import annotations
@@ -33,8 +31,6 @@ from tests.sync.writer_scenarios import BATCH_SIZE, SIZE, setup_django
 
 def main(mode: str, database_url: str, lock_path: str, pids_path: str) -> dict:
     setup_django(database_url=database_url, lock_path=lock_path)
-    if mode == "state":
-        return _state()
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
@@ -46,18 +42,23 @@ def main(mode: str, database_url: str, lock_path: str, pids_path: str) -> dict:
         )
     elif mode != "sync":
         raise SystemExit(f"unknown mode {mode!r}")
-    report = _sync()
-    return {"status": report.status, "error": report.error, **_state()}
+    before = state()
+    report = sync(child_processes=True)
+    return {"status": report.status, "error": report.error, "before": before, **state()}
 
 
-def _sync():
+def sync(*, child_processes: bool):
+    """Sync the world; ``child_processes``: a writer and a parse process from the first
+    batch (the writer only where it can see the database: not inside a transaction)."""
     from benchmarks.memory_sources import MemoryMlflowSource, MemoryS3Source
     from benchmarks.world import World
     from catalog.sync.service import SyncOptions, run_sync
 
     world = World(SIZE)
     options = SyncOptions(
-        batch_size=BATCH_SIZE, writer_process_min_rows=1, parse_process_min_batch=1
+        batch_size=BATCH_SIZE,
+        writer_process_min_rows=1 if child_processes else 0,
+        parse_process_min_batch=1 if child_processes else 0,
     )
     return run_sync(
         mlflow_source=MemoryMlflowSource(world), s3_source=MemoryS3Source(world), options=options
@@ -100,7 +101,7 @@ def _record_children_and_die(pids_path: str) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _state() -> dict:
+def state() -> dict:
     from catalog.models import Artifact, Experiment, Run, SyncRun
 
     artifacts = Artifact.objects.order_by("bucket", "key").values_list(

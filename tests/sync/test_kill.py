@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from catalog.sync.service import ABANDONED_ERROR
+from tests.sync import kill_harness
 from tests.sync.writer_scenarios import SIZE
 
 pytestmark = pytest.mark.slow
@@ -119,7 +120,7 @@ def _advisory_locks(database_url: str) -> int:
 
 
 def test_a_killed_sync_leaves_no_process_and_the_next_sync_heals(
-    scratch_database_url, second_scratch_database_url, tmp_path
+    scratch_database_url, django_db_reset_sequences, tmp_path
 ):
     returncode, _stdout, stderr = _harness("killed", scratch_database_url, tmp_path)
     assert returncode == -signal.SIGKILL, stderr
@@ -133,13 +134,13 @@ def test_a_killed_sync_leaves_no_process_and_the_next_sync_heals(
         os.kill(pid, signal.SIGKILL)
     assert still_alive == [], f"outlived the killed sync: {still_alive}"
 
-    # Nothing recorded the death: the SyncRun says "running" until the next sync.
-    before = _outcome("state", scratch_database_url, tmp_path)
+    _wait_for_the_lock(scratch_database_url, tmp_path)
+    rerun = _outcome("sync", scratch_database_url, tmp_path)
+    # Nothing recorded the death: the SyncRun said "running" until this sync.
+    before = rerun["before"]
     assert [run["status"] for run in before["sync_runs"]] == ["running"]
     assert 0 < len(before["artifact_rows"]) < SIZE.artifacts
 
-    _wait_for_the_lock(scratch_database_url, tmp_path)
-    rerun = _outcome("sync", scratch_database_url, tmp_path)
     assert rerun["status"] == "ok", rerun["error"]
     abandoned, latest = rerun["sync_runs"]
     assert abandoned == {
@@ -150,8 +151,10 @@ def test_a_killed_sync_leaves_no_process_and_the_next_sync_heals(
     }
     assert latest["status"] == "ok"
 
-    clean = _outcome("sync", second_scratch_database_url, tmp_path)
-    assert clean["status"] == "ok"
+    # The clean sync of the same world, into the test's own empty database, here (its
+    # ids start at 1, as in a fresh database: fingerprints hold foreign keys).
+    assert kill_harness.sync(child_processes=False).status == "ok"
+    clean = kill_harness.state()
     assert len(rerun["artifact_rows"]) == SIZE.artifacts
     assert rerun["artifact_rows"] == clean["artifact_rows"]
     # The totals were recomputed over the rows the killed sync left.
