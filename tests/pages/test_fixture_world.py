@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from catalog.models import Category, LoggedModel, ModelVersion, RegisteredModel, Run
-from tests.factories import make_sync_run
+from tests.factories import load_demo_world, make_sync_run
 from tests.pages.conftest import SEED_CATEGORIES, SEED_WORLD
 
 MAX_QUERIES = 15
@@ -26,7 +26,7 @@ AI4I_RUNS = {
 
 @pytest.fixture
 def demo_world(db):
-    call_command("loaddata", "fixtures/demo_world.json", verbosity=0)
+    load_demo_world()
     make_sync_run()
 
 
