@@ -486,3 +486,27 @@ def test_the_feed_link_opens_the_readers_feed_page_for_the_same_filter(change_wo
     assert link is not None
     assert unescape(link.group(1)) == reverse("catalog:feed_account") + "?kind=alias_moved"
     assert not FeedToken.objects.exists()
+
+
+@pytest.mark.parametrize("with_urls", [True, False], ids=["timeline", "history"])
+def test_the_events_table_renders_as_django_tables2_would(change_world, rf, with_urls):
+    """ChangeEventTable writes its cells itself (rendered_rows): the HTML is the one
+    django-tables2's own cell rendering gives, for every kind of event in the world."""
+    from catalog import selectors
+    from catalog.tables import ChangeEventTable
+
+    events = list(ChangeEvent.objects.order_by("-pk"))
+    options = {"entity_urls": selectors.entity_urls(events)} if with_urls else {}
+    request = rf.get("/changes/")
+    direct = ChangeEventTable(events, orderable=False, **options)
+    layered = ChangeEventTable(
+        events, orderable=False, template_name="django_tables2/catalog_table.html", **options
+    )
+
+    def table_of(html: str) -> str:
+        return html[html.index("<table") : html.index("</table>")]
+
+    assert table_of(direct.as_html(request)) == table_of(layered.as_html(request))
+    assert len(re.findall(r"<tr>", direct.as_html(request))) == len(events) + 1
+    empty = ChangeEventTable([], orderable=False, empty_text="Nothing yet.")
+    assert "Nothing yet." in empty.as_html(request)
