@@ -35,7 +35,8 @@ from catalog.models import (
     Run,
 )
 
-# The group of the objects at the very top of a bucket (``catalog.sync.layout``): not a
+# The group of the objects at the very top of a bucket, as the sync writes it
+# (``catalog.sync.layout.BUCKET_TOP_GROUP``; pages import nothing from the sync): not a
 # folder, so each of its keys is a row of its own, shown by name.
 BUCKET_TOP_GROUP = "/"
 

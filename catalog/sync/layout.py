@@ -22,6 +22,9 @@ from urllib.parse import urlsplit
 
 from catalog.sync.records import S3Root
 
+# The orphan group of the files at a bucket's very top (no folder: each is its own entry).
+BUCKET_TOP_GROUP = "/"
+
 ARTIFACTS_SEGMENT = "/artifacts/"
 # S3's limits: a bucket name of at most 63 characters, a key of at most 1,024 bytes of
 # UTF-8. The catalogue's columns are sized for them (catalog/models/mirror.py).
@@ -103,7 +106,7 @@ def orphan_group(*, key: str, root_prefix: str) -> str:
         return f"{root_prefix}{parts[0]}/{parts[1]}/"
     if len(parts) == 2:
         return f"{root_prefix}{parts[0]}/"
-    return root_prefix or "/"
+    return root_prefix or BUCKET_TOP_GROUP
 
 
 def version_source_prefix(

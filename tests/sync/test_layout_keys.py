@@ -72,6 +72,15 @@ def test_roots_merge_and_orphan_groups():
     assert orphan_group(key="team/README", root_prefix="team/") == "team/"
 
 
+def test_the_pages_read_the_bucket_top_group_the_sync_writes():
+    # Pages import nothing from the sync, so they keep their own copy of the value.
+    from catalog import selectors
+    from catalog.sync.layout import BUCKET_TOP_GROUP
+
+    assert orphan_group(key="README", root_prefix="") == BUCKET_TOP_GROUP
+    assert selectors.BUCKET_TOP_GROUP == BUCKET_TOP_GROUP
+
+
 @pytest.mark.slow
 def test_orphans_and_awkward_keys(seed_world, sync_world):
     run_id = seed_world.run_ids["r1a"]

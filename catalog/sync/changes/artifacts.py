@@ -26,11 +26,9 @@ from catalog.sync.artifacts.stored import binary_key, prefix_upper_bound
 from catalog.sync.changes.diff import format_bytes
 from catalog.sync.changes.entities import Identity
 from catalog.sync.changes.log import ChangeLog, Event
-from catalog.sync.layout import folder_prefix, resolve_artifact_uri
+from catalog.sync.layout import BUCKET_TOP_GROUP, folder_prefix, resolve_artifact_uri
 
 Entity, Kind = ChangeEvent.Entity, ChangeEvent.Kind
-# The group of the objects at a bucket's top: each is an entry of its own.
-BUCKET_TOP_GROUP = "/"
 LOOKUP_BATCH = 500
 Owner = tuple[int | None, int | None]  # (run pk, logged model pk)
 
