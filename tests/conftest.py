@@ -8,7 +8,10 @@ from django.core.cache import caches
 from django.core.signals import setting_changed
 
 from catalog.pagecache import CACHE_ALIAS
+from demo.s3 import DEMO_CREDENTIALS
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.environment import environment
+from tests.moto_server import moto_server_process
 from tests.scheduling import pytest_collection_modifyitems  # noqa: F401 - longest first
 from tests.timeline import (  # noqa: F401 - hooks: each test's time, per worker
     pytest_addoption,
@@ -36,6 +39,26 @@ def empty_page_cache():
     yield
     setting_changed.disconnect(_clear_page_cache)
     _clear_page_cache()
+
+
+@pytest.fixture(scope="session")
+def worlds_s3_endpoint():
+    """The moto server of this worker's session worlds, and MLflow pointed at it.
+
+    The demo world (tests/demo/conftest.py) and the sync tests' worlds
+    (tests/sync/conftest.py) live the whole session, and MLflow finds S3 through one
+    process-wide variable, ``MLFLOW_S3_ENDPOINT_URL``. With a server each, whichever
+    world came second would repoint that variable under the other's tests, and MLflow
+    would upload into a server without their buckets. One server for both (each world
+    in buckets of its own) keeps the variable the same whatever order xdist runs them
+    in. The poison worlds keep a server of their own and name it only while they are
+    built (tests/poison/conftest.py). A process of its own: tests/moto_server.py says why.
+    """
+    with (
+        moto_server_process() as endpoint,
+        environment({**DEMO_CREDENTIALS, "MLFLOW_S3_ENDPOINT_URL": endpoint}),
+    ):
+        yield endpoint
 
 
 @pytest.fixture

@@ -14,18 +14,17 @@ from __future__ import annotations
 # The longest tests (tests/timeline.py measures them), longest first: each starts
 # servers, subprocesses or browsers, or builds a world. Tests marked ``slow`` follow
 # them, then the rest in file order.
-# The first four also order the session worlds: xdist hands each worker two of them,
-# so both set up the demo world first (its fixture points MLFLOW_S3_ENDPOINT_URL at its
-# moto server for the session); the sync worlds' fixture, set up later, points it at
-# theirs. In the other order MLflow would upload a sync world's artifacts into the demo
-# world's server (NoSuchBucket): keep a demo-world test in each worker's first two.
+# The demo world is built once per run, by the first worker to need it, while the other
+# waits for it (tests/demo/conftest.py): the second worker's first tests need no world,
+# so it reaches the demo world's tests once the world is built and only restores it.
 START_FIRST = (
-    "tests/demo/test_make_run.py",  # the session's world build, then `make run`
+    "tests/demo/test_make_run.py",  # the run's world build, then `make run`
     "tests/sync/test_kill.py",  # two syncs in subprocesses, one killed
     "tests/browser/test_layout.py",  # every page type at three widths
+    "tests/test_install_script.py",  # a fresh venv
+    "tests/sync/test_process.py",  # syncs killed and rerun
     "tests/demo/test_snippets_load.py",  # every snippet loaded by MLflow
     "tests/demo/test_fixture.py",  # the fixture against a fresh sync
-    "tests/test_install_script.py",
 )
 
 

@@ -1,7 +1,7 @@
 """The demo world, built once per test run: a real sqlite MLflow store and moto's S3 server.
 
 ``demo_world`` builds it (20-45 s on this machine) with ``demo.world.build_world``. Under
-pytest-xdist each worker needs its own (a moto server process per worker): the first
+pytest-xdist each worker needs its own (in its moto server of session worlds): the first
 worker to get there builds it and saves it in a world cache private to this test run
 (:mod:`demo.world_cache`), the others wait for it and restore it in seconds. So every
 run builds the world afresh once, and both ways to a world are exercised. The cache
@@ -28,10 +28,9 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from demo.s3 import DEMO_CREDENTIALS, make_boto3_client
+from demo.s3 import make_boto3_client
 from demo.world import WorldReport, build_world
 from demo.world_cache import prepare_world, world_digest
-from tests.environment import environment
 from tests.moto_server import moto_server_process
 
 
@@ -55,7 +54,7 @@ def exclusive(path: Path):
 
 
 @pytest.fixture(scope="session")
-def demo_world(tmp_path_factory, worker_id):
+def demo_world(tmp_path_factory, worker_id, worlds_s3_endpoint):
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request log
     directory = tmp_path_factory.mktemp("demo-world")
@@ -64,26 +63,24 @@ def demo_world(tmp_path_factory, worker_id):
     run_dir = tmp_path_factory.getbasetemp()
     if worker_id != "master":
         run_dir = run_dir.parent
-    # moto in a process of its own, not demo.s3's in-process server: tests/moto_server.py.
-    with (
-        moto_server_process() as endpoint,
-        environment({**DEMO_CREDENTIALS, "MLFLOW_S3_ENDPOINT_URL": endpoint}),
-    ):
-        cache_root, digest = run_dir / "demo-world-cache", world_digest()
-        with exclusive(run_dir / "demo-world.lock"):
-            prepared = prepare_world(
-                cache_root=cache_root,
-                tracking_db=tracking_db,
-                s3_endpoint_url=endpoint,
-                build=build_world,
-                digest=digest,
-            )
-        yield DemoWorld(
-            tracking_uri=f"sqlite:///{tracking_db}",
-            endpoint_url=endpoint,
-            report=WorldReport(**prepared.report),
-            cache_entry=cache_root / digest,
+    # The worker's moto server of session worlds, shared with the sync tests' worlds
+    # (tests/conftest.py says why); the demo world's buckets are its own there.
+    endpoint = worlds_s3_endpoint
+    cache_root, digest = run_dir / "demo-world-cache", world_digest()
+    with exclusive(run_dir / "demo-world.lock"):
+        prepared = prepare_world(
+            cache_root=cache_root,
+            tracking_db=tracking_db,
+            s3_endpoint_url=endpoint,
+            build=build_world,
+            digest=digest,
         )
+    return DemoWorld(
+        tracking_uri=f"sqlite:///{tracking_db}",
+        endpoint_url=endpoint,
+        report=WorldReport(**prepared.report),
+        cache_entry=cache_root / digest,
+    )
 
 
 @pytest.fixture

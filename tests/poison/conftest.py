@@ -2,11 +2,8 @@
 
 The worlds' temp dir, the migrated empty store and saved model they start from, and the
 sync lock in ``tmp_path`` are the sync tests' own fixtures (``tests/sync/conftest.py``),
-imported here. moto's server is this area's own: the sync tests' ``moto_endpoint``
-points ``MLFLOW_S3_ENDPOINT_URL`` at its server for the whole session, and a second
-instance of it (a fixture imported into another conftest is another fixture) would
-repoint that variable under the sync tests' feet when both areas run in one session.
-Here the variable names this server only while a world is being built.
+imported here. The worlds live in the worker's moto server of session worlds
+(``worlds_s3_endpoint``, ``tests/conftest.py``), in buckets of their own.
 """
 
 from __future__ import annotations
@@ -21,7 +18,6 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tests.environment import environment
-from tests.moto_server import moto_server_process
 from tests.poison.world import (
     POISON_BUCKET,
     POISONS,
@@ -41,16 +37,8 @@ MOTO_ENVIRONMENT = {
 }
 
 
-@pytest.fixture(scope="session")
-def poison_moto_endpoint():
-    """A moto S3 server of the poison worlds, on a free local port, for the session (its
-    own process: ``tests/moto_server.py`` says why)."""
-    with moto_server_process() as endpoint:
-        yield endpoint
-
-
 @pytest.fixture(autouse=True)
-def _moto_credentials(poison_moto_endpoint):
+def _moto_credentials(worlds_s3_endpoint):
     """moto's credentials while a poison test runs (the sync and the pages use boto3)."""
     with environment(MOTO_ENVIRONMENT):
         yield
@@ -58,11 +46,11 @@ def _moto_credentials(poison_moto_endpoint):
 
 @pytest.fixture(scope="session")
 def world_of(
-    poison_moto_endpoint, world_dir, mlflow_templates
+    worlds_s3_endpoint, world_dir, mlflow_templates
 ) -> Callable[[Iterable[str]], PoisonWorld]:
     """A function: the world of the clean items plus ``poisons``, built once per session."""
     built: dict[tuple[str, ...], PoisonWorld] = {}
-    endpoint = poison_moto_endpoint
+    endpoint = worlds_s3_endpoint
     building = {**MOTO_ENVIRONMENT, "MLFLOW_S3_ENDPOINT_URL": endpoint}
 
     def world(poisons: Iterable[str]) -> PoisonWorld:

@@ -25,7 +25,6 @@ import pytest
 from django.db import connection
 
 from tests.environment import environment
-from tests.moto_server import moto_server_process
 
 SEED_BUCKET = "seed-world"
 MLFLOW3_BUCKET = "mlflow3-world"
@@ -174,21 +173,13 @@ def _dispose_mlflow_engines() -> None:
 
 
 @pytest.fixture(scope="session")
-def moto_endpoint():
-    """A moto S3 server on a free local port, for the whole session (its own process:
-    ``tests/moto_server.py`` says why)."""
-    env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
+def moto_endpoint(worlds_s3_endpoint):
+    """The moto S3 server of the sync tests' worlds, for the whole session: the worker's
+    server of session worlds, shared with the demo world (``tests/conftest.py`` says why).
+    """
     # No pooled connections to the tracking databases: World.restore() rewrites the file.
-    env["MLFLOW_SQLALCHEMYSTORE_POOLCLASS"] = "NullPool"
-    with (
-        moto_server_process() as endpoint,
-        environment({**env, "MLFLOW_S3_ENDPOINT_URL": endpoint}),
-    ):
-        yield endpoint
+    with environment({"MLFLOW_SQLALCHEMYSTORE_POOLCLASS": "NullPool"}):
+        yield worlds_s3_endpoint
 
 
 @pytest.fixture(scope="session")
