@@ -45,14 +45,14 @@ def empty_page_cache():
 def worlds_s3_endpoint():
     """The moto server of this worker's session worlds, and MLflow pointed at it.
 
-    The demo world (tests/demo/conftest.py) and the sync tests' worlds
-    (tests/sync/conftest.py) live the whole session, and MLflow finds S3 through one
-    process-wide variable, ``MLFLOW_S3_ENDPOINT_URL``. With a server each, whichever
-    world came second would repoint that variable under the other's tests, and MLflow
-    would upload into a server without their buckets. One server for both (each world
-    in buckets of its own) keeps the variable the same whatever order xdist runs them
-    in. The poison worlds keep a server of their own and name it only while they are
-    built (tests/poison/conftest.py). A process of its own: tests/moto_server.py says why.
+    The demo world (tests/demo/conftest.py), the sync tests' worlds
+    (tests/sync/conftest.py) and the poison worlds (tests/poison/conftest.py) live the
+    whole session, and MLflow finds S3 through one process-wide variable,
+    ``MLFLOW_S3_ENDPOINT_URL``. With a server each, whichever world came second would
+    repoint that variable under the others' tests, and MLflow would upload into a server
+    without their buckets. One server for all (each world in buckets of its own) keeps
+    the variable the same whatever order xdist runs them in. A process of its own:
+    tests/moto_server.py says why.
     """
     with (
         moto_server_process() as endpoint,

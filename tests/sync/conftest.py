@@ -175,7 +175,8 @@ def _dispose_mlflow_engines() -> None:
 @pytest.fixture(scope="session")
 def moto_endpoint(worlds_s3_endpoint):
     """The moto S3 server of the sync tests' worlds, for the whole session: the worker's
-    server of session worlds, shared with the demo world (``tests/conftest.py`` says why).
+    server of session worlds, shared with the demo and poison worlds (``tests/conftest.py``
+    says why).
     """
     # No pooled connections to the tracking databases: World.restore() rewrites the file.
     with environment({"MLFLOW_SQLALCHEMYSTORE_POOLCLASS": "NullPool"}):
