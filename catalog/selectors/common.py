@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from django.contrib.admin.models import LogEntry
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
     F,
@@ -164,7 +165,11 @@ def counts(*, limit: int | None = None, **querysets: QuerySet) -> dict[str, int]
         if limit is not None:
             rows = rows[:limit]
         # The subqueries and their parameters are Django's own; only aliases are added.
-        sql, query_params = rows.query.sql_with_params()
+        try:
+            sql, query_params = rows.query.sql_with_params()
+        except EmptyResultSet:  # .none(), pk__in=[]: Django knows there is no row
+            selects.append("0")
+            continue
         selects.append(f"(SELECT COUNT(*) FROM ({sql}) counted_{index})")  # noqa: S608
         params.extend(query_params)
     query = "SELECT " + ", ".join(selects)

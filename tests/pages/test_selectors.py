@@ -269,3 +269,16 @@ def test_counts_in_one_query_equal_each_querysets_own_count(seed_world):
     assert len(queries.captured_queries) == 1
     assert counted == {name: queryset.count() for name, queryset in querysets.items()}
     assert counted["runs"] > 0 and counted["none"] == 0
+
+
+def test_counts_of_querysets_known_to_be_empty_are_zero(seed_world):
+    from catalog.selectors.common import counts
+
+    # Django compiles no SQL for these (EmptyResultSet); count() answers 0 without a query.
+    counted = counts(
+        none=Run.objects.none(),
+        no_keys=Run.objects.filter(pk__in=[]),
+        runs=Run.objects.all(),
+        limit=3,
+    )
+    assert counted == {"none": 0, "no_keys": 0, "runs": 3}
